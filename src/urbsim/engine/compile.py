@@ -1,0 +1,799 @@
+"""Vensim .mdl (through PySD's parser) -> one generated, vectorised simulation function.
+
+Pipeline: ``VensimFile.parse()`` -> ``AbstractModel`` -> :class:`Program` (one node per variable,
+plus hidden nodes for statefuls nested in expressions) -> dependency-ordered Python source for
+``_sim(C, L, O, n, T, REC)`` -> ``exec`` in a namespace from :mod:`backends`.
+
+Every array has the run axis first, then the variable's subscript axes in the order of its
+declaration. Constants are ``(R, *dims)`` with R = 1 (shared) or n (per-run parameters); numpy
+broadcasting does the rest. Only auxiliaries needed by the requested outputs and the statefuls
+are computed; time-invariant ones are computed once before the time loop.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pysd.translators.structures import abstract_expressions as ae
+from pysd.translators.structures import abstract_model as am_
+
+from urbsim.errors import ModelError, ParameterError, UnsupportedFeature
+
+from . import statefuls as sf
+from .backends import namespace
+from .expressions import TIME, E, ExprCompiler, align, norm, num
+
+_STATEFUL_TYPES = (
+    ae.IntegStructure,
+    ae.SmoothStructure,
+    ae.DelayStructure,
+    ae.DelayFixedStructure,
+    ae.TrendStructure,
+    ae.InitialStructure,
+)
+_CONTROL = ("initial_time", "final_time", "time_step", "saveper")
+
+
+@dataclass(frozen=True)
+class VarMeta:
+    """What the engine knows about one model variable."""
+
+    name: str
+    dims: tuple
+    units: str
+    kind: str  # constant | auxiliary | stateful | lookup | data
+    doc: str = ""
+    limits: tuple = (None, None)
+    line: int | None = None
+
+
+class Node:
+    def __init__(self, nid, name, kind, dims, line=None, public=True):
+        self.id = nid
+        self.name = name
+        self.kind = kind  # const | aux | lookup | stateful(hidden) | control
+        self.dims = tuple(dims)
+        self.line = line
+        self.public = public
+        self.py = f"v{nid}"
+        self.ra = True
+        self.code = None
+        self.deps: set = set()
+        self.st: sf.Stateful | None = None
+        self.value = None  # const default (1, *dims)
+        self.xpy = None  # lookup: x points name
+        self.x = None
+        self.y = None  # lookup default y (1, *dims, npts)
+        self.per_run = False
+        self.vkind = None  # public kind for VarMeta
+
+
+def _is_literal(ast) -> bool:
+    return isinstance(ast, (int, float, np.ndarray, np.integer, np.floating)) and not isinstance(
+        ast, bool
+    )
+
+
+class Program:
+    def __init__(self, path: Path):
+        self.path = path
+        self.path_name = path.name
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as err:
+            raise ModelError(f"model file {path}: cannot be read ({err.strerror})") from err
+        self.lines = text.splitlines()
+        try:
+            from pysd.translators.vensim.vensim_file import VensimFile
+
+            vf = VensimFile(path)
+            vf.parse()
+            am = vf.get_abstract_model()
+        except Exception as err:  # PySD raises many types on bad input
+            msg = str(err).strip().splitlines()
+            raise ModelError(
+                f"model file {path}: PySD cannot parse it ({msg[0] if msg else type(err).__name__})"
+            ) from err
+        if len(am.sections) != 1:
+            raise UnsupportedFeature(f"model file {path}: macros are not supported")
+        sec = am.sections[0]
+        self.ranges: dict[str, list[str]] = {}
+        for r in sec.subscripts:
+            if r.mapping or not isinstance(r.subscripts, list):
+                raise UnsupportedFeature(
+                    f"model file {path} (line {self.find_line(r.name)}): subscript range "
+                    f"'{r.name}' uses subscript mapping or copying, not supported"
+                )
+            self.ranges[r.name] = list(r.subscripts)
+        self.range_of_norm = {norm(k): k for k in self.ranges}
+        self.nodes: list[Node] = []
+        self.by_norm: dict[str, Node] = {}
+        self.control: dict[str, float] = {}
+        self.elements = sec.elements
+        self._hidden_count = 0
+        self._first_pass()
+        self._control_values()
+        self._second_pass()
+        self._classify()
+
+    # -- helpers ----------------------------------------------------------------------------
+    def find_line(self, name: str) -> int | None:
+        words = [re.escape(w) for w in re.split(r"[\s_]+", name.strip()) if w]
+        pat = re.compile(r"^\s*\"?" + r"[\s_]+".join(words) + r"\"?\s*(\[|=|\(|:|~|$)", re.I)
+        for i, line in enumerate(self.lines):
+            if pat.match(line):
+                return i + 1
+        return None
+
+    def err(self, name, line, what, cls=UnsupportedFeature):
+        where = f" (line {line})" if line else ""
+        return cls(f"variable '{name}'{where} of {self.path_name}: {what}")
+
+    def new_node(self, name, kind, dims, line=None, public=True):
+        node = Node(len(self.nodes), name, kind, dims, line, public)
+        self.nodes.append(node)
+        return node
+
+    def try_resolve(self, ref: str):
+        return self.by_norm.get(norm(ref))
+
+    def resolve(self, ref: str, ctx: ExprCompiler):
+        node = self.try_resolve(ref)
+        if node is None:
+            raise ModelError(
+                f"variable '{ctx.var}' (line {ctx.line}) of {self.path_name}: refers to "
+                f"'{ref}', which the model does not define"
+            )
+        return node
+
+    def _range_of(self, name, dim=None):
+        if name in self.ranges:
+            return name
+        if dim is not None and name in self.ranges[dim]:
+            return None
+        if any(name in es for es in self.ranges.values()):
+            return None
+        return self.range_of_norm.get(norm(name))
+
+    def _element_dims(self, el, line):
+        comps = el.components
+        subs_lists = []
+        for c in comps:
+            subs, exc = c.subscripts
+            if exc:
+                raise self.err(el.name, line, "subscript :EXCEPT: is not supported")
+            subs_lists.append(list(subs))
+        nd = {len(s) for s in subs_lists}
+        if len(nd) != 1:
+            raise self.err(el.name, line, "components with different numbers of subscripts")
+        ndim = nd.pop()
+        dims = []
+        for k in range(ndim):
+            used = [s[k] for s in subs_lists]
+            rngs = {self._range_of(u) for u in used}
+            if len(rngs) == 1 and None not in rngs:
+                dims.append(rngs.pop())
+                continue
+            elems: set = set()
+            for u in used:
+                r = self._range_of(u)
+                elems |= set(self.ranges[r]) if r else {u}
+            cands = [r for r, es in self.ranges.items() if elems <= set(es)]
+            if not cands:
+                raise self.err(el.name, line, f"subscripts {sorted(elems)} fit no declared range")
+            cands.sort(key=lambda r: len(self.ranges[r]))
+            dims.append(cands[0])
+        return dims
+
+    def _placement(self, comp, dims):
+        """Per-position index lists of a component inside its variable, and its lhs dims."""
+        ix, lhs = [], []
+        for s, d in zip(comp.subscripts[0], dims, strict=True):
+            r = self._range_of(s, d)
+            elems = self.ranges[d]
+            if r is not None:
+                ix.append([elems.index(x) for x in self.ranges[r]])
+                lhs.append(r)
+            else:
+                ix.append([elems.index(s)])
+                lhs.append(None)
+        return ix, lhs
+
+    # -- pass 1: one node per element -------------------------------------------------------
+    def _first_pass(self):
+        for el in self.elements:
+            line = self.find_line(el.name)
+            comps = el.components
+            if isinstance(el, am_.AbstractControlElement) or norm(el.name) in _CONTROL:
+                node = self.new_node(el.name, "control", [], line)
+                node.el = el
+                self.by_norm[norm(el.name)] = node
+                continue
+            if any(isinstance(c, am_.AbstractData) for c in comps):
+                raise self.err(el.name, line, "data variables are not supported")
+            dims = self._element_dims(el, line)
+            if all(isinstance(c, am_.AbstractLookup) for c in comps):
+                kind = "lookup"
+            elif any(isinstance(c, am_.AbstractLookup) for c in comps):
+                raise self.err(el.name, line, "mixes lookup and equation definitions")
+            elif all(_is_literal(c.ast) for c in comps):
+                kind = "const"
+            else:
+                kind = "aux"
+            node = self.new_node(el.name, kind, dims, line)
+            node.el = el
+            if norm(el.name) in self.by_norm:
+                raise self.err(el.name, line, "defined twice", ModelError)
+            self.by_norm[norm(el.name)] = node
+
+    def _control_values(self):
+        def value(node, seen=()):
+            ast = node.el.components[0].ast
+            if _is_literal(ast):
+                return float(ast)
+            if isinstance(ast, ae.ReferenceStructure):
+                other = self.try_resolve(ast.reference)
+                if other is not None and other.kind == "control" and other not in seen:
+                    return value(other, (*seen, node))
+            raise self.err(node.name, node.line, "control variables must be numbers")
+
+        for key in _CONTROL:
+            node = self.by_norm.get(key)
+            if node is None:
+                raise ModelError(f"model file {self.path_name}: {key.upper()} is not defined")
+            self.control[key] = value(node)
+        for node in self.nodes:
+            if node.kind == "control":
+                node.value = np.full((1,), value(node))
+        self.dt = self.control["time_step"]
+        if not self.dt > 0:
+            raise ModelError(f"model file {self.path_name}: TIME STEP must be positive")
+
+    def sizes(self, dims):
+        return tuple(len(self.ranges[d]) for d in dims)
+
+    # -- pass 2: compile ---------------------------------------------------------------------
+    def _second_pass(self):
+        for node in list(self.nodes):
+            if node.kind == "control":
+                continue
+            if node.kind == "const":
+                self._compile_const(node)
+            elif node.kind == "lookup":
+                self._compile_lookup(node)
+            else:
+                self._compile_aux(node)
+
+    def _compile_const(self, node):
+        el = node.el
+        tail = self.sizes(node.dims)
+        val = np.full((1, *tail), np.nan)
+        for c in el.components:
+            ix, lhs = self._placement(c, node.dims)
+            shape = tuple(len(i) for i in ix)
+            a = np.asarray(c.ast, dtype=np.float64)
+            if a.size == 1:
+                a = np.full(shape, float(a.reshape(-1)[0]))
+            elif a.size != math.prod(shape):
+                raise self.err(node.name, node.line, "constant table size does not match", ModelError)
+            val[(slice(None), *np.ix_(*ix))] = a.reshape((1, *shape))
+        if np.isnan(val).any():
+            raise self.err(node.name, node.line, "some subscript elements are not defined", ModelError)
+        node.value = val
+        node.vkind = "constant"
+
+    def _table(self, node, ast):
+        if not isinstance(ast, ae.LookupsStructure):
+            raise self.err(node.name, node.line, f"lookup {type(ast).__name__} (external data)")
+        if ast.type != "interpolate":
+            raise self.err(node.name, node.line, f"lookup type {ast.type!r}")
+        x = np.asarray(ast.x, dtype=np.float64)
+        y = np.asarray(ast.y, dtype=np.float64)
+        if len(x) < 2 or len(set(x.tolist())) != len(x):
+            raise self.err(node.name, node.line, "lookup needs >= 2 distinct x points", ModelError)
+        order = np.argsort(x, kind="stable")
+        return x[order], y[order]
+
+    def _compile_lookup(self, node):
+        el = node.el
+        tables = []
+        for c in el.components:
+            ix, _ = self._placement(c, node.dims)
+            tables.append((ix, *self._table(node, c.ast)))
+        xs = np.unique(np.concatenate([t[1] for t in tables]))
+        tail = self.sizes(node.dims)
+        y = np.full((1, *tail, len(xs)), np.nan)
+        for ix, x, yy in tables:
+            # PySD merges x points and fills the gaps by (clamped) linear interpolation
+            vals = np.interp(xs, x, yy)
+            y[(slice(None), *np.ix_(*ix), slice(None))] = vals
+        if np.isnan(y).any():
+            raise self.err(node.name, node.line, "some subscript elements are not defined", ModelError)
+        node.x, node.y = xs, y
+        node.xpy = f"x{node.id}"
+        node.vkind = "lookup"
+
+    def hidden_lookup(self, ast, ctx):
+        self._hidden_count += 1
+        node = self.new_node(f"{ctx.var}#lookup{self._hidden_count}", "lookup", [], ctx.line, False)
+        node.x, yy = self._table(node, ast)
+        node.y = yy.reshape(1, -1)
+        node.xpy = f"x{node.id}"
+        return node
+
+    def hidden_stateful(self, ast, ctx: ExprCompiler):
+        self._hidden_count += 1
+        sdims = tuple(d for d in ctx.lhs if d is not None)
+        node = self.new_node(f"{ctx.var}#state{self._hidden_count}", "stateful", sdims, ctx.line, False)
+        tail = self.sizes(sdims)
+        if isinstance(ast, ae.IntegStructure):
+            if ast.non_negative:
+                raise ctx.unsupported("non-negative INTEG")
+            stype, args, order = "integ", {"flow": ast.flow, "initial": ast.initial}, 1
+        elif isinstance(ast, ae.SmoothStructure):
+            stype, order = "smooth", int(ast.order)
+            args = {"input": ast.input, "smooth_time": ast.smooth_time, "initial": ast.initial}
+        elif isinstance(ast, ae.DelayStructure):
+            stype, order = "delay", int(ast.order)
+            args = {"input": ast.input, "delay_time": ast.delay_time, "initial": ast.initial}
+        elif isinstance(ast, ae.DelayFixedStructure):
+            stype, order = "delayfixed", 1
+            args = {"input": ast.input, "delay_time": ast.delay_time, "initial": ast.initial}
+        elif isinstance(ast, ae.TrendStructure):
+            stype, order = "trend", 1
+            args = {
+                "input": ast.input,
+                "average_time": ast.average_time,
+                "initial_trend": ast.initial_trend,
+            }
+        elif isinstance(ast, ae.InitialStructure):
+            stype, order, args = "initial", 1, {"initial": ast.initial}
+        else:  # pragma: no cover - filtered by the caller
+            raise ctx.unsupported(type(ast).__name__)
+        st = sf.Stateful(stype, node.py, f"s{node.id}", node.id, order, tail)
+        for k, a in args.items():
+            e = ctx.expr(a)
+            self._check_dims(e, sdims, ctx)
+            if stype == "delayfixed" and k == "delay_time" and e.dims:
+                raise ctx.unsupported("DELAY FIXED with a subscripted delay time")
+            code = align(e, sdims)
+            if stype == "initial" and (e.dims != sdims or not e.ra) and sdims:
+                code = f"_bc({code}, {tail!r})"
+            st.args[k] = code
+            st.deps[k] = set(e.deps)
+        node.st = st
+        node.ra = bool(sdims) or stype != "initial" or True
+        return node
+
+    def _check_dims(self, e: E, dims, ctx):
+        extra = [d for d in e.dims if d not in dims]
+        if extra:
+            raise ctx.unsupported(
+                f"dimension(s) {', '.join(extra)} on the right side that the left side "
+                f"({', '.join(dims) or 'scalar'}) does not have (a missing '!' or SUM?)"
+            )
+
+    def _compile_aux(self, node):
+        el = node.el
+        tail = self.sizes(node.dims)
+        parts = []
+        stateful_top = True
+        for c in el.components:
+            ix, lhs = self._placement(c, node.dims)
+            ctx = ExprCompiler(self, node.name, lhs, node.line)
+            if isinstance(c.ast, np.ndarray) and c.ast.ndim > 0:
+                raise ctx.unsupported("mixing a constant table with equations")
+            if not isinstance(c.ast, _STATEFUL_TYPES) or isinstance(c.ast, ae.InitialStructure):
+                stateful_top = False
+            e = ctx.expr(c.ast)
+            cdims = tuple(d for d in lhs if d is not None)
+            self._check_dims(e, cdims, ctx)
+            parts.append((ix, lhs, e))
+        node.vkind = "stateful" if stateful_top else "auxiliary"
+        if len(parts) == 1 and all(lh == d for lh, d in zip(parts[0][1], node.dims, strict=True)):
+            e = parts[0][2]
+            code = align(e, node.dims)
+            if node.dims and (e.dims != node.dims or not e.ra):
+                code = f"_bc({code}, {tail!r})"
+            node.code = code
+            node.ra = bool(node.dims) or e.ra
+            node.deps = set(e.deps)
+            if len(el.components) == 1 and isinstance(el.components[0].ast, ae.InitialStructure):
+                node.vkind = "stateful"
+            return
+        items = []
+        deps: set = set()
+        for ix, lhs, e in parts:
+            target = tuple(d if d is not None else f"__e{k}" for k, d in enumerate(lhs))
+            items.append(f"({ix!r}, {align(e, target)})")
+            deps |= e.deps
+        node.code = f"_assemble({tail!r}, [{', '.join(items)}])"
+        node.ra = True
+        node.deps = deps
+
+    # -- classification ----------------------------------------------------------------------
+    def _classify(self):
+        for node in self.nodes:
+            if node.st is not None:
+                node.step_deps = sf.output_deps(node.st)
+                node.init_deps = sf.init_deps(node.st)
+                node.upd_deps = sf.update_deps(node.st)
+            elif node.kind == "aux":
+                node.step_deps = node.deps
+                node.init_deps = node.deps
+                node.upd_deps = set()
+            else:
+                node.step_deps = node.init_deps = node.upd_deps = set()
+        memo: dict[int, bool] = {}
+
+        def dyn(nid, stack=()):
+            if nid == TIME:
+                return True
+            if nid in memo:
+                return memo[nid]
+            node = self.nodes[nid]
+            if node.st is not None:
+                res = node.st.stype != "initial"
+            elif node.kind == "aux":
+                if nid in stack:
+                    raise ModelError(self._loop_msg(stack, nid))
+                res = any(dyn(d, (*stack, nid)) for d in node.deps)
+            else:
+                res = False
+            memo[nid] = res
+            return res
+
+        for node in self.nodes:
+            node.dynamic = dyn(node.id)
+
+    def _loop_msg(self, stack, nid):
+        names = [self.nodes[i].name.split("#")[0] for i in (*stack, nid)]
+        start = names.index(names[-1])
+        return (
+            f"model file {self.path_name}: algebraic loop (a cycle without a stock): "
+            + " -> ".join(names[start:])
+        )
+
+    # -- time grid ---------------------------------------------------------------------------
+    def time_grid(self):
+        """Replicates PySD's Time: additive stepping, return test on (t - t0) % SAVEPER."""
+        t0 = self.control["initial_time"]
+        tf = self.control["final_time"]
+        dt = self.dt
+        sp = self.control["saveper"]
+        rprec = 1e-5
+        prec = dt * rprec
+        times, rec = [], []
+        t = t0
+
+        def in_return(t):
+            d = t - t0
+            return d % sp < prec or -d % sp < prec
+
+        while True:
+            times.append(t)
+            rec.append(in_return(t))
+            if not (t + dt * rprec < tf):
+                break
+            t = t + dt
+            if len(times) > 10_000_000:
+                raise ModelError(f"model file {self.path_name}: too many time steps")
+        digits = -int(np.log10(dt * rprec))
+        saved = np.round(np.array([x for x, r in zip(times, rec, strict=True) if r]), digits)
+        return np.array(times), np.array(rec), saved
+
+
+def _topo(nodes_by_id, ids, deps_of, what, program):
+    order, state = [], {}
+
+    def visit(i, stack):
+        s = state.get(i)
+        if s == 2:
+            return
+        if s == 1:
+            names = [program.nodes[j].name.split("#")[0] for j in (*stack, i)]
+            start = names.index(names[-1])
+            raise ModelError(
+                f"model file {program.path_name}: {what} loop (a cycle without a stock): "
+                + " -> ".join(names[start:])
+            )
+        state[i] = 1
+        for d in sorted(deps_of(i)):
+            if d != TIME and d in ids:
+                visit(d, (*stack, i))
+        state[i] = 2
+        order.append(i)
+
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10_000))
+    try:
+        for i in sorted(ids):
+            visit(i, ())
+    finally:
+        sys.setrecursionlimit(old)
+    return order
+
+
+def generate(program: Program, out_ids: list[int]) -> str:
+    """Python source of ``_sim`` computing the outputs ``out_ids``."""
+    nodes = program.nodes
+    needed: set = set()
+    todo = list(out_ids)
+    while todo:
+        i = todo.pop()
+        if i == TIME or i in needed:
+            continue
+        needed.add(i)
+        n = nodes[i]
+        todo.extend(n.step_deps | n.init_deps | n.upd_deps | n.deps)
+    # every stateful that something needed depends on is needed (already by closure)
+    lines = ["def _sim(C, L, O, n, T, REC):"]
+    body = []
+    ci = li = 0
+    const_ids, lookup_ids = [], []
+    for i in sorted(needed):
+        nd = nodes[i]
+        if nd.kind in ("const", "control"):
+            body.append(f"{nd.py} = C[{ci}]")
+            const_ids.append(i)
+            ci += 1
+        elif nd.kind == "lookup":
+            body.append(f"{nd.xpy}, {nd.py} = L[{li}]")
+            lookup_ids.append(i)
+            li += 1
+    body.append(f"DT = {num(program.dt)}")
+    body.append("t = T[0]")
+    body.append("k = 0")
+    init_ids = {i for i in needed if nodes[i].kind in ("aux", "stateful")}
+    for i in _topo(nodes, init_ids, lambda i: nodes[i].init_deps, "initialisation", program):
+        nd = nodes[i]
+        if nd.st is not None:
+            body.extend(sf.emit_init(nd.st))
+        else:
+            body.append(f"{nd.py} = {nd.code}")
+    dyn_ids = {i for i in needed if nodes[i].dynamic}
+    step_order = _topo(nodes, dyn_ids, lambda i: nodes[i].step_deps, "algebraic", program)
+    loop = ["for k in range(len(T)):", "    t = T[k]"]
+    for i in step_order:
+        nd = nodes[i]
+        src = sf.emit_output(nd.st) if nd.st is not None else [f"{nd.py} = {nd.code}"]
+        loop.extend("    " + s for s in src)
+    loop.append("    j = REC[k]")
+    loop.append("    if j >= 0:")
+    for pos, i in enumerate(out_ids):
+        loop.append(f"        O[{pos}] = _record(O[{pos}], j, {nodes[i].py})")
+    loop.append("    if k == len(T) - 1:")
+    loop.append("        break")
+    commits = []
+    for i in sorted(dyn_ids):
+        nd = nodes[i]
+        if nd.st is not None:
+            upd, com = sf.emit_update(nd.st)
+            loop.extend("    " + s for s in upd)
+            commits.extend(com)
+    loop.extend("    " + s for s in commits)
+    body.extend(loop)
+    body.append("return O")
+    lines.extend("    " + s for s in body)
+    src = "\n".join(lines) + "\n"
+    return src, const_ids, lookup_ids
+
+
+class CompiledModel:
+    """A Vensim model compiled to one vectorised simulation function.
+
+    ``simulate(params, n, outputs)`` runs ``n`` parameter sets at once and returns
+    ``{name: array (n, len(time), *dims)}``.
+    """
+
+    def __init__(self, program: Program, backend: str = "numpy"):
+        self._p = program
+        self.backend = backend
+        self.path = program.path
+        self._ns = namespace(backend)
+        self._ns.update(self._helpers())
+        self._cache: dict = {}
+        self._steps, rec, self.time = program.time_grid()
+        self._rec = np.full(len(self._steps), -1, dtype=np.int64)
+        self._rec[np.nonzero(rec)[0]] = np.arange(int(rec.sum()))
+        self.subscripts = {k: list(v) for k, v in program.ranges.items()}
+        self.variables: dict[str, VarMeta] = {}
+        self._public: dict[str, Node] = {}
+        for nd in program.nodes:
+            if not nd.public:
+                continue
+            el = nd.el
+            kind = "constant" if nd.kind == "control" else nd.vkind
+            self.variables[nd.name] = VarMeta(
+                nd.name,
+                tuple(nd.dims),
+                el.units or "",
+                kind,
+                (el.documentation or "").strip(),
+                tuple(el.limits) if el.limits else (None, None),
+                nd.line,
+            )
+            self._public[nd.name] = nd
+        self._norm_public = {norm(k): v for k, v in self._public.items()}
+        self.constants = {
+            nd.name: (nd.value[0].copy() if nd.dims else np.float64(nd.value[0, ...].item()))
+            for nd in self._public.values()
+            if nd.kind in ("const", "control")
+        }
+        self.constants = {k: np.asarray(v, dtype=np.float64) for k, v in self.constants.items()}
+
+    # -- runtime helpers bound into the generated namespace ---------------------------------
+    def _helpers(self):
+        p = self._p
+        names = [nd.name.split("#")[0] for nd in p.nodes]
+        dt = p.dt
+
+        def _dorder(dtm, k, ndim, nid):
+            a = np.asarray(dtm, dtype=np.float64)
+            m = np.full(1, float(a)) if a.ndim == 0 else a.reshape(a.shape[0], -1).min(axis=1)
+            o = np.full(m.shape, k)
+            for _ in range(k):
+                o = np.where(o * dt > m, o - 1, o)
+            if (o <= 0).any():
+                raise ModelError(
+                    f"variable '{names[nid]}' of {p.path_name}: delay time shorter than TIME "
+                    "STEP, PySD cannot run it either"
+                )
+            return o.astype(np.float64).reshape((-1,) + (1,) * ndim)
+
+        def _dfo(dtm, n, nid):
+            a = np.asarray(dtm, dtype=np.float64).reshape(-1)
+            o = np.round(np.maximum(a / dt, 1.0) + 1e-6).astype(np.int64)
+            return np.broadcast_to(o, (n,)).copy()
+
+        xp = self._ns["xp"]
+
+        def _pipe_init(st, ko):
+            m = int(np.max(ko))
+            return xp.broadcast_to(st, (m, *st.shape)) + 0.0
+
+        return {"_dorder": _dorder, "_dfo": _dfo, "_pipe_init": _pipe_init}
+
+    # -- parameters --------------------------------------------------------------------------
+    def _node(self, name: str, what: str):
+        nd = self._public.get(name) or self._norm_public.get(norm(name))
+        if nd is None:
+            raise ParameterError(
+                f"{what} '{name}' is not a variable of {self._p.path_name}; "
+                "names are the model's Vensim names"
+            )
+        return nd
+
+    def _param_value(self, nd, value, n):
+        dims = self._p.sizes(nd.dims)
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"parameter '{nd.name}': value is not numeric"
+            ) from None
+        if nd.kind == "lookup":
+            npts = nd.y.shape[-1]
+            shapes = [(npts,), (*dims, npts), (n, npts), (n, *dims, npts)]
+            allowed = ", ".join(str(s) for s in dict.fromkeys(shapes))
+            if a.shape in ((npts,), (*dims, npts)):
+                out = np.broadcast_to(a, (1, *dims, npts))
+            elif a.shape in ((n, npts), (n, *dims, npts)):
+                out = a.reshape((n,) + (1,) * (len(dims) - (a.ndim - 2)) + a.shape[1:])
+                out = np.broadcast_to(out, (n, *dims, npts))
+            else:
+                raise ParameterError(
+                    f"lookup '{nd.name}': y values shaped {a.shape}; allowed shapes {allowed} "
+                    f"(x points fixed at {list(nd.x)})"
+                )
+            return np.ascontiguousarray(out)
+        if nd.kind == "control":
+            raise ParameterError(
+                f"parameter '{nd.name}' is a control variable; the time grid is fixed by the model"
+            )
+        if nd.kind != "const":
+            raise ParameterError(
+                f"'{nd.name}' is not a constant (it is {self.variables[nd.name].kind}); only "
+                "constants and lookups can be set"
+            )
+        allowed = ", ".join(str(s) for s in dict.fromkeys([(), dims, (n,), (n, *dims)]))
+        if not np.isfinite(a).all():
+            raise ParameterError(f"parameter '{nd.name}': values must be finite numbers")
+        if a.shape == ():
+            return np.full((1, *dims), float(a))
+        if a.shape == dims:
+            return a.reshape((1, *dims)).copy()
+        if a.shape == (n,):
+            return np.ascontiguousarray(
+                np.broadcast_to(a.reshape((n,) + (1,) * len(dims)), (n, *dims))
+            )
+        if a.shape == (n, *dims):
+            return np.ascontiguousarray(a)
+        raise ParameterError(
+            f"parameter '{nd.name}': value shaped {a.shape} for n={n}; allowed shapes {allowed}"
+        )
+
+    def _function(self, out_ids):
+        key = tuple(out_ids)
+        fn = self._cache.get(key)
+        if fn is None:
+            src, const_ids, lookup_ids = generate(self._p, list(out_ids))
+            ns = dict(self._ns)
+            exec(compile(src, f"<urbsim-engine:{self._p.path_name}>", "exec"), ns)  # noqa: S102
+            fn = (ns["_sim"], const_ids, lookup_ids, src)
+            self._cache[key] = fn
+        return fn
+
+    def source(self, outputs: Sequence[str] | None = None) -> str:
+        """The generated simulation source for ``outputs`` (for inspection)."""
+        ids = [self._node(o, "output").id for o in self._outputs(outputs)]
+        return self._function(ids)[3]
+
+    def _outputs(self, outputs):
+        if outputs is None:
+            return [k for k, v in self.variables.items() if v.kind in ("auxiliary", "stateful")]
+        if isinstance(outputs, str):
+            outputs = [outputs]
+        return list(outputs)
+
+    def simulate(
+        self,
+        params: Mapping | None = None,
+        n: int = 1,
+        outputs: Sequence[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run ``n`` parameter sets; return ``{name: (n, len(time), *dims)}``."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise ParameterError(f"n must be a positive integer, got {n!r}")
+        n = int(n)
+        values: dict[int, np.ndarray] = {}
+        for name, v in (params or {}).items():
+            nd = self._node(name, "parameter")
+            values[nd.id] = self._param_value(nd, v, n)
+        names = self._outputs(outputs)
+        results: dict[str, np.ndarray] = {}
+        dyn_ids, dyn_names = [], []
+        T = len(self.time)
+        for name in names:
+            nd = self._node(name, "output")
+            if nd.kind == "lookup":
+                raise ParameterError(f"output '{name}' is a lookup table, not a variable")
+            shape = (n, T, *self._p.sizes(nd.dims))
+            if nd.kind in ("const", "control"):
+                val = values.get(nd.id, nd.value)
+                results[nd.name] = np.array(
+                    np.broadcast_to(val[:, None], shape), dtype=np.float64
+                )
+            elif nd.id not in dyn_ids:
+                dyn_ids.append(nd.id)
+                dyn_names.append(nd.name)
+        if dyn_ids:
+            fn, const_ids, lookup_ids, _ = self._function(dyn_ids)
+            C = [values.get(i, self._p.nodes[i].value) for i in const_ids]
+            L = []
+            for i in lookup_ids:
+                nd = self._p.nodes[i]
+                L.append((nd.x, values.get(i, nd.y)))
+            O = [np.empty((n, T, *self._p.sizes(self._p.nodes[i].dims))) for i in dyn_ids]
+            with np.errstate(all="ignore"):
+                O = fn(C, L, O, n, self._steps, self._rec)
+            for name, o in zip(dyn_names, O, strict=True):
+                results[name] = o
+        return {name: results[self._node(name, "output").name] for name in names}
+
+
+def compile_model(path, backend: str = "numpy") -> CompiledModel:
+    """Parse ``path`` with PySD's Vensim parser and compile it for ``backend``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path}: not found")
+    if backend not in ("numpy", "jax"):
+        raise ModelError(f"unknown engine backend {backend!r}; allowed: numpy, jax")
+    return CompiledModel(Program(path), backend)

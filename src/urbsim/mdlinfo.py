@@ -1,0 +1,280 @@
+"""What the model file says about itself: constants, units, ranges, sources, levers and sectors.
+
+The `.mdl` is the one source of truth, so everything the package needs to know about a constant
+(its unit, its ``[min,max,step]`` range, its source, whether it is a policy lever or an uncertain
+assumption) is read from the equation's unit and comment fields through PySD's Vensim parser.
+
+Comment conventions (see ``model/README.md``):
+
+- ``Lever: <group>.`` marks a policy lever shown as a slider, grouped People / Land / Money /
+  Jobs & industry / Housing / Public services.
+- ``Uncertain.`` marks an assumption that Monte Carlo and sensitivity analysis vary over its range.
+- ``Calibrated.`` marks a value fitted by ``model/calibrate.py``.
+- ``Source: ...`` names the official document, or says ``assumption``.
+
+Example
+-------
+>>> info = model_info()
+>>> info.constants["per capita land allotment"].range
+(50.0, 110.0)
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from urbsim.errors import ModelError
+from urbsim.paths import default_model_path
+
+LEVER_GROUPS = ("People", "Land", "Money", "Jobs & industry", "Housing", "Public services")
+CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+
+_LEVER_RE = re.compile(r"\bLever:\s*([A-Za-z& ]+?)\.")
+_SOURCE_RE = re.compile(r"\bSource:\s*(.+)$", re.S)
+_SECTOR_RE = re.compile(r"^\*{10,}\s*\n\s*\.(.+?)\s*\n\*{10,}", re.M)
+
+
+@dataclass(frozen=True)
+class VariableInfo:
+    """One model variable as documented in the `.mdl`.
+
+    Attributes
+    ----------
+    name : Vensim name as written in the file.
+    units : Vensim unit string (for example ``"wperson/year"``).
+    doc : the comment field.
+    dims : subscript range names, in the order of the equation's left-hand side.
+    kind : ``"constant"``, ``"lookup"``, ``"stateful"`` or ``"auxiliary"``.
+    sector : the group (``.Population``, ``.Land`` ...) the equation sits in.
+    line : 1-based line of the definition in the file.
+    """
+
+    name: str
+    units: str
+    doc: str
+    dims: tuple[str, ...]
+    kind: str
+    sector: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ConstantInfo(VariableInfo):
+    """A constant: a variable with a default value, a range and a source.
+
+    Attributes
+    ----------
+    default : default value shaped by ``dims`` (a 0-d array for scalars).
+    range : ``(min, max)`` from the Vensim ``[min,max]`` unit field, or ``None``.
+    step : slider step from ``[min,max,step]``, or ``None``.
+    source : text after ``Source:`` in the comment, or ``None`` if missing.
+    lever : lever group, or ``None`` if the constant is not a policy lever.
+    uncertain : whether Monte Carlo varies it by default.
+    calibrated : whether ``model/calibrate.py`` fits it.
+    """
+
+    default: np.ndarray = field(default_factory=lambda: np.zeros(()))
+    range: tuple[float, float] | None = None
+    step: float | None = None
+    source: str | None = None
+    lever: str | None = None
+    uncertain: bool = False
+    calibrated: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Everything the package reads from one `.mdl` file."""
+
+    path: Path
+    subscripts: dict[str, tuple[str, ...]]
+    variables: dict[str, VariableInfo]
+    constants: dict[str, ConstantInfo]
+    sectors: tuple[str, ...]
+
+    def levers(self) -> dict[str, list[ConstantInfo]]:
+        """Policy levers by group, in the order of :data:`LEVER_GROUPS`."""
+        out: dict[str, list[ConstantInfo]] = {g: [] for g in LEVER_GROUPS}
+        for c in self.constants.values():
+            if c.lever:
+                out[c.lever].append(c)
+        return out
+
+    def uncertain(self) -> list[ConstantInfo]:
+        """Constants that Monte Carlo varies by default (marked ``Uncertain.``)."""
+        return [c for c in self.constants.values() if c.uncertain]
+
+    def resolve(self, name: str) -> str:
+        """Return the Vensim spelling of ``name`` (case and spacing insensitive).
+
+        Raises
+        ------
+        KeyError
+            If no variable has that name.
+        """
+        key = _normalize(name)
+        for real in self.variables:
+            if _normalize(real) == key:
+                return real
+        raise KeyError(name)
+
+    def element_index(self, dim: str, element: str) -> int:
+        """Position of ``element`` in subscript range ``dim``."""
+        return self.subscripts[dim].index(element)
+
+
+def _normalize(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+def _definition_lines(text: str) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """Map each normalized left-hand-side name to its first line, and list sector markers."""
+    lines: dict[str, int] = {}
+    pos = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        match = re.match(r"\s*([A-Za-z][^=\[\(~|:]*?)\s*(\[[^\]]*\])?\s*(=|\(\[|:)", raw)
+        if match:
+            lines.setdefault(_normalize(match.group(1)), number)
+        pos += len(raw) + 1
+    sectors = [
+        (text.count("\n", 0, m.start()) + 1, m.group(1).strip()) for m in _SECTOR_RE.finditer(text)
+    ]
+    return lines, sectors
+
+
+def _sector_at(line: int, sectors: list[tuple[int, str]]) -> str:
+    current = ""
+    for start, name in sectors:
+        if start <= line:
+            current = name
+    return current
+
+
+def _kind(element) -> str:
+    from pysd.translators.structures import abstract_expressions as ae
+
+    asts = [c.ast for c in element.components]
+    if all(isinstance(a, (int, float, np.ndarray)) for a in asts):
+        return "constant"
+    if any(isinstance(a, ae.LookupsStructure) for a in asts):
+        return "lookup"
+    stateful = (
+        ae.IntegStructure,
+        ae.SmoothStructure,
+        ae.DelayStructure,
+        ae.DelayFixedStructure,
+        ae.TrendStructure,
+        ae.InitialStructure,
+    )
+    if any(isinstance(a, stateful) for a in asts):
+        return "stateful"
+    return "auxiliary"
+
+
+def _constant_default(element, dims: tuple[str, ...], subs: dict[str, tuple[str, ...]]):
+    shape = tuple(len(subs[d]) for d in dims)
+    value = np.full(shape, np.nan)
+    for comp in element.components:
+        names = comp.subscripts[0]
+        index = tuple(slice(None) if s in subs else subs[d].index(s) for s, d in zip(names, dims))
+        value[index] = comp.ast
+    return value
+
+
+def _dims_of(element, subs: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Subscript ranges of an element, resolving single elements to their range."""
+    first = element.components[0].subscripts[0]
+    dims = []
+    for s in first:
+        if s in subs:
+            dims.append(s)
+        else:
+            dims.append(next(r for r, elems in subs.items() if s in elems))
+    return tuple(dims)
+
+
+def _parse_doc(doc: str) -> dict:
+    lever = _LEVER_RE.search(doc)
+    source = _SOURCE_RE.search(doc)
+    return {
+        "lever": lever.group(1).strip() if lever else None,
+        "source": " ".join(source.group(1).split()) if source else None,
+        "uncertain": bool(re.search(r"\bUncertain\.", doc)),
+        "calibrated": bool(re.search(r"\bCalibrated\.", doc)),
+    }
+
+
+@cache
+def _model_info_cached(path: Path, mtime_ns: int) -> ModelInfo:
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vf = VensimFile(path)
+            vf.parse()
+            am = vf.get_abstract_model()
+    except Exception as exc:  # PySD raises bare exceptions with long messages
+        raise ModelError(f"{path}: cannot be parsed as a Vensim model: {exc}".splitlines()[0]) from exc
+    section = am.sections[0]
+    subs = {s.name: tuple(s.subscripts) for s in section.subscripts}
+    def_lines, sectors = _definition_lines(text)
+    variables: dict[str, VariableInfo] = {}
+    constants: dict[str, ConstantInfo] = {}
+    for el in section.elements:
+        line = def_lines.get(_normalize(el.name), 0)
+        dims = _dims_of(el, subs)
+        kind = _kind(el)
+        base = dict(
+            name=el.name,
+            units=(el.units or "").strip(),
+            doc=(el.documentation or "").strip(),
+            dims=dims,
+            kind=kind,
+            sector=_sector_at(line, sectors),
+            line=line,
+        )
+        variables[el.name] = VariableInfo(**base)
+        if kind == "constant":
+            limits = tuple(el.limits or ())
+            lo, hi = (limits + (None, None))[:2]
+            step = limits[2] if len(limits) > 2 else None
+            rng = (float(lo), float(hi)) if lo is not None and hi is not None else None
+            constants[el.name] = ConstantInfo(
+                **base,
+                default=_constant_default(el, dims, subs),
+                range=rng,
+                step=float(step) if step is not None else None,
+                **_parse_doc(base["doc"]),
+            )
+    return ModelInfo(
+        path=path,
+        subscripts=subs,
+        variables=variables,
+        constants=constants,
+        sectors=tuple(dict.fromkeys(name for _, name in sectors)),
+    )
+
+
+def model_info(path: str | Path | None = None) -> ModelInfo:
+    """Read the documentation of every variable in a `.mdl` file (cached per file version).
+
+    Parameters
+    ----------
+    path : the `.mdl` file; default: the project's ``model/urbsim.mdl``.
+
+    Returns
+    -------
+    ModelInfo
+    """
+    p = Path(path) if path is not None else default_model_path()
+    if not p.is_file():
+        raise ModelError(f"{p}: model file not found")
+    return _model_info_cached(p.resolve(), p.stat().st_mtime_ns)

@@ -1,0 +1,334 @@
+"""The model facade: load ``model/urbsim.mdl`` with an engine and run it into an ``xarray.Dataset``.
+
+Two engines run the same `.mdl`:
+
+- ``"fast"`` (default): urbsim's compiler (:mod:`urbsim.engine`), vectorized over runs;
+- ``"pysd"``: PySD 3.14.3, the reference runner, one run at a time.
+
+Both return a Dataset with dimensions ``run``, ``time`` and the model's subscripts (under their
+Vensim names), variables under their Vensim names plus the standard indicators of
+:mod:`urbsim.indicators`, and provenance attrs (model hash, scenario, changed parameters, version,
+engine).
+
+Example
+-------
+>>> import urbsim
+>>> model = urbsim.load_model()
+>>> ds = model.run({"plan switch": 0}, outputs=["county_town_share"])
+>>> float(ds.county_town_share.sel(time=2025).squeeze()) > 0
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import xarray as xr
+
+from urbsim import __version__
+from urbsim.errors import ModelError, ParameterError, UrbsimError
+from urbsim.indicators import INDICATORS, add_indicators
+from urbsim.mdlinfo import ModelInfo, model_info
+from urbsim.params import changed_params, coerce_params
+from urbsim.paths import default_model_path
+
+ENGINES = ("fast", "pysd")
+
+
+class _Runner(Protocol):
+    time: np.ndarray
+
+    def simulate(
+        self, params: Mapping[str, np.ndarray], n: int, outputs: Sequence[str]
+    ) -> dict[str, np.ndarray]: ...
+
+
+@contextmanager
+def quiet_pysd():
+    """Silence the pandas deprecation warnings PySD 3.14.3 raises, only around PySD calls."""
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning, PendingDeprecationWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"pysd(\.|$)")
+        try:
+            from pandas.errors import Pandas4Warning
+
+            warnings.filterwarnings("ignore", category=Pandas4Warning, module=r"pysd(\.|$)")
+        except ImportError:  # pandas < 3 has no Pandas4Warning
+            pass
+        yield
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, hex."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where translated models are cached (``$URBSIM_CACHE_DIR`` or ``~/.cache/urbsim``)."""
+    root = os.environ.get("URBSIM_CACHE_DIR") or Path.home() / ".cache" / "urbsim"
+    return Path(root)
+
+
+class PysdRunner:
+    """Runs the `.mdl` in PySD, translating it once per model version (cached on disk)."""
+
+    def __init__(self, path: Path, sha256: str, info: ModelInfo):
+        import pysd
+
+        target = cache_dir() / "pysd" / sha256[:16]
+        py = target / (path.stem + ".py")
+        with quiet_pysd():
+            try:
+                if py.is_file():
+                    self._model = pysd.load(str(py))
+                else:
+                    target.mkdir(parents=True, exist_ok=True)
+                    mdl = target / path.name
+                    shutil.copyfile(path, mdl)
+                    self._model = pysd.read_vensim(str(mdl))
+            except Exception as exc:
+                raise ModelError(f"{path}: PySD cannot translate the model: {exc}") from exc
+        self._info = info
+        self.time = _saved_times(info)
+
+    def _pysd_value(self, name: str, value: np.ndarray):
+        dims = self._info.constants[name].dims
+        if not dims:
+            return float(value)
+        coords = {d: list(self._info.subscripts[d]) for d in dims}
+        return xr.DataArray(np.asarray(value, dtype=float), coords=coords, dims=dims)
+
+    def simulate(
+        self, params: Mapping[str, np.ndarray], n: int, outputs: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        out = {name: [] for name in outputs}
+        for i in range(n):
+            run_params = {}
+            for name, arr in params.items():
+                per_run = arr.ndim > len(self._info.constants[name].dims)
+                run_params[name] = self._pysd_value(name, arr[i] if per_run else arr)
+            with quiet_pysd():
+                self._model.reload()
+                df = self._model.run(
+                    params=run_params, return_columns=list(outputs), flatten_output=False
+                )
+            for name in outputs:
+                col = df[name]
+                out[name].append(np.stack([np.asarray(v, dtype=float) for v in col.to_numpy()]))
+        return {name: np.stack(v) for name, v in out.items()}
+
+
+def _saved_times(info: ModelInfo) -> np.ndarray:
+    c = {k: float(info.constants[k].default) for k in ("INITIAL TIME", "FINAL TIME", "SAVEPER")}
+    count = int(round((c["FINAL TIME"] - c["INITIAL TIME"]) / c["SAVEPER"])) + 1
+    return c["INITIAL TIME"] + c["SAVEPER"] * np.arange(count)
+
+
+class Model:
+    """A loaded model bound to an engine.
+
+    Parameters
+    ----------
+    path : the `.mdl` file; default ``model/urbsim.mdl``.
+    engine : ``"fast"`` (vectorized, default) or ``"pysd"`` (reference).
+    backend : for the fast engine, ``"numpy"`` (default) or ``"jax"``.
+    """
+
+    def __init__(self, path: str | Path | None = None, engine: str = "fast", backend: str = "numpy"):
+        if engine not in ENGINES:
+            raise UrbsimError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+        self.path = Path(path) if path is not None else default_model_path()
+        self.engine = engine
+        self.backend = backend
+        self.info = model_info(self.path)
+        self.sha256 = file_sha256(self.path)
+
+    @cached_property
+    def _runner(self) -> _Runner:
+        if self.engine == "pysd":
+            return PysdRunner(self.path, self.sha256, self.info)
+        from urbsim.engine import compile_model
+
+        return compile_model(self.path, backend=self.backend)
+
+    @property
+    def time(self) -> np.ndarray:
+        """Saved times, in years (end of year)."""
+        return self._runner.time
+
+    def default_outputs(self) -> list[str]:
+        """Every auxiliary and stock of the model (constants and lookups excluded)."""
+        return [v.name for v in self.info.variables.values() if v.kind in ("auxiliary", "stateful")]
+
+    def _resolve_outputs(self, outputs: Sequence[str] | None) -> list[str]:
+        if outputs is None:
+            return self.default_outputs()
+        names = []
+        for name in outputs:
+            if name in INDICATORS:
+                names.append(INDICATORS[name].variable)
+                continue
+            try:
+                real = self.info.resolve(name)
+            except KeyError:
+                raise ParameterError(
+                    f"unknown output {name!r}: not a model variable nor a standard indicator "
+                    f"({', '.join(INDICATORS)})"
+                ) from None
+            if self.info.variables[real].kind == "lookup":
+                raise ParameterError(f"output {real!r} is a lookup table, not a time series")
+            names.append(real)
+        return list(dict.fromkeys(names))
+
+    def _split(self, params: Any) -> tuple[str, Mapping[str, Any]]:
+        """Accept a mapping, a Scenario (``.name`` and ``.parameters``) or None."""
+        if params is None:
+            return "", {}
+        if hasattr(params, "parameters") and hasattr(params, "name"):
+            return params.name, params.parameters
+        if isinstance(params, Mapping):
+            return "", params
+        raise ParameterError(
+            f"params must be a mapping of constant names to values or a Scenario; got "
+            f"{type(params).__name__}"
+        )
+
+    def run(
+        self,
+        params: Mapping[str, Any] | Any | None = None,
+        *,
+        n: int | None = None,
+        outputs: Sequence[str] | None = None,
+        chunk: int | None = None,
+        scenario: str | None = None,
+    ) -> xr.Dataset:
+        """Run the model.
+
+        Parameters
+        ----------
+        params : constant values by name, or a Scenario; a value may be a scalar, a table
+            ``{element: value}``, or an array shaped ``(n,)`` or ``(n, *subscripts)``.
+        n : number of runs (default 1; inferred from per-run arrays when omitted).
+        outputs : variables or standard indicators to record (default: all).
+        chunk : compute at most this many runs at once (bounds working memory).
+        scenario : scenario name for the provenance attrs (taken from a Scenario otherwise).
+
+        Returns
+        -------
+        xarray.Dataset
+            Dimensions ``run``, ``time`` and the subscripts; units in each variable's attrs.
+        """
+        parts = list(self.run_chunks(params, n=n, outputs=outputs, chunk=chunk, scenario=scenario))
+        if len(parts) == 1:
+            return parts[0]
+        return xr.concat(parts, dim="run", data_vars="minimal", coords="minimal",
+                         combine_attrs="override")
+
+    def prepare(
+        self, params: Mapping[str, Any] | Any | None, n: int | None
+    ) -> tuple[str, dict[str, np.ndarray], int]:
+        """Validate parameters; returns the scenario name, arrays by Vensim name and ``n``."""
+        name, raw = self._split(params)
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ParameterError(f"n must be a positive whole number of runs; got {n!r}")
+        guess = n or _infer_n(self.info, raw)
+        arrays = coerce_params(self.info, raw, n=guess)
+        return name, arrays, guess
+
+    def run_chunks(
+        self,
+        params: Mapping[str, Any] | Any | None = None,
+        *,
+        n: int | None = None,
+        outputs: Sequence[str] | None = None,
+        chunk: int | None = None,
+        scenario: str | None = None,
+    ) -> Iterator[xr.Dataset]:
+        """Like :meth:`run`, but yield one Dataset per chunk of runs (for huge ensembles).
+
+        The ``run`` coordinate of each chunk continues from the previous one.
+        """
+        name, arrays, total = self.prepare(params, n)
+        names = self._resolve_outputs(outputs)
+        if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
+            raise ParameterError(f"chunk must be a positive whole number; got {chunk!r}")
+        size = chunk or total
+        attrs = self.provenance(scenario or name, arrays)
+        for start in range(0, total, size):
+            stop = min(start + size, total)
+            sliced = {
+                k: (v[start:stop] if v.ndim > len(self.info.constants[k].dims) else v)
+                for k, v in arrays.items()
+            }
+            result = self._runner.simulate(sliced, stop - start, names)
+            yield self.to_dataset(result, np.arange(start, stop), attrs)
+
+    def provenance(self, scenario: str, arrays: Mapping[str, np.ndarray]) -> dict[str, str]:
+        """Attrs that say where a result came from."""
+        return {
+            "model_sha256": self.sha256,
+            "model_file": self.path.name,
+            "scenario": scenario or "default",
+            "parameters_changed": json.dumps(changed_params(self.info, arrays), ensure_ascii=False),
+            "urbsim_version": __version__,
+            "engine": self.engine if self.engine == "pysd" else f"fast-{self.backend}",
+        }
+
+    def to_dataset(
+        self, arrays: Mapping[str, np.ndarray], runs: np.ndarray, attrs: Mapping[str, str]
+    ) -> xr.Dataset:
+        """Wrap engine arrays ``(run, time, *dims)`` into a Dataset with units and indicators."""
+        coords: dict[str, Any] = {"run": runs, "time": self.time}
+        data_vars = {}
+        for name, arr in arrays.items():
+            var = self.info.variables[name]
+            for d in var.dims:
+                coords.setdefault(d, list(self.info.subscripts[d]))
+            data_vars[name] = xr.Variable(
+                ("run", "time", *var.dims), arr, attrs={"units": var.units}
+            )
+        ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
+        ds["time"].attrs["units"] = "year"
+        return add_indicators(ds)
+
+
+def _infer_n(info: ModelInfo, raw: Mapping[str, Any]) -> int:
+    """Number of runs implied by per-run arrays (1 when every value is shared)."""
+    sizes = set()
+    for key, v in raw.items():
+        if isinstance(v, Mapping):
+            continue
+        arr = np.asarray(v)
+        try:
+            dims = info.constants[info.resolve(key)].dims
+        except KeyError:
+            continue  # coerce_params reports the unknown name
+        if arr.ndim > len(dims):
+            sizes.add(arr.shape[0])
+    if len(sizes) > 1:
+        raise ParameterError(
+            f"per-run parameter arrays disagree on the number of runs: {sorted(sizes)}"
+        )
+    return sizes.pop() if sizes else 1
+
+
+def load_model(
+    path: str | Path | None = None, *, engine: str = "fast", backend: str = "numpy"
+) -> Model:
+    """Load the model (default ``model/urbsim.mdl``) with the ``fast`` or ``pysd`` engine.
+
+    Example
+    -------
+    >>> model = load_model(engine="pysd")
+    """
+    return Model(path, engine=engine, backend=backend)

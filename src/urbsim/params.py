@@ -1,0 +1,157 @@
+"""Turn user-given parameter values into validated arrays, with errors that say what is allowed.
+
+A value may be:
+
+- a number (the same for every run and every subscript element);
+- a mapping ``{element: number}`` for a subscripted constant (elements not named keep their
+  default);
+- an array shaped like the constant's subscripts, ``(n,)`` (one value per run) or
+  ``(n, *subscripts)``.
+
+Every value is checked against the ``[min,max]`` range documented in the model.
+
+Example
+-------
+>>> from urbsim.mdlinfo import model_info
+>>> coerce_params(model_info(), {"park investment policy": {"urb": 30}}, n=1)["park investment policy"]
+array([30., 15.,  8.])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from urbsim.errors import ParameterError
+from urbsim.mdlinfo import ConstantInfo, ModelInfo
+
+
+def _describe_shape(c: ConstantInfo, n: int) -> str:
+    dims = ", ".join(c.dims)
+    if not c.dims:
+        return f"a number or an array of {n} values (one per run)"
+    return (
+        f"a number, a table {{element: number}} over {dims}, or an array shaped "
+        f"({dims}), (n={n},) or (n={n}, {dims})"
+    )
+
+
+def resolve_name(info: ModelInfo, name: str, where: str = "") -> ConstantInfo:
+    """The constant called ``name`` (Vensim or snake_case spelling), or a clear error."""
+    prefix = f"{where}: " if where else ""
+    try:
+        real = info.resolve(name)
+    except KeyError:
+        close = _suggest(info, name)
+        hint = f" Did you mean {close!r}?" if close else ""
+        raise ParameterError(
+            f"{prefix}unknown variable {name!r}: the model has no constant of that name.{hint} "
+            "`urbsim check --list` lists the constants."
+        ) from None
+    if real not in info.constants:
+        raise ParameterError(
+            f"{prefix}{real!r} is computed by an equation, not a constant; only constants can be "
+            "set (see `urbsim check --list`)."
+        )
+    return info.constants[real]
+
+
+def _suggest(info: ModelInfo, name: str) -> str | None:
+    import difflib
+
+    hits = difflib.get_close_matches(name.lower(), [c.lower() for c in info.constants], n=1)
+    if not hits:
+        return None
+    return next(c for c in info.constants if c.lower() == hits[0])
+
+
+def coerce_value(
+    info: ModelInfo, c: ConstantInfo, value: Any, n: int, where: str = ""
+) -> np.ndarray:
+    """Validate one value and return it shaped ``c.dims`` or ``(n, *c.dims)``.
+
+    Raises
+    ------
+    ParameterError
+        On a wrong type, shape, unknown subscript element or a value outside the range.
+    """
+    prefix = f"{where}: " if where else ""
+    shape = c.default.shape
+    if isinstance(value, Mapping):
+        if not c.dims:
+            raise ParameterError(
+                f"{prefix}{c.name!r} is not subscripted; give a number, not a table of elements."
+            )
+        if len(c.dims) != 1:
+            raise ParameterError(
+                f"{prefix}{c.name!r} has subscripts ({', '.join(c.dims)}); give it as a nested "
+                "array, not a table."
+            )
+        elements = list(info.subscripts[c.dims[0]])
+        arr = np.array(c.default, dtype=float)
+        for key, v in value.items():
+            if key not in elements:
+                raise ParameterError(
+                    f"{prefix}{c.name!r} has no element {key!r}; allowed: {', '.join(elements)}."
+                )
+            arr[elements.index(key)] = _number(c, v, prefix)
+    else:
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"{prefix}{c.name!r} must be {_describe_shape(c, n)}; got {value!r}."
+            ) from None
+        if arr.shape not in {(), shape, (n,), (n, *shape)}:
+            raise ParameterError(
+                f"{prefix}{c.name!r} must be {_describe_shape(c, n)}; got shape {arr.shape}."
+            )
+        if arr.shape == (n,) and shape and (n,) != shape:
+            arr = arr.reshape((n,) + (1,) * len(shape)) * np.ones(shape)
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(f"{prefix}{c.name!r} must be a finite number; got {value!r}.")
+    check_range(c, arr, prefix)
+    return arr
+
+
+def _number(c: ConstantInfo, v: Any, prefix: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ParameterError(f"{prefix}{c.name!r} element values must be numbers; got {v!r}.")
+    return float(v)
+
+
+def check_range(c: ConstantInfo, arr: np.ndarray, prefix: str = "") -> None:
+    """Raise :class:`ParameterError` if any value lies outside the constant's ``[min,max]``."""
+    if c.range is None:
+        return
+    lo, hi = c.range
+    bad = (arr < lo) | (arr > hi)
+    if np.any(bad):
+        worst = arr[bad].flat[0]
+        raise ParameterError(
+            f"{prefix}{c.name!r} = {worst:g} is outside its documented range "
+            f"[{lo:g}, {hi:g}] ({c.units})."
+        )
+
+
+def coerce_params(
+    info: ModelInfo, params: Mapping[str, Any] | None, n: int = 1, where: str = ""
+) -> dict[str, np.ndarray]:
+    """Validate a whole parameter mapping; keys are returned in Vensim spelling."""
+    out: dict[str, np.ndarray] = {}
+    for name, value in (params or {}).items():
+        c = resolve_name(info, name, where)
+        out[c.name] = coerce_value(info, c, value, n, where)
+    return out
+
+
+def changed_params(info: ModelInfo, params: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The parameters that differ from the model's defaults, as JSON-ready values."""
+    changed: dict[str, Any] = {}
+    for name, arr in params.items():
+        default = info.constants[name].default
+        if arr.shape != default.shape or not np.array_equal(arr, default):
+            changed[name] = arr.tolist() if arr.ndim else float(arr)
+    return changed

@@ -1,0 +1,55 @@
+"""Helpers that compare engine results with PySD runs."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+RTOL = 1e-9
+ATOL = 1e-12
+
+
+def pysd_run(mdl: Path, tmp: Path, params: dict | None = None):
+    """Translate a copy of ``mdl`` in ``tmp`` with PySD and run it; returns the DataFrame."""
+    import warnings
+
+    import pysd
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    dst = tmp / mdl.name
+    if not dst.exists():
+        shutil.copy(mdl, dst)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = pysd.read_vensim(str(dst))
+        return model.run(params=params or {})
+
+
+def pysd_columns(cm, name):
+    """PySD's flattened column names for ``name`` in engine axis order."""
+    dims = cm.variables[name].dims
+    if not dims:
+        return [name]
+    elems = [cm.subscripts[d] for d in dims]
+    return [f"{name}[{','.join(c)}]" for c in itertools.product(*elems)]
+
+
+def compare(cm, out: dict, df, run: int = 0, names=None):
+    """Assert every engine output equals PySD's at every saved time; returns #values checked."""
+    assert np.allclose(np.asarray(df.index, dtype=float), cm.time, rtol=0, atol=1e-9)
+    checked = 0
+    bad = []
+    for name in names or out:
+        arr = out[name][run].reshape(len(cm.time), -1)
+        cols = pysd_columns(cm, name)
+        ref = df[cols].to_numpy(dtype=float)
+        ok = np.isclose(arr, ref, rtol=RTOL, atol=ATOL) | (np.isnan(arr) & np.isnan(ref))
+        if not ok.all():
+            i, j = np.argwhere(~ok)[0]
+            bad.append(f"{cols[j]} at t={cm.time[i]}: engine {arr[i, j]!r} vs PySD {ref[i, j]!r}")
+        checked += arr.size
+    assert not bad, f"{len(bad)} variables differ from PySD, e.g.:\n" + "\n".join(bad[:15])
+    return checked
