@@ -76,7 +76,9 @@ class ConstantInfo(VariableInfo):
     source : text after ``Source:`` in the comment, or ``None`` if missing.
     lever : lever group, or ``None`` if the constant is not a policy lever.
     uncertain : whether Monte Carlo varies it by default.
-    calibrated : whether ``model/calibrate.py`` fits it.
+    calibrated : whether ``scripts/calibrate.py`` fits it.
+    structural : a definition (selector, unit conversion, simulation control) that scenarios
+        cannot change.
     """
 
     default: np.ndarray = field(default_factory=lambda: np.zeros(()))
@@ -86,6 +88,7 @@ class ConstantInfo(VariableInfo):
     lever: str | None = None
     uncertain: bool = False
     calibrated: bool = False
+    structural: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,10 @@ class ModelInfo:
             if c.lever:
                 out[c.lever].append(c)
         return out
+
+    def settable(self) -> list[ConstantInfo]:
+        """Constants a scenario may change: all but structural definitions."""
+        return [c for c in self.constants.values() if not c.structural]
 
     def uncertain(self) -> list[ConstantInfo]:
         """Constants that Monte Carlo varies by default (marked ``Uncertain.``)."""
@@ -207,6 +214,7 @@ def _parse_doc(doc: str) -> dict:
         "source": " ".join(source.group(1).split()) if source else None,
         "uncertain": bool(re.search(r"\bUncertain\.", doc)),
         "calibrated": bool(re.search(r"\bCalibrated\.", doc)),
+        "structural": bool(source and re.match(r"(definition|unit conversion)\b", source.group(1))),
     }
 
 

@@ -55,7 +55,13 @@ def resolve_name(info: ModelInfo, name: str, where: str = "") -> ConstantInfo:
             f"{prefix}{real!r} is computed by an equation, not a constant; only constants can be "
             "set (see `urbsim check --list`)."
         )
-    return info.constants[real]
+    c = info.constants[real]
+    if c.structural:
+        raise ParameterError(
+            f"{prefix}{real!r} is a structural definition of the model ({c.source}); it cannot be "
+            "set by a scenario."
+        )
+    return c
 
 
 def _suggest(info: ModelInfo, name: str) -> str | None:

@@ -176,7 +176,7 @@ def namespace(backend: str) -> dict:
     ns = factory()
     ns["_NAN"] = float("nan")
     ns["_INF"] = float("inf")
-    return dict(ns, __builtins__={"range": range, "len": len, "float": float})
+    return dict(ns, __builtins__={"range": range, "len": len, "float": float, "bool": bool})
 
 
 __all__ = ["namespace", "BACKENDS", "SMALL_VENSIM", "SimpleNamespace"]

@@ -116,8 +116,10 @@ class Program:
         self.control: dict[str, float] = {}
         self.elements = sec.elements
         self._hidden_count = 0
+        self._hoisted: dict = {}
         self._first_pass()
         self._control_values()
+        self._scan_dynamic()
         self._second_pass()
         self._classify()
 
@@ -257,9 +259,93 @@ class Program:
     def sizes(self, dims):
         return tuple(len(self.ranges[d]) for d in dims)
 
+    # -- pre-pass: which elements change over time (for hoisting invariant sub-expressions) --
+    def _scan_dynamic(self):
+        info = {}
+
+        def scan(a, acc):
+            if isinstance(a, ae.InitialStructure):
+                return
+            if isinstance(a, _STATEFUL_TYPES):
+                acc["dyn"] = True
+                return
+            if isinstance(a, ae.ReferenceStructure):
+                if a.reference == "time":
+                    acc["dyn"] = True
+                else:
+                    acc["refs"].add(norm(a.reference))
+                scan(a.subscripts, acc)
+                return
+            if isinstance(a, (list, tuple)):
+                for x in a:
+                    scan(x, acc)
+                return
+            if isinstance(a, ae.AbstractSyntax):
+                for f in getattr(a, "__dataclass_fields__", {}):
+                    scan(getattr(a, f), acc)
+
+        for node in self.nodes:
+            acc = {"dyn": False, "refs": set()}
+            if node.kind == "aux":
+                for c in node.el.components:
+                    scan(c.ast, acc)
+            info[node.id] = acc
+        memo: dict[int, bool] = {}
+
+        def dyn(nid, stack=frozenset()):
+            if nid in memo:
+                return memo[nid]
+            if nid in stack:
+                return False
+            acc = info[nid]
+            res = acc["dyn"]
+            if not res:
+                for r in acc["refs"]:
+                    other = self.by_norm.get(r)
+                    if other is not None and dyn(other.id, stack | {nid}):
+                        res = True
+                        break
+            memo[nid] = res
+            return res
+
+        self._pre_dyn = {node.id: dyn(node.id) for node in self.nodes}
+
+    def is_dynamic(self, nid) -> bool:
+        if nid == TIME:
+            return True
+        pre = self._pre_dyn.get(nid)
+        if pre is not None:
+            return pre
+        node = self.nodes[nid]
+        if node.st is not None or node.kind == "stateful":
+            return node.st is None or node.st.stype != "initial"
+        if node.kind == "aux":
+            return any(self.is_dynamic(d) for d in node.deps)
+        return False
+
+    def hoist(self, e: E, ctx) -> E:
+        """Move a time-invariant array sub-expression before the time loop."""
+        if not e.ra or not e.deps or any(self.is_dynamic(d) for d in e.deps):
+            return e
+        if re.fullmatch(r"v\d+", e.code):
+            return e
+        key = e.code
+        node = self._hoisted.get(key)
+        if node is None:
+            self._hidden_count += 1
+            node = self.new_node(f"{ctx.var}#inv{self._hidden_count}", "aux", e.dims, ctx.line, False)
+            node.code = e.code
+            node.deps = set(e.deps)
+            node.ra = True
+            node.vkind = "auxiliary"
+            self._hoisted[key] = node
+        return E(node.py, e.dims, True, {node.id})
+
     # -- pass 2: compile ---------------------------------------------------------------------
     def _second_pass(self):
         for node in list(self.nodes):
+            if not node.public:
+                continue
             if node.kind == "control":
                 continue
             if node.kind == "const":
@@ -600,6 +686,8 @@ class CompiledModel:
         self._ns = namespace(backend)
         self._ns.update(self._helpers())
         self._cache: dict = {}
+        # runs are simulated in blocks so that the working arrays stay in cache
+        self.block_size = 2048
         self._steps, rec, self.time = program.time_grid()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
         self._rec[np.nonzero(rec)[0]] = np.arange(int(rec.sum()))
@@ -776,14 +864,22 @@ class CompiledModel:
                 dyn_names.append(nd.name)
         if dyn_ids:
             fn, const_ids, lookup_ids, _ = self._function(dyn_ids)
-            C = [values.get(i, self._p.nodes[i].value) for i in const_ids]
-            L = []
-            for i in lookup_ids:
-                nd = self._p.nodes[i]
-                L.append((nd.x, values.get(i, nd.y)))
             O = [np.empty((n, T, *self._p.sizes(self._p.nodes[i].dims))) for i in dyn_ids]
-            with np.errstate(all="ignore"):
-                O = fn(C, L, O, n, self._steps, self._rec)
+            block = max(1, int(self.block_size))
+            for start in range(0, n, block):
+                stop = min(n, start + block)
+
+                def cut(a, start=start, stop=stop):
+                    return a[start:stop] if a.shape[0] == n and n > 1 else a
+
+                C = [cut(values[i]) if i in values else self._p.nodes[i].value for i in const_ids]
+                L = []
+                for i in lookup_ids:
+                    nd = self._p.nodes[i]
+                    L.append((nd.x, cut(values[i]) if i in values else nd.y))
+                Ob = [o[start:stop] for o in O]
+                with np.errstate(all="ignore"):
+                    Ob = fn(C, L, Ob, stop - start, self._steps, self._rec)
             for name, o in zip(dyn_names, O, strict=True):
                 results[name] = o
         return {name: results[self._node(name, "output").name] for name in names}

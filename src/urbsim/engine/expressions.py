@@ -158,7 +158,10 @@ class ExprCompiler:
         deps = set().union(*(e.deps for e in es))
         return [align(e, dims) for e in es], dims, ra, deps
 
-    def arith(self, a: ae.ArithmeticStructure) -> E:
+    def arith(self, a):
+        return self.p.hoist(self._arith(a), self)
+
+    def _arith(self, a: ae.ArithmeticStructure) -> E:
         ops = list(a.operators)
         if len(a.arguments) == 1:
             if ops[0] == "negative":
@@ -182,7 +185,10 @@ class ExprCompiler:
             code = f"({code} {op} {c})"
         return E(code, dims, ra, deps)
 
-    def logic(self, a: ae.LogicStructure) -> E:
+    def logic(self, a):
+        return self.p.hoist(self._logic(a), self)
+
+    def _logic(self, a: ae.LogicStructure) -> E:
         ops = list(a.operators)
         if ops == [":NOT:"]:
             e = self.expr(a.arguments[0])
@@ -268,7 +274,10 @@ class ExprCompiler:
         return E(code, tuple(out_dims), True, {node.id})
 
     # -- calls ------------------------------------------------------------------------------
-    def call(self, a: ae.CallStructure) -> E:
+    def call(self, a):
+        return self.p.hoist(self._call(a), self)
+
+    def _call(self, a: ae.CallStructure) -> E:
         fname = a.function.reference
         args = list(a.arguments)
         node = self.p.try_resolve(fname)

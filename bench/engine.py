@@ -1,0 +1,143 @@
+"""Benchmark the fast engine against PySD on one model (figures are printed, never asserted).
+
+    python bench/engine.py [--model PATH] [--skip-pysd] [--max-n 100000] [--million]
+
+Prints PySD's seconds per run, the engine's runs/s at N = 1, 1,000, 10,000, 100,000 with 5
+recorded outputs, the ratio to PySD, peak memory, and N = 1,000,000 streamed in chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from urbsim.engine import compile_model  # noqa: E402
+from urbsim.errors import UrbsimError  # noqa: E402
+
+DRAFT = Path("/work/shared/research/draft_county_town_sd.mdl")
+
+
+def default_model() -> Path:
+    mdl = ROOT / "model" / "urbsim.mdl"
+    if mdl.exists():
+        try:
+            compile_model(mdl)
+            return mdl
+        except UrbsimError as err:
+            print(f"# model/urbsim.mdl not usable ({err}); using the draft")
+    return DRAFT
+
+
+def pick_outputs(cm, k=5):
+    stocks = [n for n, v in cm.variables.items() if v.kind == "stateful"]
+    aux = [n for n, v in cm.variables.items() if v.kind == "auxiliary"]
+    return (stocks[: k - 2] + aux[-2:])[:k]
+
+
+def draws(cm, n, rng):
+    """±20 % draws of every non-control constant, per run."""
+    out = {}
+    for k, v in cm.constants.items():
+        if k in ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"):
+            continue
+        out[k] = v * rng.uniform(0.8, 1.2, size=(n, *v.shape))
+    return out
+
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--skip-pysd", action="store_true")
+    ap.add_argument("--max-n", type=int, default=100_000)
+    ap.add_argument("--million", action="store_true", help="also stream N = 1,000,000")
+    ap.add_argument("--chunk", type=int, default=50_000)
+    a = ap.parse_args(argv)
+    mdl = a.model or default_model()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.processor()} "
+          f"cpus={os.cpu_count()} python {platform.python_version()} numpy {np.__version__}")
+    print(f"model: {mdl}")
+    t = time.perf_counter()
+    cm = compile_model(mdl)
+    print(f"compile: {time.perf_counter() - t:.2f} s; {len(cm.variables)} variables, "
+          f"{len(cm.time)} saved times")
+    outs = pick_outputs(cm)
+    print(f"recorded outputs: {outs}")
+    rng = np.random.default_rng(1)
+
+    pysd_s = None
+    if not a.skip_pysd:
+        import pysd
+
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dst = Path(tmp) / mdl.name
+            shutil.copy(mdl, dst)
+            model = pysd.read_vensim(str(dst))
+            t = time.perf_counter()
+            model.run()
+            pysd_s = time.perf_counter() - t
+        print(f"PySD: {pysd_s:.2f} s per run")
+
+    cm.simulate(n=1, outputs=outs)  # warm the code cache
+    t = time.perf_counter()
+    reps = 20
+    for _ in range(reps):
+        cm.simulate(n=1, outputs=outs)
+    s1 = (time.perf_counter() - t) / reps
+    line = f"N=1: {s1 * 1e3:.1f} ms per run"
+    if pysd_s:
+        line += f"  ({pysd_s / s1:,.0f}x PySD)"
+    print(line)
+
+    for n in (1_000, 10_000, 100_000):
+        if n > a.max_n:
+            break
+        params = draws(cm, n, rng)
+        rss0 = rss_mb()
+        t = time.perf_counter()
+        cm.simulate(params, n=n, outputs=outs)
+        s = time.perf_counter() - t
+        rate = n / s
+        line = (
+            f"N={n:>7,}: {s:7.2f} s  {rate:>10,.0f} runs/s  max RSS {rss_mb():6.0f} MiB "
+            f"(+{rss_mb() - rss0:.0f})"
+        )
+        if pysd_s:
+            line += f"  {rate * pysd_s:>12,.0f}x PySD"
+        print(line)
+
+    if a.million:
+        total, chunk = 1_000_000, a.chunk
+        rss0 = rss_mb()
+        t = time.perf_counter()
+        acc = {o: 0.0 for o in outs}
+        for start in range(0, total, chunk):
+            m = min(chunk, total - start)
+            res = cm.simulate(draws(cm, m, rng), n=m, outputs=outs)
+            for o in outs:  # streaming reduction: keep only the sum of the final values
+                acc[o] = acc[o] + res[o][:, -1].sum(axis=0)
+            del res
+        s = time.perf_counter() - t
+        print(f"N=1,000,000 in chunks of {chunk:,}: {s:.1f} s  {total / s:,.0f} runs/s  "
+              f"max RSS {rss_mb():.0f} MiB (+{rss_mb() - rss0:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Calibrate model/urbsim.mdl against model/data/observed.csv.
+
+Usage::
+
+    python scripts/calibrate.py            # fit and report, change nothing
+    python scripts/calibrate.py --write    # also write the fitted defaults into the .mdl,
+                                           # the fit table to model/data/calibration_fit.csv
+                                           # and the fit block of model/README.md
+
+The fit uses the ``plan`` scenario (identical to ``baseline`` before 2023).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import urbsim
+from urbsim.calibration import calibrate, write_defaults
+from urbsim.paths import default_model_path, model_dir
+
+FIT_BLOCK = re.compile(r"(<!-- fit:start -->\n).*?(<!-- fit:end -->)", re.S)
+
+
+def markdown(result) -> str:
+    lines = ["| series | years | points | error (%) | threshold (%) | passes |",
+             "|---|---|---|---|---|---|"]
+    for r in result.summary.itertuples():
+        lines.append(f"| {r.indicator} | {r.years} | {r.points} | {r.error_pct:.2f} | "
+                     f"{r.threshold_pct:.1f} | {'yes' if r.passes else 'NO'} |")
+    lines += ["", "| calibrated constant | value |", "|---|---|"]
+    lines += [f"| {k} | {v:g} |" for k, v in result.values.items()]
+    lines += ["", "| series | year | observed | model | error (%) |", "|---|---|---|---|---|"]
+    for r in result.table.itertuples():
+        lines.append(f"| {r.indicator} | {r.year} | {r.observed:g} | {r.model:.2f} | {r.ape:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="write results into the repo")
+    args = parser.parse_args(argv)
+    model = urbsim.load_model()
+    scenario = urbsim.load_scenario("plan")
+    result = calibrate(model, dict(scenario.parameters))
+    print(markdown(result))
+    if args.write:
+        write_defaults(default_model_path(), result.values)
+        result.table.to_csv(model_dir() / "data" / "calibration_fit.csv", index=False)
+        readme = model_dir() / "README.md"
+        text = readme.read_text(encoding="utf-8")
+        readme.write_text(FIT_BLOCK.sub(lambda m: m.group(1) + markdown(result) + m.group(2), text),
+                          encoding="utf-8")
+        print(f"wrote {default_model_path()}, calibration_fit.csv and the fit block of {readme}")
+    return 0 if result.summary.passes.all() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

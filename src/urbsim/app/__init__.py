@@ -1,0 +1,72 @@
+"""The Streamlit policy lab: page assembly (``streamlit_app.py`` only calls :func:`main`).
+
+The page: the sidebar (language, preset, type filter, levers, scenario files), the target
+scorecard, and four tabs (charts, compare, sensitivity, model). Every string comes from
+:mod:`urbsim.i18n`; every chart from :mod:`urbsim.charts`; every run from
+:mod:`urbsim.app.runs`. After each run the page writes its state back into the URL, so the
+address bar always holds a link that reproduces the exact run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from urbsim import export
+from urbsim.app import runs, scorecard, sidebar, tabs
+from urbsim.app.state import to_query
+from urbsim.errors import UrbsimError
+from urbsim.i18n import text
+
+
+def main() -> None:
+    """Draw the whole page once (Streamlit calls this on every interaction)."""
+    model = runs.get_model()
+    info = model.info
+    presets = runs.get_presets()
+    default = runs.default_preset(presets)
+
+    state = sidebar.render(info, presets, default)
+    lang = state.lang
+    st.query_params.from_dict(to_query(state, default))
+    scenario = runs.scenario_for(presets, state.scenario, state.overrides)
+    sidebar.render_files(info, presets, scenario, lang)
+
+    st.title(text(lang, "app.title"))
+    st.caption(text(lang, "app.subtitle"))
+    for notice in st.session_state.get("notices", []):
+        st.warning(notice, icon=":material/link_off:")
+    if st.session_state.get("upload_error"):
+        st.error(text(lang, "notices.upload_error", error=st.session_state["upload_error"]))
+
+    key = runs.overrides_key(state.overrides)
+    try:
+        single, ensemble = runs.live_runs(state.scenario, key, state.seed)
+        baseline = runs.case_run(runs.BASELINE, "{}") if runs.BASELINE in presets else None
+    except UrbsimError as exc:
+        st.error(text(lang, "app.run_error", error=exc))
+        return
+    st.session_state["results"] = single
+
+    scorecard.render(runs.scorecard_frame(single, ensemble), lang)
+    stamp = export.Stamp(scenario=scenario.name, changed=state.overrides,
+                         model_sha256=model.sha256, seed=state.seed,
+                         date=dt.date.today().isoformat())
+    view = tabs.View.of(lang, state.county_type, stamp)
+    cases = {text(lang, "charts.case_current", name=scenario.title.get(lang, scenario.name)):
+             single}
+    if baseline is not None and state.scenario != runs.BASELINE:
+        cases[text(lang, "charts.case_baseline")] = baseline
+
+    t_charts, t_compare, t_sens, t_model = st.tabs(
+        [text(lang, f"tabs.{t}") for t in ("charts", "compare", "sensitivity", "model")]
+    )
+    with t_charts:
+        tabs.render_charts(cases, ensemble, view)
+    with t_compare:
+        tabs.render_compare(presets, (state.scenario, key), view)
+    with t_sens:
+        tabs.render_sensitivity(info, (state.scenario, key), lang)
+    with t_model:
+        tabs.render_model(info, lang)

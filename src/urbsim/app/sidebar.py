@@ -1,0 +1,222 @@
+"""The sidebar: language, scenario preset, county-town type, policy levers, scenario files.
+
+Widget values live in ``st.session_state`` under fixed keys (:func:`lever_key`), so presets,
+reset, uploads and URLs all set the sliders the same way: by writing those keys before the
+widgets are drawn. Subscripted levers get one slider per element, so a URL or TOML file
+reproduces every element exactly.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from urbsim.app.state import (
+    ALL_TYPES,
+    DEFAULT_SEED,
+    AppState,
+    diff_values,
+    from_query,
+    preset_values,
+)
+from urbsim.charts import TYPES
+from urbsim.errors import ScenarioError, UrbsimError
+from urbsim.i18n import LANGUAGES, slug, text, unit
+from urbsim.mdlinfo import ConstantInfo, ModelInfo
+from urbsim.scenarios import Scenario, read_scenario
+
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+_FIXED = "fixed_overrides"  # session key: changed constants that are not levers (from URL/file)
+
+
+def lever_key(name: str, element: str | None = None) -> str:
+    """Session-state key of the slider of lever ``name`` (and one of its elements)."""
+    return f"lever|{name}" + (f"|{element}" if element else "")
+
+
+def levers(info: ModelInfo) -> list[ConstantInfo]:
+    """Every policy lever, in group order."""
+    return [c for group in info.levers().values() for c in group]
+
+
+def _write_levers(info: ModelInfo, values: Mapping[str, np.ndarray]) -> None:
+    for c in levers(info):
+        v = values[c.name]
+        if c.dims:
+            for element, x in zip(info.subscripts[c.dims[0]], v):
+                st.session_state[lever_key(c.name, element)] = float(x)
+        else:
+            st.session_state[lever_key(c.name)] = float(v)
+
+
+def _read_levers(info: ModelInfo) -> dict[str, np.ndarray]:
+    out = {}
+    for c in levers(info):
+        if c.dims:
+            out[c.name] = np.array([st.session_state[lever_key(c.name, e)]
+                                    for e in info.subscripts[c.dims[0]]])
+        else:
+            out[c.name] = np.array(st.session_state[lever_key(c.name)])
+    return out
+
+
+def _preset_parameters(presets: Mapping[str, Scenario], name: str) -> dict:
+    return dict(presets[name].parameters) if name else {}
+
+
+def apply_state(info: ModelInfo, presets: Mapping[str, Scenario], state: AppState) -> None:
+    """Set every widget from ``state``: the preset's values, then its overrides."""
+    from urbsim.params import coerce_params
+
+    values = preset_values(info, _preset_parameters(presets, state.scenario))
+    values.update(coerce_params(info, state.overrides, n=1))
+    _write_levers(info, values)
+    lever_names = {c.name for c in levers(info)}
+    st.session_state[_FIXED] = {k: v for k, v in state.overrides.items() if k not in lever_names}
+    st.session_state["lang"] = state.lang
+    st.session_state["preset"] = state.scenario
+    st.session_state["county_type"] = state.county_type
+    st.session_state["seed"] = state.seed
+
+
+def init_from_url(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> None:
+    """On a session's first run, take the state from the page's query parameters."""
+    if "preset" in st.session_state:
+        return
+    state, notices = from_query(st.query_params.to_dict(), info, list(presets), default)
+    apply_state(info, presets, state)
+    st.session_state["notices"] = notices
+
+
+def _reset(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
+    """Callback: levers back to the preset now selected."""
+    preset = st.session_state["preset"]
+    values = preset_values(info, _preset_parameters(presets, preset))
+    _write_levers(info, values)
+    st.session_state[_FIXED] = {}
+    st.session_state.pop("uploaded_name", None)
+
+
+def parse_upload(data: bytes, filename: str, info: ModelInfo) -> Scenario:
+    """Validate an uploaded scenario file exactly as ``urbsim run --scenario FILE`` would.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the uploaded file (not the temporary copy), the line and what is allowed.
+    """
+    name = Path(filename).name or "upload.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            return read_scenario(path, info)
+        except UrbsimError as exc:
+            raise ScenarioError(str(exc).replace(str(path), name)) from None
+
+
+def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
+    """Callback: load the uploaded file into the sliders, or keep the error for the page."""
+    uploaded = st.session_state.get("upload")
+    if uploaded is None:
+        return
+    try:
+        scenario = parse_upload(uploaded.getvalue(), uploaded.name, info)
+    except ScenarioError as exc:
+        st.session_state["upload_error"] = str(exc)
+        return
+    st.session_state.pop("upload_error", None)
+    # The file's values become changes from the model defaults, so the URL carries all of them.
+    lang = st.session_state.get("lang", "en")
+    state = AppState(scenario="", overrides=dict(scenario.parameters), lang=lang,
+                     county_type=st.session_state.get("county_type", ALL_TYPES),
+                     seed=st.session_state.get("seed", DEFAULT_SEED))
+    apply_state(info, presets, state)
+    st.session_state["uploaded_name"] = scenario.name
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarray) -> None:
+    label = text(lang, f"levers.{slug(c.name)}")
+    unit_text = unit(lang, c.units)
+    lo, hi = c.range or (float(np.min(preset)), float(np.max(preset)))
+    step = c.step or (hi - lo) / 100
+    elements = info.subscripts[c.dims[0]] if c.dims else (None,)
+    for i, element in enumerate(elements):
+        default = preset[i] if element else preset
+        name = text(lang, "sidebar.element", lever=label, element=text(lang, f"elements.{element}")
+                    ) if element else label
+        st.slider(
+            f"{name} ({unit_text})",
+            min_value=float(lo),
+            max_value=float(hi),
+            step=float(step),
+            key=lever_key(c.name, element),
+            help=text(lang, "sidebar.lever_help", doc=c.doc, note=text(lang, "app.doc_note"),
+                      lo=_number(lo), hi=_number(hi), unit=unit_text,
+                      default=_number(float(default))),
+        )
+
+
+def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> AppState:
+    """Draw the sidebar and return the state it now shows."""
+    init_from_url(info, presets, default)
+    sb = st.sidebar
+    sb.radio(text(st.session_state["lang"], "sidebar.language"), LANGUAGES, key="lang",
+             format_func=LANGUAGE_NAMES.__getitem__, horizontal=True)
+    lang = st.session_state["lang"]
+    options = [*presets, ""]
+    preset_title = {n: s.title.get(lang, n) for n, s in presets.items()}
+    preset_title[""] = text(lang, "sidebar.model_defaults")
+    sb.selectbox(text(lang, "sidebar.scenario"), options, key="preset",
+                 format_func=preset_title.__getitem__, help=text(lang, "sidebar.scenario_help"),
+                 on_change=_reset, args=(info, presets))
+    preset = st.session_state["preset"]
+    if preset:
+        sb.caption(presets[preset].description.get(lang, ""))
+    if st.session_state.get("uploaded_name"):
+        sb.info(text(lang, "sidebar.uploaded", name=st.session_state["uploaded_name"]))
+    sb.selectbox(text(lang, "sidebar.type_filter"), [ALL_TYPES, *TYPES], key="county_type",
+                 format_func=lambda t: text(lang, f"types.{t}"), help=text(lang, "sidebar.type_help"))
+
+    sb.subheader(text(lang, "sidebar.levers"))
+    sb.button(text(lang, "sidebar.reset"), on_click=_reset, args=(info, presets), key="reset")
+    base = preset_values(info, _preset_parameters(presets, preset))
+    for group, members in info.levers().items():
+        if not members:
+            continue
+        with sb.expander(text(lang, f"groups.{slug(group)}")):
+            for c in members:
+                _lever_slider(info, c, lang, base[c.name])
+
+    current = _read_levers(info)
+    changed = diff_values(info, current, {k: base[k] for k in current})
+    fixed = st.session_state.get(_FIXED, {})
+    if changed:
+        sb.caption(text(lang, "sidebar.changed", count=len(changed)))
+    if fixed:
+        sb.caption(text(lang, "sidebar.other_params", names=", ".join(fixed)))
+    state = AppState(scenario=preset, overrides={**fixed, **changed}, lang=lang,
+                     county_type=st.session_state["county_type"], seed=st.session_state["seed"])
+    return state
+
+
+def render_files(info: ModelInfo, presets: Mapping[str, Scenario], scenario: Scenario,
+                 lang: str) -> None:
+    """Scenario download (TOML for ``urbsim run --scenario FILE``), upload and the share note."""
+    sb = st.sidebar
+    sb.divider()
+    sb.download_button(text(lang, "sidebar.download_toml"), scenario.to_toml(),
+                       file_name=f"{scenario.name.replace('+', '-')}.toml",
+                       mime="application/toml", on_click="ignore", key="download_toml")
+    sb.file_uploader(text(lang, "sidebar.upload"), type=["toml"], key="upload",
+                     help=text(lang, "sidebar.upload_help"), on_change=_on_upload,
+                     args=(info, presets))
+    sb.caption(text(lang, "sidebar.share"))

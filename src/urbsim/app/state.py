@@ -1,0 +1,195 @@
+"""The app's state (scenario, parameter changes, language, type filter, seed) and its URL form.
+
+A shared link must reproduce the exact run, so the page's query parameters carry everything that
+decides it: ``scenario=<preset>``, ``lang``, ``type``, ``seed`` and one parameter per changed
+value, keyed by the constant's snake_case name, with ``.element`` for one element of a
+subscripted constant::
+
+    ?scenario=plan&lang=zh&settlement_openness_policy=0.8&park_investment_policy.urb=30
+
+Values are written in Python's shortest round-trip form, so they read back bit-identical. A
+malformed or out-of-range value is dropped with a notice in the reader's language; nothing in a
+URL can crash the app.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from urbsim.charts import TYPES
+from urbsim.i18n import LANGUAGES, slug, text
+from urbsim.mdlinfo import ConstantInfo, ModelInfo
+
+#: Seed of the live uncertainty ensemble unless the URL gives another.
+DEFAULT_SEED = 2023
+#: Value of the ``type`` filter meaning the whole region.
+ALL_TYPES = "all"
+_MAX_SEED = 2**32 - 1
+_RESERVED = ("scenario", "lang", "type", "seed")
+
+#: A parameter value as in a scenario file: a number, or ``{element: number}``.
+Value = float | dict[str, float]
+
+
+@dataclass
+class AppState:
+    """What decides the page.
+
+    Attributes
+    ----------
+    scenario : preset name from ``scenarios/`` (``""``: the model's own defaults).
+    overrides : Vensim name -> value that differs from the preset.
+    lang : ``"en"`` or ``"zh"``.
+    county_type : ``"all"`` or one of :data:`urbsim.charts.TYPES`.
+    seed : seed of the uncertainty ensemble.
+    """
+
+    scenario: str = ""
+    overrides: dict[str, Value] = field(default_factory=dict)
+    lang: str = "en"
+    county_type: str = ALL_TYPES
+    seed: int = DEFAULT_SEED
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back as the same float (``30.0`` -> ``"30"``)."""
+    out = repr(float(value))
+    return out[:-2] if out.endswith(".0") else out
+
+
+def to_query(state: AppState, default_scenario: str) -> dict[str, str]:
+    """Query parameters for ``state``; settings equal to the defaults are left out."""
+    query: dict[str, str] = {}
+    if state.scenario != default_scenario:
+        query["scenario"] = state.scenario
+    if state.lang != "en":
+        query["lang"] = state.lang
+    if state.county_type != ALL_TYPES:
+        query["type"] = state.county_type
+    if state.seed != DEFAULT_SEED:
+        query["seed"] = str(state.seed)
+    for name, value in state.overrides.items():
+        if isinstance(value, Mapping):
+            for element, v in value.items():
+                query[f"{slug(name)}.{element}"] = format_number(v)
+        else:
+            query[slug(name)] = format_number(value)
+    return query
+
+
+def _constants_by_slug(info: ModelInfo) -> dict[str, ConstantInfo]:
+    return {slug(c.name): c for c in info.constants.values()}
+
+
+def from_query(
+    query: Mapping[str, str], info: ModelInfo, presets: list[str], default_scenario: str
+) -> tuple[AppState, list[str]]:
+    """Read the state from query parameters.
+
+    Returns
+    -------
+    (AppState, notices)
+        ``notices`` are one-line messages (in the state's language) about ignored values.
+    """
+    lang = query.get("lang", "en")
+    notes: list[tuple[str, dict[str, Any]]] = []
+    if lang not in LANGUAGES:
+        notes.append(("url_bad_choice", {"key": "lang", "value": lang,
+                                         "allowed": ", ".join(LANGUAGES)}))
+        lang = "en"
+    state = AppState(scenario=default_scenario, lang=lang)
+    scenario = query.get("scenario", default_scenario)
+    if scenario in presets or scenario == "":
+        state.scenario = scenario
+    else:
+        notes.append(("url_bad_scenario", {"value": scenario, "allowed": ", ".join(presets)}))
+    county_type = query.get("type", ALL_TYPES)
+    if county_type in (ALL_TYPES, *TYPES):
+        state.county_type = county_type
+    else:
+        notes.append(("url_bad_choice", {"key": "type", "value": county_type,
+                                         "allowed": ", ".join((ALL_TYPES, *TYPES))}))
+    if "seed" in query:
+        raw = query["seed"]
+        if raw.isdigit() and int(raw) <= _MAX_SEED:
+            state.seed = int(raw)
+        else:
+            notes.append(("url_bad_seed", {"value": raw}))
+    constants = _constants_by_slug(info)
+    for key, raw in query.items():
+        if key in _RESERVED:
+            continue
+        note = _read_parameter(key, raw, constants, info, state.overrides)
+        if note:
+            notes.append(note)
+    return state, [text(lang, f"notices.{k}", **fields) for k, fields in notes]
+
+
+def _read_parameter(
+    key: str,
+    raw: str,
+    constants: dict[str, ConstantInfo],
+    info: ModelInfo,
+    out: dict[str, Value],
+) -> tuple[str, dict[str, Any]] | None:
+    """Store one ``name[.element]=value`` in ``out``, or return why it was ignored."""
+    name, _, element = key.partition(".")
+    c = constants.get(name)
+    if c is None or len(c.dims) > 1 or bool(element) != bool(c.dims):
+        return "url_unknown", {"key": key}
+    if element:
+        allowed = info.subscripts[c.dims[0]]
+        if element not in allowed:
+            return "url_bad_element", {"key": key, "allowed": ", ".join(allowed)}
+    try:
+        value = float(raw)
+    except ValueError:
+        return "url_bad_number", {"key": key, "value": raw}
+    if not math.isfinite(value):
+        return "url_bad_number", {"key": key, "value": raw}
+    if c.range is not None and not c.range[0] <= value <= c.range[1]:
+        lo, hi = c.range
+        return "url_range", {"key": key, "value": raw, "lo": f"{lo:g}", "hi": f"{hi:g}"}
+    if element:
+        table = out.setdefault(c.name, {})
+        assert isinstance(table, dict)
+        table[element] = value
+    else:
+        out[c.name] = value
+    return None
+
+
+def preset_values(info: ModelInfo, parameters: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Every constant's value under a preset: the model default, replaced by the preset's."""
+    from urbsim.params import coerce_params
+
+    values = {name: c.default for name, c in info.constants.items()}
+    values.update(coerce_params(info, parameters, n=1))
+    return values
+
+
+def diff_values(
+    info: ModelInfo, current: Mapping[str, np.ndarray], preset: Mapping[str, np.ndarray]
+) -> dict[str, Value]:
+    """The values of ``current`` that differ from ``preset``, as scenario-file values.
+
+    A subscripted constant lists only its changed elements, so a URL stays short and a scenario
+    file says exactly what was moved.
+    """
+    out: dict[str, Value] = {}
+    for name, value in current.items():
+        base = preset[name]
+        if np.array_equal(value, base):
+            continue
+        dims = info.constants[name].dims
+        if not dims:
+            out[name] = float(value)
+        else:
+            elements = info.subscripts[dims[0]]
+            out[name] = {e: float(v) for e, v, b in zip(elements, value, base) if v != b}
+    return out

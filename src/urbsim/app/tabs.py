@@ -1,0 +1,221 @@
+"""The main view's tabs: charts, compare, sensitivity, model.
+
+Each function draws one tab from run results handed in by :mod:`urbsim.app`; none of them runs
+the model except through the cached functions of :mod:`urbsim.app.runs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+import xarray as xr
+
+from urbsim import export
+from urbsim.app import diagram, runs
+from urbsim.app.state import ALL_TYPES
+from urbsim.charts import CHARTS, ChartDef, chart_data, time_chart, time_spec, tornado_chart
+from urbsim.errors import UrbsimError
+from urbsim.i18n import slug, text, unit
+from urbsim.indicators import INDICATORS, value_at
+from urbsim.mdlinfo import ModelInfo
+from urbsim.scenarios import Scenario
+
+
+@dataclass(frozen=True)
+class View:
+    """What every tab needs to know about the page.
+
+    Attributes
+    ----------
+    lang : display language.
+    county_type : ``None`` for the region, or a type of :data:`urbsim.charts.TYPES`.
+    stamp : the export stamp of the current scenario.
+    """
+
+    lang: str
+    county_type: str | None
+    stamp: export.Stamp
+
+    @classmethod
+    def of(cls, lang: str, county_type: str, stamp: export.Stamp) -> View:
+        """A view from the sidebar's type value (``"all"`` means the region)."""
+        return cls(lang, None if county_type == ALL_TYPES else county_type, stamp)
+
+
+def _downloads(chart: ChartDef, data, view: View) -> None:
+    """PNG, SVG and CSV buttons; the files are made only when a button is clicked."""
+    lang = view.lang
+
+    def png() -> bytes:
+        return export.chart_png(time_chart(chart, data, lang, county_type=view.county_type),
+                                view.stamp, lang)
+
+    def svg() -> str:
+        return export.chart_svg(time_chart(chart, data, lang, county_type=view.county_type),
+                                view.stamp, lang)
+
+    def csv() -> str:
+        return export.table_csv(data.to_csv_frame(), view.stamp, lang)
+
+    cols = st.columns([1, 1, 1, 5])
+    base = f"urbsim-{chart.id}-{view.stamp.scenario.replace('+', '-')}"
+    images = export.cjk_font_path() is not None or lang != "zh"
+    for col, (fmt, fn, mime) in zip(cols, (("png", png, "image/png"),
+                                           ("svg", svg, "image/svg+xml"),
+                                           ("csv", csv, "text/csv"))):
+        col.download_button(text(lang, f"charts.download_{fmt}"), fn, file_name=f"{base}.{fmt}",
+                            mime=mime, key=f"dl-{chart.id}-{fmt}", on_click="ignore",
+                            disabled=fmt != "csv" and not images, icon=":material/download:")
+
+
+def render_charts(cases: Mapping[str, xr.Dataset], ensemble: xr.Dataset | None, view: View
+                  ) -> dict[str, dict]:
+    """Every time chart in a two-column grid; returns the specs drawn (by chart id)."""
+    if view.lang == "zh" and export.cjk_font_path() is None:
+        try:
+            export.require_cjk_font(["中文"])
+        except UrbsimError as exc:
+            st.warning(text(view.lang, "export.cjk_missing", error=exc))
+    specs = {}
+    columns = st.columns(2)
+    for i, chart in enumerate(CHARTS.values()):
+        data = chart_data(chart, cases, view.lang, ensemble=ensemble, county_type=view.county_type)
+        spec = time_spec(chart, data, view.lang, county_type=view.county_type)
+        specs[chart.id] = spec
+        with columns[i % 2], st.container(border=True):
+            st.vega_lite_chart(spec, use_container_width=True)
+            _downloads(chart, data, view)
+    return specs
+
+
+def compare_table(a: xr.Dataset, b: xr.Dataset, lang: str) -> pd.DataFrame:
+    """Every standard indicator in :data:`runs.COMPARE_YEARS` under A and B, and B - A."""
+    rows = []
+    for name, ind in INDICATORS.items():
+        if name not in a or name not in b:
+            continue
+        row = {text(lang, "compare.indicator"): text(lang, f"indicators.{name}"),
+               text(lang, "compare.unit"): unit(lang, ind.units)}
+        for year in runs.COMPARE_YEARS:
+            va = float(value_at(a[name], year).values.squeeze())
+            vb = float(value_at(b[name], year).values.squeeze())
+            row[f"A {year}"] = va
+            row[f"B {year}"] = vb
+            row[f"{text(lang, 'compare.delta')} {year}"] = vb - va
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def render_compare(presets: Mapping[str, Scenario], current: tuple[str, str], view: View) -> None:
+    """Two scenarios (presets or the current levers) side by side with their differences.
+
+    Parameters
+    ----------
+    current : ``(preset, overrides key)`` of the sliders' scenario.
+    """
+    lang = view.lang
+    st.subheader(text(lang, "compare.header"))
+    current_label = "__current__"
+    options = [current_label, *presets]
+    label = {current_label: text(lang, "compare.current"),
+             **{n: s.title.get(lang, n) for n, s in presets.items()}}
+    col_a, col_b = st.columns(2)
+    pick_a = col_a.selectbox(text(lang, "compare.a"), options, key="compare_a",
+                             format_func=label.__getitem__)
+    default_b = options.index(runs.BASELINE) if runs.BASELINE in options else 0
+    pick_b = col_b.selectbox(text(lang, "compare.b"), options, index=default_b, key="compare_b",
+                             format_func=label.__getitem__)
+
+    def run_of(pick: str) -> xr.Dataset:
+        return runs.case_run(*current) if pick == current_label else runs.case_run(pick, "{}")
+
+    a, b = run_of(pick_a), run_of(pick_b)
+    if pick_a == pick_b:
+        st.info(text(lang, "compare.same"))
+    table = compare_table(a, b, lang)
+    st.dataframe(table, hide_index=True, use_container_width=True,
+                 column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                for c in table.columns[2:]})
+    cases = {f"A: {label[pick_a]}": a, f"B: {label[pick_b]}": b}
+    columns = st.columns(2)
+    for i, chart in enumerate(CHARTS.values()):
+        data = chart_data(chart, cases, lang, county_type=view.county_type)
+        with columns[i % 2]:
+            st.vega_lite_chart(time_spec(chart, data, lang, county_type=view.county_type),
+                               use_container_width=True)
+
+
+def tornado_frame(raw: pd.DataFrame, info: ModelInfo, lang: str, year: int, top: int
+                  ) -> pd.DataFrame:
+    """The ``top`` widest swings in ``year`` with translated names and kinds."""
+    frame = raw[raw["year"] == year].copy()
+    frame["swing"] = (frame["high"] - frame["low"]).abs()
+    frame = frame.nlargest(top, "swing")
+
+    def label(name: str) -> str:
+        key = f"levers.{slug(name)}"
+        c = info.constants[name]
+        return text(lang, key) if c.lever else name
+
+    frame["name"] = [label(n) for n in frame["name"]]
+    frame["kind"] = [text(lang, f"sensitivity.{k}") for k in frame["kind"]]
+    return frame[["name", "kind", "low", "high"]]
+
+
+def render_sensitivity(info: ModelInfo, current: tuple[str, str], lang: str) -> None:
+    """Tornado charts of the county-town share in 2025 and 2030 (one batched run, cached)."""
+    st.subheader(text(lang, "sensitivity.header"))
+    st.caption(text(lang, "sensitivity.caption"))
+    top = st.slider(text(lang, "sensitivity.top"), 5, 40, 15, key="tornado_top")
+    raw = runs.tornado_runs(*current)
+    for year in runs.SENSITIVITY_YEARS:
+        chart = tornado_chart(tornado_frame(raw, info, lang, year, top), lang, year=year,
+                              unit_text=unit(lang, "pp"))
+        st.altair_chart(chart, use_container_width=True)
+
+
+def variables_table(info: ModelInfo, lang: str, query: str = "") -> pd.DataFrame:
+    """Documentation of every variable, filtered by ``query`` (name, unit, source, doc)."""
+    rows = []
+    for name, v in info.variables.items():
+        c = info.constants.get(name)
+        rng = f"[{c.range[0]:g}, {c.range[1]:g}]" if c is not None and c.range else ""
+        rows.append({
+            text(lang, "model.name"): name,
+            text(lang, "model.sector"): v.sector,
+            text(lang, "model.kind"): v.kind,
+            text(lang, "model.unit"): v.units,
+            text(lang, "model.dims"): ", ".join(v.dims),
+            text(lang, "model.range"): rng,
+            text(lang, "model.lever"): (c.lever or "") if c is not None else "",
+            text(lang, "model.uncertain"): bool(c is not None and c.uncertain),
+            text(lang, "model.source"): (c.source or "") if c is not None else "",
+            text(lang, "model.doc"): v.doc,
+        })
+    frame = pd.DataFrame(rows)
+    if query:
+        haystack = frame.astype(str).agg(" ".join, axis=1).str.lower()
+        frame = frame[haystack.str.contains(query.lower(), regex=False)]
+    return frame
+
+
+def render_model(info: ModelInfo, lang: str) -> None:
+    """The stock-flow diagram (overview or one sector) and the searchable documentation."""
+    st.subheader(text(lang, "model.header"))
+    overview = "__overview__"
+    scopes = [overview, *diagram.diagram_sectors(info)]
+    scope = st.selectbox(text(lang, "model.diagram_scope"), scopes, key="diagram_scope",
+                         format_func=lambda s: text(lang, "model.scope_overview")
+                         if s == overview else text(lang, f"sectors.{slug(s)}"))
+    groups = {g: text(lang, f"groups.{slug(g)}") for g in info.levers()}
+    dot = diagram.overview_dot(info, groups) if scope == overview else diagram.sector_dot(info,
+                                                                                          scope)
+    st.graphviz_chart(dot, use_container_width=True)
+    st.caption(text(lang, "model.diagram_caption"))
+    st.subheader(text(lang, "model.docs"))
+    query = st.text_input(text(lang, "model.search"), key="doc_search")
+    st.caption(text(lang, "app.doc_note"))
+    st.dataframe(variables_table(info, lang, query), hide_index=True, use_container_width=True)

@@ -1,0 +1,493 @@
+"""Every Altair chart of urbsim: the app, the ``urbsim chart`` command and the exports use these.
+
+The path of a datum is one way: a run's ``xarray.Dataset`` -> :func:`chart_data` (a tidy table
+for one chart, optionally for one county-town type) -> :func:`time_chart` (a Vega-Lite spec).
+Titles, axes, legends and reference labels come from the catalogues of :mod:`urbsim.i18n`.
+
+Each time chart shows the plan window 2023-2025 shaded, its reference lines (targets, risk
+grades), one line per case (the current scenario, the baseline, or two compared scenarios) and,
+when an ensemble is given, the 5-95 % band of the first case.
+
+Example
+-------
+>>> import urbsim
+>>> ds = urbsim.load_model().run(outputs=CHART_OUTPUTS)
+>>> chart = time_chart(CHARTS["county_gdp"], chart_data(CHARTS["county_gdp"], {"plan": ds}, "en"),
+...                    "en")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from urbsim.i18n import text, unit
+
+#: The plan's window, in model years (policy start to the target year).
+PLAN_WINDOW: tuple[float, float] = (2023.0, 2025.0)
+#: Quantiles of the uncertainty band.
+BAND: tuple[float, float] = (0.05, 0.95)
+#: County-town types (the model's ``Type`` subscript).
+TYPES: tuple[str, ...] = ("urb", "agr", "eco")
+#: Fonts tried in order; the CJK family covers Latin text too, so both languages share it.
+FONT = "Noto Sans CJK SC, WenQuanYi Zen Hei, sans-serif"
+
+PerType = Callable[[xr.Dataset, str], xr.DataArray]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A horizontal reference line: a target or a risk grade.
+
+    Attributes
+    ----------
+    value : position on the y axis, in the chart's unit.
+    label : catalogue key of its label (``refs.*``).
+    per_type : whether it also applies to one county-town type (a regional total's target
+        does not; a ratio's threshold does).
+    """
+
+    value: float
+    label: str
+    per_type: bool = True
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a chart.
+
+    Attributes
+    ----------
+    key : catalogue key of its name (``series.*``).
+    variable : Vensim variable (or standard indicator) holding the regional value.
+    element : subscript element of ``variable`` (for example ``"school"``), or ``None``.
+    by_type : the value for one county-town type, or ``None`` when the model has no meaningful
+        per-type counterpart (the chart then shows the regional value with a note).
+    """
+
+    key: str
+    variable: str
+    element: tuple[str, str] | None = None
+    by_type: PerType | None = None
+
+
+@dataclass(frozen=True)
+class ChartDef:
+    """A time chart: its catalogue key (``charts.<id>.*``), lines, unit and reference lines."""
+
+    id: str
+    series: tuple[Series, ...]
+    unit: str
+    refs: tuple[Reference, ...] = ()
+
+    @property
+    def variables(self) -> list[str]:
+        """Model variables the chart needs recorded (regional and per-type)."""
+        out = [s.variable for s in self.series]
+        out += [v for s in self.series if s.by_type for v in _PER_TYPE_INPUTS.get(s.key, ())]
+        return list(dict.fromkeys(out))
+
+
+def _share_of_urban(ds: xr.Dataset, t: str) -> xr.DataArray:
+    # The share of the region's urban population living in county towns of type t; the three
+    # types add up to the regional county-town share.
+    return ds["Town Residents"].sel(Type=t) / ds["Urban Population"] * 100.0
+
+
+def _childcare(ds: xr.Dataset, t: str) -> xr.DataArray:
+    cap = ds["Service Capacity"].sel(Type=t, Svc="childcare")
+    return cap / ds["Served Population"].sel(Type=t, Svc="childcare") * 1000.0
+
+
+def _typed(variable: str, **sel: str) -> PerType:
+    return lambda ds, t: ds[variable].sel(Type=t, **sel)
+
+
+_PER_TYPE_INPUTS: dict[str, tuple[str, ...]] = {
+    "county_town_share": ("Town Residents", "Urban Population"),
+    "county_gdp": ("County GDP",),
+    "transfers_received": ("Transfers Received",),
+    "debt_ratio": ("Debt Ratio",),
+    **{f"adequacy_{s}": ("Service Adequacy",) for s in ("school", "hospital", "eldercare",
+                                                        "childcare")},
+    "childcare_places_per_1000": ("Service Capacity", "Served Population"),
+}
+
+SERVICES: tuple[str, ...] = ("school", "hospital", "eldercare", "childcare")
+
+CHARTS: dict[str, ChartDef] = {
+    c.id: c
+    for c in (
+        ChartDef(
+            "county_town_share",
+            (
+                Series("county_town_share", "County Town Share", by_type=_share_of_urban),
+                Series("county_town_share_incl_cities", "County Town Share incl Cities"),
+            ),
+            "%",
+            (Reference(30.0, "refs.target_30", per_type=False),),
+        ),
+        ChartDef(
+            "county_gdp",
+            (Series("county_gdp", "County Domain GDP", by_type=_typed("County GDP")),),
+            "亿元",
+            (Reference(12000.0, "refs.target_12000", per_type=False),),
+        ),
+        ChartDef(
+            "citizenized_migrants",
+            (Series("citizenized_migrants", "Citizenized Migrants"),),
+            "万人",
+        ),
+        ChartDef(
+            "land_quota",
+            (
+                Series("land_quota_earned", "Land Quota Earned"),
+                Series("land_quota_used", "Land Quota Used"),
+            ),
+            "万亩",
+        ),
+        ChartDef(
+            "transfers_received",
+            (
+                Series(
+                    "transfers_received",
+                    "Total Transfers Received",
+                    by_type=_typed("Transfers Received"),
+                ),
+            ),
+            "亿元",
+        ),
+        ChartDef(
+            "debt_ratio",
+            (Series("debt_ratio", "Regional Debt Ratio", by_type=_typed("Debt Ratio")),),
+            "ratio",
+            (
+                Reference(1.2, "refs.risk_yellow"),
+                Reference(2.0, "refs.risk_orange"),
+                Reference(3.0, "refs.risk_red"),
+            ),
+        ),
+        ChartDef(
+            "service_adequacy",
+            tuple(
+                Series(
+                    f"adequacy_{s}",
+                    "Service Adequacy Region",
+                    element=("Svc", s),
+                    by_type=_typed("Service Adequacy", Svc=s),
+                )
+                for s in SERVICES
+            ),
+            "capacity/demand",
+            (Reference(1.0, "refs.standard"),),
+        ),
+        ChartDef(
+            "childcare_places_per_1000",
+            (
+                Series(
+                    "childcare_places_per_1000",
+                    "Childcare Places per Thousand",
+                    by_type=_childcare,
+                ),
+            ),
+            "places/1000",
+            (Reference(4.5, "refs.target_4_5"),),
+        ),
+    )
+}
+
+#: Every model variable the time charts need: record only these (``Model.run(outputs=...)``).
+CHART_OUTPUTS: list[str] = list(dict.fromkeys(v for c in CHARTS.values() for v in c.variables))
+
+
+def series_values(s: Series, ds: xr.Dataset, county_type: str | None) -> tuple[xr.DataArray, bool]:
+    """Values of one series, ``(run, time)``; the flag says a regional value stands in for a type.
+
+    Parameters
+    ----------
+    county_type : ``None`` for the region, or one of :data:`TYPES`.
+    """
+    if county_type is not None and s.by_type is not None:
+        return s.by_type(ds, county_type), False
+    da = ds[s.variable]
+    if s.element:
+        da = da.sel({s.element[0]: s.element[1]})
+    return da, county_type is not None
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """The tidy tables one chart draws.
+
+    Attributes
+    ----------
+    lines : columns ``year``, ``series``, ``case``, ``value`` (median over runs when a case
+        is an ensemble, else its single run).
+    band : columns ``year``, ``series``, ``lo``, ``hi`` (5 and 95 % quantiles), or ``None``.
+    regional_note : some series show the regional value although a type was chosen.
+    """
+
+    lines: pd.DataFrame
+    band: pd.DataFrame | None
+    regional_note: bool
+
+    def to_csv_frame(self) -> pd.DataFrame:
+        """One wide table for CSV export: a column per series x case, plus the band."""
+        wide = self.lines.pivot_table(index="year", columns=["series", "case"], values="value")
+        wide.columns = [f"{s} | {c}" for s, c in wide.columns]
+        if self.band is not None:
+            band = self.band.pivot_table(index="year", columns="series", values=["lo", "hi"])
+            band.columns = [f"{s} | {q}" for q, s in band.columns]
+            wide = wide.join(band)
+        return wide.reset_index()
+
+
+def chart_data(
+    chart: ChartDef,
+    cases: Mapping[str, xr.Dataset],
+    lang: str,
+    *,
+    ensemble: xr.Dataset | None = None,
+    county_type: str | None = None,
+) -> ChartData:
+    """Build the tables of ``chart`` from one Dataset per case.
+
+    Parameters
+    ----------
+    cases : label -> Dataset (the label is shown in the legend, so translate it); a case of
+        several runs is drawn as its median.
+    ensemble : Dataset of many runs of the first case; gives the 5-95 % band.
+    county_type : ``None`` for regional values, or one of :data:`TYPES`.
+    """
+    # Columns are gathered as numpy arrays and framed once: this runs on every slider move.
+    lines: dict[str, list] = {"year": [], "series": [], "case": [], "value": []}
+    note = False
+    for case, ds in cases.items():
+        years = ds["time"].values
+        for s in chart.series:
+            da, regional = series_values(s, ds, county_type)
+            note |= regional
+            lines["year"].append(years)
+            lines["series"].append(np.full(years.shape, text(lang, f"series.{s.key}"), object))
+            lines["case"].append(np.full(years.shape, case, object))
+            lines["value"].append(np.median(da.values, axis=0) if "run" in da.dims else da.values)
+    band = None
+    if ensemble is not None:
+        cols: dict[str, list] = {"year": [], "series": [], "lo": [], "hi": []}
+        years = ensemble["time"].values
+        for s in chart.series:
+            da, _ = series_values(s, ensemble, county_type)
+            lo, hi = np.quantile(da.values, BAND, axis=0)
+            cols["year"].append(years)
+            cols["series"].append(np.full(years.shape, text(lang, f"series.{s.key}"), object))
+            cols["lo"].append(lo)
+            cols["hi"].append(hi)
+        band = _frame(cols)
+    return ChartData(_frame(lines), band, note)
+
+
+def _frame(columns: dict[str, list]) -> pd.DataFrame:
+    return pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    # Plain Python values, built column-wise (DataFrame.to_dict is slow on object columns).
+    names = list(frame.columns)
+    return [dict(zip(names, row)) for row in zip(*(frame[c].tolist() for c in names))]
+
+
+def _year_x(field: str, title: str | None = None) -> alt.X:
+    # Every layer carries the same fixed domain, otherwise Vega-Lite unions it with zero.
+    return alt.X(f"{field}:Q", title=title, axis=alt.Axis(format="d", tickMinStep=1),
+                 scale=alt.Scale(domain=[2020, 2035], nice=False, zero=False))
+
+
+def time_chart(
+    chart: ChartDef,
+    data: ChartData,
+    lang: str,
+    *,
+    county_type: str | None = None,
+    width: int | str = "container",
+    height: int = 260,
+) -> alt.LayerChart:
+    """The Vega-Lite chart of one :class:`ChartDef` (not yet configured; see :func:`finish`).
+
+    Layers read named datasets (``lines``, ``band``, ``window``, ``refs``). The layers depend only
+    on the chart, the language, the type and the legend entries, so they are built once and
+    cached; each call only attaches new data (Altair costs ~0.2 s per chart to build).
+    """
+    skeleton = _skeleton(chart.id, lang, county_type, data.band is not None, data.regional_note,
+                         _order(data.lines["series"]), _order(data.lines["case"]), width, height)
+    out = skeleton.copy(deep=False)
+    out["datasets"] = _datasets(chart, data, lang, county_type)
+    return out
+
+
+def time_spec(
+    chart: ChartDef,
+    data: ChartData,
+    lang: str,
+    *,
+    county_type: str | None = None,
+    width: int | str = "container",
+    height: int = 260,
+) -> dict:
+    """The configured Vega-Lite spec of :func:`time_chart` as a dict, built without Altair's
+    per-call validation (for the app, which redraws every chart on every slider move)."""
+    skeleton = _skeleton_dict(chart.id, lang, county_type, data.band is not None,
+                              data.regional_note, _order(data.lines["series"]),
+                              _order(data.lines["case"]), width, height)
+    return {**skeleton, "datasets": _datasets(chart, data, lang, county_type)}
+
+
+def _order(column: pd.Series) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(column))
+
+
+def _refs(chart: ChartDef, county_type: str | None) -> list[Reference]:
+    return [r for r in chart.refs if county_type is None or r.per_type]
+
+
+def _datasets(
+    chart: ChartDef, data: ChartData, lang: str, county_type: str | None
+) -> dict[str, list[dict]]:
+    out = {
+        "lines": _records(data.lines),
+        "window": [{"x0": PLAN_WINDOW[0], "x1": PLAN_WINDOW[1],
+                    "label": text(lang, "charts.plan_window")}],
+    }
+    if data.band is not None:
+        out["band"] = _records(data.band)
+    refs = _refs(chart, county_type)
+    if refs:
+        out["refs"] = [{"value": r.value, "label": text(lang, r.label)} for r in refs]
+    return out
+
+
+@lru_cache(maxsize=512)
+def _skeleton_dict(*key) -> dict:
+    return finish(_skeleton(*key)).to_dict()
+
+
+@lru_cache(maxsize=512)
+def _skeleton(
+    chart_id: str,
+    lang: str,
+    county_type: str | None,
+    has_band: bool,
+    regional_note: bool,
+    series_order: tuple[str, ...],
+    case_order: tuple[str, ...],
+    width: int | str,
+    height: int,
+) -> alt.LayerChart:
+    chart = CHARTS[chart_id]
+    year_title = text(lang, "charts.axis_year")
+    value_title = unit(lang, chart.unit)
+    series_title = text(lang, "charts.legend_series")
+    case_title = text(lang, "charts.legend_case")
+    x = _year_x("year", year_title)
+    color = alt.Color("series:N", title=series_title, sort=list(series_order))
+
+    window = alt.Chart(alt.NamedData("window"))
+    layers: list[alt.Chart] = [
+        window.mark_rect(color="#f2c14e", opacity=0.18).encode(x=_year_x("x0"), x2="x1:Q"),
+        window.mark_text(align="left", baseline="top", dx=3, dy=3, color="#8a6d1c",
+                         fontSize=10).encode(x=_year_x("x0"), y=alt.value(0), text="label:N"),
+    ]
+    if has_band:
+        layers.append(alt.Chart(alt.NamedData("band")).mark_area(opacity=0.22)
+                      .encode(x=x, y="lo:Q", y2="hi:Q", color=color))
+    layers.append(
+        alt.Chart(alt.NamedData("lines"))
+        .mark_line(strokeWidth=2)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=value_title, scale=alt.Scale(zero=False)),
+            color=color,
+            strokeDash=alt.StrokeDash("case:N", title=case_title, sort=list(case_order)),
+            tooltip=[
+                alt.Tooltip("year:Q", title=year_title, format=".2f"),
+                alt.Tooltip("series:N", title=series_title),
+                alt.Tooltip("case:N", title=case_title),
+                alt.Tooltip("value:Q", title=value_title, format=",.3~f"),
+            ],
+        )
+    )
+    if _refs(chart, county_type):
+        rules = alt.Chart(alt.NamedData("refs"))
+        layers += [
+            rules.mark_rule(color="#b22222", strokeDash=[6, 3], strokeWidth=1.2)
+            .encode(y="value:Q"),
+            rules.mark_text(align="right", baseline="bottom", dy=-2, color="#b22222",
+                            fontSize=10).encode(y="value:Q", x=alt.value("width"),
+                                                text="label:N"),
+        ]
+    subtitle = []
+    if county_type is not None:
+        subtitle.append(text(lang, "charts.type_subtitle", type=text(lang, f"types.{county_type}")))
+    if regional_note:
+        subtitle.append(text(lang, "charts.regional_note"))
+    if has_band:
+        subtitle.append(text(lang, "charts.band_note"))
+    title = alt.TitleParams(text(lang, f"charts.{chart.id}.title"), subtitle=subtitle or None,
+                            anchor="start")
+    return alt.layer(*layers).properties(title=title, width=width, height=height)
+
+
+def tornado_chart(frame: pd.DataFrame, lang: str, *, year: int, unit_text: str) -> alt.Chart:
+    """A tornado chart of one-at-a-time effects.
+
+    Parameters
+    ----------
+    frame : columns ``name`` (translated), ``low``, ``high`` (change of the output when the
+        parameter sits at the low or high end of its range, in ``unit_text``), ``kind``
+        (translated: lever or assumption); the widest swings are drawn on top.
+    year : the year the effect is measured in (for the title).
+    """
+    order = (frame.assign(swing=(frame["high"] - frame["low"]).abs())
+             .sort_values("swing", ascending=False)["name"].tolist())
+    long = frame.melt(id_vars=["name", "kind"], value_vars=["low", "high"], var_name="end",
+                      value_name="delta")
+    long["end"] = long["end"].map({"low": text(lang, "sensitivity.low"),
+                                   "high": text(lang, "sensitivity.high")})
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            y=alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X("delta:Q", title=unit_text),
+            color=alt.Color("end:N", title=text(lang, "sensitivity.legend_end"),
+                            scale=alt.Scale(range=["#4c78a8", "#e45756"])),
+            opacity=alt.Opacity("kind:N", title=text(lang, "sensitivity.legend_kind"),
+                                scale=alt.Scale(range=[1.0, 0.55])),
+            tooltip=["name:N", "kind:N", "end:N", alt.Tooltip("delta:Q", format="+.3f")],
+        )
+        .properties(title=text(lang, "sensitivity.title", year=year), width="container",
+                    height=alt.Step(16))
+    )
+
+
+def finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Apply the house style (font, no view border) to a top-level chart."""
+    return chart.configure(font=FONT).configure_view(strokeWidth=0).configure_legend(
+        orient="bottom", labelLimit=260
+    )
+
+
+def footer(lines: list[str], width: int) -> alt.Chart:
+    """A small grey text block listing ``lines`` (the export stamp)."""
+    frame = pd.DataFrame({"i": range(len(lines)), "line": lines})
+    return (
+        alt.Chart(frame)
+        .mark_text(align="left", baseline="top", fontSize=9, color="#666666")
+        .encode(y=alt.Y("i:O", axis=None), x=alt.value(0), text="line:N")
+        .properties(width=width, height=12 * len(lines))
+    )

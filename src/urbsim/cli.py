@@ -1,0 +1,452 @@
+"""The ``urbsim`` command: run scenarios, check the model and scenario files, launch the app.
+
+Exit codes: 0 success; 1 a check found problems or an unexpected failure; 2 bad input (every
+:class:`~urbsim.errors.UrbsimError` and every usage error, reported as one line on stderr);
+130 interrupted. ``URBSIM_DEBUG=1`` shows the traceback of unexpected failures.
+
+Other packages add subcommands through ``add_commands(subparsers)`` in
+``urbsim.ensemble.cli`` and ``urbsim.app.cli``; each sets ``func`` (returning an exit code) with
+``set_defaults``.
+
+Example
+-------
+>>> main(["run", "--scenario", "plan", "--set", "reward per settler=5000"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+import urbsim
+from urbsim.errors import ModelError, OutputError, UrbsimError
+from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED, value_at
+from urbsim.model import ENGINES
+from urbsim.paths import default_model_path
+from urbsim.scenarios import display_path
+
+EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli")
+OUT_SUFFIXES = (".nc", ".csv")
+REPORT_YEARS = (2025, 2030, 2035)
+
+
+class UsageError(Exception):
+    """A command-line usage error (argparse's), reported like an UrbsimError."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors become one line (and exit 2) instead of usage + message."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+@cache
+def _model(engine: str, path: Path, mtime_ns: int) -> urbsim.Model:
+    """A loaded model, kept for repeated in-process calls (compiling takes seconds)."""
+    return urbsim.load_model(path, engine=engine)
+
+
+def load_cached_model(engine: str) -> urbsim.Model:
+    """The project's model with ``engine``, compiled once per process and model version."""
+    path = default_model_path()
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    return _model(engine, path, path.stat().st_mtime_ns)
+
+
+def check_out_path(out: Path) -> None:
+    """Fail before running if ``out`` has a bad suffix or its folder cannot be written."""
+    if out.suffix.lower() not in OUT_SUFFIXES:
+        raise OutputError(
+            f"--out {out}: unsupported file type {out.suffix or '(none)'!r}; allowed: "
+            f"{', '.join(OUT_SUFFIXES)}"
+        )
+    folder = out.parent
+    if not folder.is_dir():
+        raise OutputError(f"--out {out}: folder {folder} does not exist")
+    if out.is_dir():
+        raise OutputError(f"--out {out}: is a folder; give a file name ending in .nc or .csv")
+    try:  # trying is the only test that also holds for root, ACLs and read-only mounts
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"--out {out}: folder {folder} is not writable ({exc.strerror})"
+        ) from None
+
+
+def write_atomic(out: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``out``, then rename it to ``out``.
+
+    A failure leaves neither ``out`` (if it did not exist) nor the temporary file behind.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def indicators_long(ds: xr.Dataset) -> pd.DataFrame:
+    """Standard indicators as a tidy table: run, time, variable, units, value."""
+    frames = []
+    for name in INDICATORS:
+        if name not in ds:
+            continue
+        da = ds[name]
+        frame = da.to_dataframe(name="value").reset_index()[["run", "time", "value"]]
+        frame.insert(2, "variable", name)
+        frame.insert(3, "units", da.attrs.get("units", ""))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_result(ds: xr.Dataset, out: Path) -> None:
+    """Write ``ds`` to ``out``: NetCDF (everything, attrs kept) or a tidy indicator CSV.
+
+    The CSV starts with one ``#`` line holding the provenance attrs as JSON; read it with
+    ``pandas.read_csv(path, comment="#")``.
+    """
+    if out.suffix.lower() == ".nc":
+        write_atomic(out, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
+        return
+
+    def write_csv(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            fh.write("# " + json.dumps(dict(ds.attrs), ensure_ascii=False) + "\n")
+            indicators_long(ds).to_csv(fh, index=False)
+
+    write_atomic(out, write_csv)
+
+
+def _format_number(x: float) -> str:
+    if not np.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def target_table(ds: xr.Dataset) -> str:
+    """The plan's represented targets: 2025 value, target, met?, and 2030 and 2035 values."""
+    header = [
+        "id",
+        "indicator",
+        "unit",
+        *map(str, REPORT_YEARS[:1]),
+        "target",
+        "met",
+        *map(str, REPORT_YEARS[1:]),
+    ]
+    rows = [header]
+    for target in sorted(TARGETS.values(), key=lambda t: int(t.id[1:])):
+        da = ds[target.indicator]
+        values = {y: float(value_at(da, y).mean()) for y in REPORT_YEARS}
+        wanted = f"{target.comparison} {target.value:g}"
+        if target.tolerance:
+            wanted += f" (>= {target.threshold:g})"
+        met = bool(np.all(target.is_met(value_at(da, target.year).values)))
+        rows.append(
+            [
+                target.id,
+                target.indicator,
+                INDICATORS[target.indicator].units,
+                _format_number(values[REPORT_YEARS[0]]),
+                wanted,
+                "yes" if met else "no",
+                *(_format_number(values[y]) for y in REPORT_YEARS[1:]),
+            ]
+        )
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(_pad(cell, w, i >= 3) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
+    missing = ", ".join(sorted(UNREPRESENTED, key=lambda t: int(t[1:])))
+    lines.append(
+        f"{len(UNREPRESENTED)} targets of the plan are not represented in the model: "
+        f"{missing} (see urbsim.indicators.UNREPRESENTED)."
+    )
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``urbsim run``: one scenario, the target table, optionally a result file."""
+    from urbsim.params import coerce_params
+    from urbsim.scenarios import load_scenario, parse_set
+
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_out_path(out)
+    scenario = load_scenario(args.scenario)
+    overrides = parse_set(args.set or [])
+    model = load_cached_model(args.engine)
+    coerce_params(model.info, overrides, n=1, where="--set")
+    scenario = scenario.with_overrides(overrides)
+    # A NetCDF file gets every variable; the table and the CSV need only the indicators.
+    everything = out is not None and out.suffix.lower() == ".nc"
+    outputs = None if everything else list(INDICATORS)
+    ds = model.run(scenario, outputs=outputs)
+    print(
+        f"Scenario {scenario.name}: {scenario.title['en']}  "
+        f"[engine {ds.attrs['engine']}, model {ds.attrs['model_sha256'][:12]}]"
+    )
+    print(target_table(ds))
+    if out is not None:
+        write_result(ds, out)
+        print(f"Wrote {out}")
+    return 0
+
+
+# -- check ------------------------------------------------------------------------------------
+
+
+def model_problems(path: Path) -> list[str]:
+    """Documentation and unit problems of a model file, one ``FILE:LINE: ...`` line each."""
+    from urbsim.mdlinfo import LEVER_GROUPS, model_info
+    from urbsim.units import check_units
+
+    info = model_info(path)
+    where = display_path(info.path)
+    problems = []
+    for c in info.constants.values():
+        at = f"{where}:{c.line}: {c.name!r}"
+        if c.range is None:
+            problems.append(f"{at}: no [min,max] range in its unit field")
+        if not c.source:
+            problems.append(f"{at}: no 'Source: ...' in its comment")
+        if c.lever and c.lever not in LEVER_GROUPS:
+            problems.append(
+                f"{at}: unknown lever group {c.lever!r}; allowed: {', '.join(LEVER_GROUPS)}"
+            )
+    return problems + check_units(info.path)
+
+
+def scenario_problems(model_path: Path) -> tuple[int, list[str]]:
+    """Validate every built-in scenario file; returns the count and one line per problem."""
+    from urbsim.mdlinfo import model_info
+    from urbsim.scenarios import read_scenario, scenario_files
+
+    info = model_info(model_path)
+    problems = []
+    files = scenario_files()
+    for path in files:
+        try:
+            scenario = read_scenario(path, info)
+        except UrbsimError as exc:
+            problems.append(str(exc))
+            continue
+        if scenario.name != path.stem:
+            problems.append(
+                f"{display_path(path)}:1: name {scenario.name!r} differs from the file name "
+                f"{path.stem!r}"
+            )
+    return len(files), problems
+
+
+def constants_listing(model_path: Path) -> str:
+    """Every constant with its unit, range, default and lever/uncertain/calibrated flags."""
+    from urbsim.mdlinfo import model_info
+
+    info = model_info(model_path)
+    rows = [["name", "unit", "range", "default", "flags"]]
+    for c in info.constants.values():
+        rng = f"[{c.range[0]:g}, {c.range[1]:g}]" if c.range else "-"
+        default = ", ".join(f"{v:g}" for v in np.ravel(c.default))
+        flags = [f"lever:{c.lever}"] if c.lever else []
+        flags += ["uncertain"] * c.uncertain + ["calibrated"] * c.calibrated
+        name = c.name + (f"[{','.join(c.dims)}]" if c.dims else "")
+        rows.append([name, c.units, rng, default, " ".join(flags)])
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
+        for r in rows
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``urbsim check``: validate the model and every scenario; exit 1 on any problem."""
+    path = Path(args.model) if args.model else default_model_path()
+    if args.list:
+        print(constants_listing(path))
+        return 0
+    try:
+        problems = model_problems(path)
+    except ModelError as exc:
+        print(f"model: 1 problem\n  {exc}")
+        return 1
+    count, bad = scenario_problems(path)
+    print(f"model {path.name}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+    for p in problems:
+        print(f"  {p}")
+    print(f"scenarios: {count} file(s), {'ok' if not bad else f'{len(bad)} problem(s)'}")
+    for p in bad:
+        print(f"  {p}")
+    return 1 if problems or bad else 0
+
+
+# -- scenarios, app ---------------------------------------------------------------------------
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """``urbsim scenarios``: each built-in scenario with its title and description."""
+    from urbsim.scenarios import list_scenarios
+
+    for scenario in list_scenarios():
+        print(f"{scenario.name}: {scenario.title[args.lang]}")
+        body = scenario.description[args.lang]
+        width = 40 if args.lang == "zh" else 88  # Chinese characters are two columns wide
+        print(textwrap.indent(textwrap.fill(body, width), "    "))
+        print()
+    return 0
+
+
+def app_path() -> Path:
+    """``streamlit_app.py`` at the top of the source checkout."""
+    return Path(urbsim.__file__).resolve().parents[2] / "streamlit_app.py"
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """``urbsim app``: run the Streamlit app (blocks until it stops)."""
+    script = app_path()
+    if not script.is_file():
+        raise UrbsimError(
+            f"{script}: the app script is missing; `urbsim app` needs a source checkout "
+            "(pip install -e .)"
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.port",
+        str(args.port),
+    ]
+    return subprocess.call(command)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
+# -- parser and main --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``urbsim`` argument parser, including extension subcommands."""
+    parser = _Parser(prog="urbsim", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"urbsim {urbsim.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a scenario and print the plan's targets")
+    run.add_argument(
+        "--scenario",
+        default="plan",
+        metavar="NAME|PATH",
+        help="built-in scenario name or .toml file (default: plan)",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar='"VAR=VALUE"',
+        help='override a constant: "VAR=VALUE" or "VAR[element]=VALUE" (repeatable)',
+    )
+    run.add_argument("--engine", choices=ENGINES, default="fast")
+    run.add_argument(
+        "--out",
+        metavar="FILE.nc|FILE.csv",
+        help="write all variables (.nc) or the indicators as a tidy table (.csv)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate the model and the scenario files")
+    check.add_argument(
+        "--list",
+        action="store_true",
+        help="list every constant with unit, range, default and flags",
+    )
+    check.add_argument("--model", metavar="PATH", help="model file (default: model/urbsim.mdl)")
+    check.set_defaults(func=cmd_check)
+
+    scen = sub.add_parser("scenarios", help="list the built-in scenarios")
+    scen.add_argument("--lang", choices=("en", "zh"), default="en")
+    scen.set_defaults(func=cmd_scenarios)
+
+    app = sub.add_parser("app", help="open the Streamlit app")
+    app.add_argument("--port", type=_port, default=8501)
+    app.set_defaults(func=cmd_app)
+
+    for module_name in EXTENSIONS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            parents = {module_name.rsplit(".", i)[0] for i in range(module_name.count("."))}
+            if exc.name in parents:
+                continue  # that package is not installed (yet): no extra commands
+            raise
+        if hasattr(module, "add_commands"):
+            module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``urbsim`` console script; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except (UrbsimError, UsageError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"urbsim: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("urbsim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("URBSIM_DEBUG") == "1":
+            raise
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(
+            f"urbsim: unexpected failure: {message} (set URBSIM_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Distributions of uncertain constants, read from a scenario's ``[uncertainty]`` table.
+
+Each key of the table is a constant of the model (Vensim or snake_case spelling). Its value is a
+distribution spec, or, for a subscripted constant, a table ``{element: spec}``::
+
+    [uncertainty]
+    "park crowd in ratio" = {dist = "triangular", min = 2, mode = 3, max = 5}
+    "productivity growth" = {dist = "normal", mean = 0.06, sd = 0.01}
+    "price income elasticity" = {dist = "lognormal", mean = 0.8, sd = 0.2}
+    "resource price boom" = {dist = "choice", values = [0, 0.5, 1], weights = [0.5, 0.3, 0.2]}
+    "normal rural to town rate" = {urb = {dist = "uniform", min = 0.01, max = 0.02}}
+
+Specs (all numbers in the constant's own unit):
+
+- ``uniform``: ``min``, ``max``;
+- ``triangular``: ``min``, ``mode``, ``max``;
+- ``normal``: ``mean``, ``sd`` of the constant itself;
+- ``lognormal``: ``mean``, ``sd`` of the constant itself (not of its logarithm); the underlying
+  normal has ``sigma**2 = ln(1 + sd**2/mean**2)`` and ``mu = ln(mean) - sigma**2/2``;
+- ``choice``: ``values`` (a list) and optional ``weights`` summing to 1 (default: equal).
+
+Continuous distributions are truncated to the constant's documented ``[min,max]`` range, so a
+draw never leaves it; a spec whose own bounds (``min``/``max``, ``mean``, ``mode``, ``values``)
+fall outside that range is an error. A spec given for a subscripted constant without an element
+table applies to every element, drawn independently. Elements a table does not list keep their
+value (or, for a constant the model marks ``Uncertain.``, their default distribution; see
+:func:`urbsim.ensemble.sampling.sample`).
+
+Every marginal is sampled by its inverse CDF (:meth:`Marginal.ppf`) from uniforms in ``[0, 1)``,
+so Latin hypercube, Sobol and plain Monte Carlo designs, and SALib's designs, all share one path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any, Protocol
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from urbsim.errors import ModelError, ScenarioError
+from urbsim.mdlinfo import ConstantInfo, ModelInfo
+from urbsim.params import resolve_name
+
+SPECS: dict[str, tuple[str, ...]] = {
+    "uniform": ("min", "max"),
+    "triangular": ("min", "mode", "max"),
+    "normal": ("mean", "sd"),
+    "lognormal": ("mean", "sd"),
+    "choice": ("values",),
+}
+_OPTIONAL = {"choice": ("weights",)}
+
+
+class Marginal(Protocol):
+    """A one-dimensional distribution sampled by its inverse CDF."""
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map uniforms ``u`` in ``[0, 1]`` to draws (same shape, the constant's unit)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Uniform on ``[lo, hi]``."""
+
+    lo: float
+    hi: float
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        # lo + 1.0 * (hi - lo) can round one ulp past hi; the clip keeps the documented range.
+        return np.clip(self.lo + u * (self.hi - self.lo), self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class Triangular:
+    """Triangular on ``[lo, hi]`` with its peak at ``mode``."""
+
+    lo: float
+    mode: float
+    hi: float
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        width = self.hi - self.lo
+        split = (self.mode - self.lo) / width
+        left = self.lo + np.sqrt(u * width * (self.mode - self.lo))
+        right = self.hi - np.sqrt((1.0 - u) * width * (self.hi - self.mode))
+        return np.clip(np.where(u < split, left, right), self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class TruncatedNormal:
+    """Normal(``mean``, ``sd``) truncated to ``[lo, hi]``; ``log=True`` makes it lognormal.
+
+    With ``log=True``, ``mean`` and ``sd`` are those of the logarithm (``mu``, ``sigma``) and the
+    bounds stay in the constant's unit.
+    """
+
+    mean: float
+    sd: float
+    lo: float
+    hi: float
+    log: bool = False
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        lo, hi = self.lo, self.hi
+        if self.log:
+            lo = math.log(lo) if lo > 0 else -math.inf
+            hi = math.log(hi)
+        p_lo = float(ndtr((lo - self.mean) / self.sd))
+        p_hi = float(ndtr((hi - self.mean) / self.sd))
+        z = self.mean + self.sd * ndtri(p_lo + u * (p_hi - p_lo))
+        x = np.exp(z) if self.log else z
+        # ndtri of a probability rounded to 0 or 1 gives +-inf; the clip keeps draws in range.
+        return np.clip(x, self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A discrete choice among ``values`` with probabilities ``weights``."""
+
+    values: tuple[float, ...]
+    weights: tuple[float, ...]
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        edges = np.cumsum(self.weights)[:-1]
+        return np.asarray(self.values)[np.searchsorted(edges, u, side="right")]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The uncertainty of one constant: a marginal per element, drawn independently.
+
+    Attributes
+    ----------
+    name : the constant's Vensim name.
+    dims : its subscript ranges.
+    elements : one label per element in C order (``""`` for a scalar, ``"urb"``,
+        ``"urb,mfg"`` ...).
+    marginals : per element, a :class:`Marginal`, or ``None`` for an element held at its value.
+    """
+
+    name: str
+    dims: tuple[str, ...]
+    elements: tuple[str, ...]
+    marginals: tuple[Marginal | None, ...]
+
+    def factors(self) -> list[tuple[str, int, Marginal]]:
+        """Varied elements as ``(label, flat index, marginal)``; label ``name[element]``."""
+        out = []
+        for i, (element, m) in enumerate(zip(self.elements, self.marginals, strict=True)):
+            if m is not None:
+                out.append((f"{self.name}[{element}]" if element else self.name, i, m))
+        return out
+
+
+def element_labels(info: ModelInfo, c: ConstantInfo) -> tuple[str, ...]:
+    """Labels of a constant's elements in C order (``("",)`` for a scalar)."""
+    return tuple(",".join(p) for p in product(*(info.subscripts[d] for d in c.dims)))
+
+
+def default_uncertainty(info: ModelInfo) -> dict[str, Distribution]:
+    """Every constant marked ``Uncertain.``: uniform over its documented range, per element.
+
+    Raises
+    ------
+    ModelError
+        If an uncertain constant has no ``[min,max]`` range in the model.
+    """
+    out: dict[str, Distribution] = {}
+    for c in info.uncertain():
+        if c.range is None:
+            raise ModelError(
+                f"{info.path.name}:{c.line}: {c.name!r} is marked Uncertain. but has no "
+                "[min,max] range in its unit field; add one so it can be sampled"
+            )
+        labels = element_labels(info, c)
+        marginal = Uniform(*c.range)
+        out[c.name] = Distribution(c.name, c.dims, labels, (marginal,) * len(labels))
+    return out
+
+
+def find_line(text: str | None, key: str) -> int | None:
+    """1-based line of ``key`` inside the ``[uncertainty]`` table of a TOML text, if found."""
+    if not text:
+        return None
+    inside = False
+    quoted = re.escape(key)
+    pattern = re.compile(rf"^\s*(\"{quoted}\"|'{quoted}'|{quoted})\s*=")
+    header = re.compile(rf"^\s*\[+\s*uncertainty\s*\.\s*(\"{quoted}\"|'{quoted}'|{quoted})\s*\]")
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if header.match(stripped):
+            return number
+        if stripped.startswith("["):
+            inside = re.match(r"^\[\s*uncertainty\s*\]", stripped) is not None
+        elif inside and pattern.match(line):
+            return number
+    return None
+
+
+def parse_uncertainty(
+    info: ModelInfo, table: Mapping[str, Any], where: str = "", *, text: str | None = None
+) -> dict[str, Distribution]:
+    """Validate an ``[uncertainty]`` table and return a :class:`Distribution` per constant.
+
+    Parameters
+    ----------
+    info : the model's metadata (names, subscripts, ranges).
+    table : ``{constant: spec}`` or ``{constant: {element: spec}}`` as read from TOML.
+    where : the file the table came from, for error messages.
+    text : the file's text; when given, errors name the line of the offending key.
+
+    Returns
+    -------
+    dict
+        Vensim constant name -> :class:`Distribution`; elements a table does not list are
+        ``None`` (held at their value).
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file (and line), the constant and what is allowed.
+    """
+    if not isinstance(table, Mapping):
+        raise ScenarioError(
+            f"{where or 'scenario'}: [uncertainty] must be a table of constant = distribution; "
+            f"got {type(table).__name__}"
+        )
+    out: dict[str, Distribution] = {}
+    for key, value in table.items():
+        line = find_line(text, key)
+        loc = f"{where}:{line}" if where and line else where
+        c = resolve_name(info, key, f"{loc} [uncertainty]" if loc else "[uncertainty]")
+        prefix = f"{loc}: [uncertainty] {c.name!r}" if loc else f"[uncertainty] {c.name!r}"
+        out[c.name] = _constant_distribution(info, c, value, prefix)
+    return out
+
+
+def _constant_distribution(
+    info: ModelInfo, c: ConstantInfo, value: Any, prefix: str
+) -> Distribution:
+    labels = element_labels(info, c)
+    if not isinstance(value, Mapping):
+        raise ScenarioError(
+            f'{prefix} must be a distribution such as {{dist = "uniform", min = .., max = ..}}'
+            f"{' or a table {element: distribution}' if c.dims else ''}; got {value!r}"
+        )
+    if "dist" in value:
+        marginal = parse_spec(c, value, prefix)
+        return Distribution(c.name, c.dims, labels, (marginal,) * len(labels))
+    if not c.dims:
+        raise ScenarioError(
+            f"{prefix} is not subscripted; give {{dist = ...}}, not a table of elements"
+        )
+    marginals: list[Marginal | None] = [None] * len(labels)
+    normalized = [lab.replace(" ", "") for lab in labels]
+    for element, spec in value.items():
+        label = str(element).replace(" ", "")
+        if label not in normalized:
+            raise ScenarioError(
+                f"{prefix} has no element {element!r}; allowed: {', '.join(labels)} "
+                "(or give one {dist = ...} for every element)"
+            )
+        if not isinstance(spec, Mapping) or "dist" not in spec:
+            raise ScenarioError(
+                f"{prefix}[{element}] must be a distribution {{dist = ..., ...}}; got {spec!r}"
+            )
+        marginals[normalized.index(label)] = parse_spec(c, spec, f"{prefix}[{element}]")
+    return Distribution(c.name, c.dims, labels, tuple(marginals))
+
+
+def _number(spec: Mapping[str, Any], key: str, prefix: str) -> float:
+    v = spec[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ScenarioError(f"{prefix}: {key} must be a finite number; got {v!r}")
+    return float(v)
+
+
+def parse_spec(c: ConstantInfo, spec: Mapping[str, Any], prefix: str) -> Marginal:
+    """Validate one ``{dist = ..., ...}`` spec for constant ``c`` and build its marginal."""
+    kind = spec.get("dist")
+    if kind not in SPECS:
+        raise ScenarioError(f"{prefix}: unknown dist {kind!r}; allowed: {', '.join(SPECS)}")
+    need = SPECS[kind]
+    allowed = {"dist", *need, *_OPTIONAL.get(kind, ())}
+    missing = [k for k in need if k not in spec]
+    extra = sorted(set(spec) - allowed)
+    if missing or extra:
+        what = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}"
+        raise ScenarioError(
+            f"{prefix}: {what}; dist = {kind!r} takes {', '.join(sorted(allowed - {'dist'}))}"
+        )
+    lo, hi = c.range if c.range is not None else (-math.inf, math.inf)
+    span = f"[{lo:g}, {hi:g}] ({c.units})"
+
+    def inside(key: str, x: float) -> float:
+        if not lo <= x <= hi:
+            raise ScenarioError(
+                f"{prefix}: {key} = {x:g} is outside the constant's documented range {span}"
+            )
+        return x
+
+    if kind == "choice":
+        return _choice(spec, prefix, inside)
+    if kind in ("uniform", "triangular"):
+        a = inside("min", _number(spec, "min", prefix))
+        b = inside("max", _number(spec, "max", prefix))
+        if a >= b:
+            raise ScenarioError(f"{prefix}: min ({a:g}) must be below max ({b:g})")
+        if kind == "uniform":
+            return Uniform(a, b)
+        m = _number(spec, "mode", prefix)
+        if not a <= m <= b:
+            raise ScenarioError(
+                f"{prefix}: mode ({m:g}) must lie within [min, max] = [{a:g}, {b:g}]"
+            )
+        return Triangular(a, m, b)
+    mean = inside("mean", _number(spec, "mean", prefix))
+    sd = _number(spec, "sd", prefix)
+    if sd <= 0:
+        raise ScenarioError(f"{prefix}: sd must be positive; got {sd:g}")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ScenarioError(
+            f"{prefix}: {kind} needs a documented [min,max] range to truncate to; "
+            f"{c.name!r} has none"
+        )
+    if kind == "normal":
+        return TruncatedNormal(mean, sd, lo, hi)
+    if mean <= 0 or hi <= 0:
+        raise ScenarioError(
+            f"{prefix}: lognormal needs a positive mean and a range reaching above 0; "
+            f"got mean = {mean:g} and range {span}"
+        )
+    sigma2 = math.log1p((sd / mean) ** 2)
+    return TruncatedNormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2), lo, hi, log=True)
+
+
+def _choice(spec: Mapping[str, Any], prefix: str, inside) -> Choice:
+    values = spec["values"]
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ScenarioError(f"{prefix}: values must be a non-empty list of numbers; got {values!r}")
+    numbers = tuple(inside("values", _number({"values": v}, "values", prefix)) for v in values)
+    weights = spec.get("weights")
+    if weights is None:
+        return Choice(numbers, (1.0 / len(numbers),) * len(numbers))
+    if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
+        raise ScenarioError(f"{prefix}: weights must be a list of numbers; got {weights!r}")
+    if len(weights) != len(numbers):
+        raise ScenarioError(
+            f"{prefix}: {len(weights)} weights for {len(numbers)} values; give one weight per value"
+        )
+    w = tuple(_number({"weights": x}, "weights", prefix) for x in weights)
+    if any(x < 0 for x in w) or abs(sum(w) - 1.0) > 1e-9:
+        raise ScenarioError(
+            f"{prefix}: weights must be non-negative and sum to 1; got {list(w)} (sum {sum(w):g})"
+        )
+    return Choice(numbers, w)

@@ -1,0 +1,193 @@
+"""Draw per-run parameter sets: Latin hypercube, scrambled Sobol or plain Monte Carlo.
+
+Randomness flows only through ``numpy.random.Generator(PCG64(seed))`` (handed to
+``scipy.stats.qmc`` as ``rng``), never the global RNG, so the same seed gives bit-identical
+draws. All uniforms are drawn at once for the whole ensemble, so a run's parameters do not depend
+on how the runs are later split into chunks or spread over workers.
+
+Example
+-------
+>>> from urbsim.mdlinfo import model_info
+>>> draws = sample(model_info(), {"plan switch": 1}, n=200, seed=7)
+>>> draws["park crowd in ratio"].shape
+(200,)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+
+from urbsim.ensemble.distributions import (
+    Distribution,
+    Marginal,
+    default_uncertainty,
+    parse_uncertainty,
+)
+from urbsim.errors import ParameterError
+from urbsim.mdlinfo import ModelInfo
+from urbsim.params import coerce_params
+
+SAMPLERS = ("lhs", "sobol", "random")
+
+
+def split_scenario(scenario_or_params: Any) -> tuple[str, Mapping[str, Any], Any]:
+    """``(name, fixed parameters, uncertainty table or None)`` of a Scenario, mapping or None.
+
+    A Scenario is anything with ``.name`` and ``.parameters``; its ``.uncertainty`` (a raw
+    ``[uncertainty]`` table or parsed distributions) is used when present.
+    """
+    if scenario_or_params is None:
+        return "", {}, None
+    if hasattr(scenario_or_params, "parameters") and hasattr(scenario_or_params, "name"):
+        s = scenario_or_params
+        return str(s.name), s.parameters or {}, getattr(s, "uncertainty", None)
+    if isinstance(scenario_or_params, Mapping):
+        return "", scenario_or_params, None
+    raise ParameterError(
+        "expected a Scenario or a mapping of constant names to values; got "
+        f"{type(scenario_or_params).__name__}"
+    )
+
+
+def resolve_uncertainty(
+    info: ModelInfo, fixed: Mapping[str, Any], uncertainty: Any = None, where: str = ""
+) -> dict[str, Distribution]:
+    """The distributions an ensemble varies.
+
+    Parameters
+    ----------
+    info : model metadata.
+    fixed : the scenario's validated parameters (Vensim names); constants set here are held at
+        their value unless ``uncertainty`` names them.
+    uncertainty : ``None`` or a raw ``[uncertainty]`` table, overlaid element by element on the
+        model's defaults; or a non-empty mapping of :class:`Distribution`, used as the complete
+        set (nothing else varies).
+    where : the scenario file, for error messages.
+    """
+    if (
+        isinstance(uncertainty, Mapping)
+        and uncertainty
+        and all(isinstance(d, Distribution) for d in uncertainty.values())
+    ):
+        return dict(uncertainty)
+    parsed = parse_uncertainty(info, uncertainty or {}, where)
+    out = {k: d for k, d in default_uncertainty(info).items() if k not in fixed}
+    for name, dist in parsed.items():
+        base = out.get(name)
+        if base is None:
+            out[name] = dist
+            continue
+        pairs = zip(dist.marginals, base.marginals, strict=True)
+        merged = tuple(m if m is not None else b for m, b in pairs)
+        out[name] = Distribution(name, dist.dims, dist.elements, merged)
+    return out
+
+
+def uniforms(n: int, d: int, seed: int, sampler: str = "lhs") -> np.ndarray:
+    """An ``(n, d)`` design of uniforms in ``[0, 1)``.
+
+    ``sobol`` uses the first ``n`` points of a scrambled Sobol sequence; its balance properties
+    hold when ``n`` is a power of two (see :func:`round_sobol_n`).
+    """
+    if sampler not in SAMPLERS:
+        raise ParameterError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    if d == 0:
+        return np.empty((n, 0))
+    if sampler == "random":
+        return rng.random((n, d))
+    if sampler == "lhs":
+        return qmc.LatinHypercube(d, rng=rng).random(n)
+    with warnings.catch_warnings():
+        # scipy warns when n is not a power of two; callers that care use round_sobol_n first.
+        warnings.simplefilter("ignore", UserWarning)
+        return qmc.Sobol(d, scramble=True, rng=rng).random(n)
+
+
+def round_sobol_n(n: int) -> tuple[int, str | None]:
+    """``n`` rounded up to a power of two for Sobol designs, with a notice when it changed."""
+    m = 1 << max(0, (n - 1).bit_length())
+    if m == n:
+        return n, None
+    return m, f"notice: Sobol designs need a power of two; using --n {m} instead of {n}"
+
+
+def check_n(n: Any, flag: str = "n") -> int:
+    """``n`` as a positive int, or a :class:`ParameterError` naming ``flag``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ParameterError(f"--{flag} must be a positive whole number of runs; got {n!r}")
+    return int(n)
+
+
+def factor_list(dists: Mapping[str, Distribution]) -> list[tuple[str, str, int, Marginal]]:
+    """Every varied scalar as ``(label, constant, flat element index, marginal)``, sorted."""
+    return [
+        (label, name, index, marginal)
+        for name in sorted(dists)
+        for label, index, marginal in dists[name].factors()
+    ]
+
+
+def apply_design(
+    info: ModelInfo,
+    fixed: Mapping[str, np.ndarray],
+    dists: Mapping[str, Distribution],
+    design: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Map a ``(n, d)`` design of uniforms through the marginals onto parameter arrays.
+
+    ``fixed`` holds validated arrays (Vensim names, shaped ``dims`` or ``(n, *dims)``); elements
+    a distribution holds fixed take their value from there, or the model default.
+    """
+    n = design.shape[0]
+    out = dict(fixed)
+    columns: dict[str, list[tuple[int, Marginal, int]]] = {}
+    for j, (_, name, index, marginal) in enumerate(factor_list(dists)):
+        columns.setdefault(name, []).append((index, marginal, j))
+    for name, cols in columns.items():
+        c = info.constants[name]
+        base = np.asarray(fixed.get(name, c.default), dtype=float)
+        arr = np.array(np.broadcast_to(base, (n, *c.default.shape)), dtype=float)
+        flat = arr.reshape(n, -1)
+        for index, marginal, j in cols:
+            flat[:, index] = marginal.ppf(design[:, j])
+        out[name] = flat.reshape(arr.shape)
+    return out
+
+
+def sample(
+    info: ModelInfo,
+    scenario_or_params: Any,
+    n: int,
+    seed: int,
+    sampler: str = "lhs",
+    uncertainty: Any = None,
+) -> dict[str, np.ndarray]:
+    """Per-run parameter arrays for an ensemble of ``n`` runs, ready for ``Model.run(p, n=n)``.
+
+    Parameters
+    ----------
+    info : model metadata.
+    scenario_or_params : a Scenario (``.name``, ``.parameters``, optional ``.uncertainty``), a
+        mapping of constant values, or ``None`` for the model defaults.
+    n : number of runs.
+    seed : seed of the ``numpy.random.Generator``; the same seed gives bit-identical draws.
+    sampler : ``"lhs"`` (Latin hypercube), ``"sobol"`` (scrambled Sobol) or ``"random"``.
+    uncertainty : overrides the scenario's ``[uncertainty]``; see :func:`resolve_uncertainty`.
+
+    Returns
+    -------
+    dict
+        Vensim name -> array: ``(n, *dims)`` for varied constants, ``dims`` for fixed ones.
+    """
+    n = check_n(n)
+    _, raw, table = split_scenario(scenario_or_params)
+    fixed = coerce_params(info, raw, n=n)
+    dists = resolve_uncertainty(info, fixed, table if uncertainty is None else uncertainty)
+    design = uniforms(n, len(factor_list(dists)), seed, sampler)
+    return apply_design(info, fixed, dists, design)

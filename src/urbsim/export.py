@@ -1,0 +1,196 @@
+"""Chart and data exports: PNG and SVG through vl-convert, CSV through pandas, each stamped.
+
+Every exported file carries a footer stamp (the scenario, the levers changed, the short model
+hash, the seed and the date) so a figure pasted into a report can be traced back to its run.
+
+Chinese text needs a CJK font on the machine that renders it; without one vl-convert draws
+boxes (□). :func:`require_cjk_font` checks first and raises :class:`~urbsim.errors.OutputError`
+with the remedy instead of writing such a file.
+
+Example
+-------
+>>> stamp = Stamp(scenario="plan", changed={}, model_sha256="d6b935f6...", seed=2023,
+...               date="2025-01-01")
+>>> png = chart_png(chart, stamp, "en")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from urbsim.charts import finish, footer
+from urbsim.errors import OutputError
+from urbsim.i18n import text
+
+#: Width of exported charts, in CSS pixels (the app draws charts at container width instead).
+EXPORT_WIDTH = 640
+_CJK_RE = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"),
+              str(Path.home() / ".local/share/fonts"))
+_CJK_FONT_NAMES = re.compile(r"(notosanscjk|notoserifcjk|sourcehan|wqy|wenquanyi|droidsansfallback"
+                             r"|simhei|simsun|msyh|pingfang)", re.I)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Where an exported figure or table came from.
+
+    Attributes
+    ----------
+    scenario : scenario name (or title).
+    changed : parameters that differ from the scenario's preset, ``{name: value}``.
+    model_sha256 : sha256 of the `.mdl` (shown shortened to 12 characters).
+    seed : seed of the uncertainty ensemble, or ``None`` if no ensemble was drawn.
+    date : ISO date of the export.
+    """
+
+    scenario: str
+    changed: dict[str, Any] = field(default_factory=dict)
+    model_sha256: str = ""
+    seed: int | None = None
+    date: str = ""
+
+    def lines(self, lang: str, width: int = 110) -> list[str]:
+        """The stamp as short lines of text (levers wrapped to ``width`` characters)."""
+        changed = "; ".join(f"{k} = {_fmt(v)}" for k, v in self.changed.items())
+        head = text(
+            lang,
+            "export.stamp",
+            scenario=self.scenario,
+            model=self.model_sha256[:12],
+            seed="—" if self.seed is None else self.seed,
+            date=self.date,
+        )
+        body = text(lang, "export.stamp_levers", levers=changed or text(lang, "export.none"))
+        return [head, *_wrap(body, width)]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v:g}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    out: list[str] = []
+    while len(line) > width:
+        cut = line.rfind("; ", 0, width)
+        cut = cut + 1 if cut > 0 else width
+        out.append(line[:cut].rstrip())
+        line = "  " + line[cut:].lstrip()
+    return [*out, line]
+
+
+@cache
+def cjk_font_path() -> str | None:
+    """A CJK font file on this machine, or ``None`` (asks fontconfig, then scans font dirs)."""
+    if shutil.which("fc-list"):
+        try:
+            found = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True,
+                                   text=True, timeout=10, check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            found = ""
+        for line in found.splitlines():
+            if line.strip():
+                return line.split(":")[0].strip()
+    for root in _FONT_DIRS:
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                if _CJK_FONT_NAMES.search(name):
+                    return os.path.join(dirpath, name)
+    return None
+
+
+def needs_cjk(strings: list[str]) -> bool:
+    """Whether any of ``strings`` contains Chinese characters."""
+    return any(_CJK_RE.search(s) for s in strings)
+
+
+def require_cjk_font(strings: list[str]) -> None:
+    """Raise :class:`OutputError` if ``strings`` hold Chinese text and no CJK font is installed."""
+    if needs_cjk(strings) and cjk_font_path() is None:
+        raise OutputError(
+            "cannot render Chinese text: no CJK font is installed (install Debian's "
+            "fonts-noto-cjk, or put a Noto Sans CJK / WenQuanYi font in ~/.fonts) — the export "
+            "would show boxes instead of characters"
+        )
+
+
+def _spec_strings(spec: Any) -> list[str]:
+    if isinstance(spec, dict):
+        return [s for v in spec.values() for s in _spec_strings(v)]
+    if isinstance(spec, list):
+        return [s for v in spec for s in _spec_strings(v)]
+    return [spec] if isinstance(spec, str) else []
+
+
+def stamped_spec(chart: alt.TopLevelMixin, stamp: Stamp, lang: str) -> dict:
+    """The Vega-Lite spec of ``chart`` at export width with the stamp as a footer."""
+    sized = chart.properties(width=EXPORT_WIDTH)
+    combined = alt.vconcat(sized, footer(stamp.lines(lang), EXPORT_WIDTH), spacing=12)
+    spec = finish(combined).to_dict()
+    require_cjk_font(_spec_strings(spec))
+    return spec
+
+
+def chart_png(chart: alt.TopLevelMixin, stamp: Stamp, lang: str, scale: float = 2.0) -> bytes:
+    """PNG bytes of ``chart`` with its footer stamp."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(stamped_spec(chart, stamp, lang), scale=scale)
+
+
+def chart_svg(chart: alt.TopLevelMixin, stamp: Stamp, lang: str) -> str:
+    """SVG text of ``chart`` with its footer stamp."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(stamped_spec(chart, stamp, lang))
+
+
+def table_csv(frame: pd.DataFrame, stamp: Stamp, lang: str) -> str:
+    """CSV text of ``frame`` preceded by the stamp as ``#`` comment lines.
+
+    ``pandas.read_csv(path, comment="#")`` reads it back.
+    """
+    buf = io.StringIO()
+    for line in stamp.lines(lang, width=10_000):
+        buf.write(f"# {line}\n")
+    frame.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue()
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
+
+    Raises
+    ------
+    OutputError
+        If the folder does not exist or cannot be written.
+    """
+    path = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None

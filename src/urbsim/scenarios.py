@@ -1,0 +1,354 @@
+"""Named scenarios: TOML files of parameter values, checked against the model's documented ranges.
+
+A scenario file looks like this::
+
+    name = "plan"
+    [title]
+    en = "The plan as written"
+    zh = "按方案实施"
+    [description]
+    en = "..."
+    zh = "..."
+    [parameters]
+    "plan switch" = 1
+    "park investment policy" = { urb = 20, agr = 15, eco = 8 }
+    [uncertainty]   # optional: Monte Carlo distributions, read by urbsim.ensemble
+
+Every problem is reported as one line naming the file and line, e.g.
+``scenarios/plan.toml:14: 'reward per settler' = 20000 is outside its documented range
+[0, 10000] (yuan/person/year)``.
+
+Example
+-------
+>>> plan = load_scenario("plan")
+>>> plan.with_overrides({"reward per settler": 5000}).name
+'plan+custom'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from urbsim.errors import ParameterError, ScenarioError
+from urbsim.mdlinfo import ModelInfo, model_info
+from urbsim.params import coerce_params, resolve_name
+from urbsim.paths import scenario_dir
+
+LANGUAGES = ("en", "zh")
+_TOP_KEYS = ("name", "title", "description", "parameters", "uncertainty")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_SET_RE = re.compile(
+    r"^\s*(?P<name>[^\[\]=]+?)\s*(?:\[\s*(?P<element>[^\[\]=]+?)\s*\])?"
+    r"\s*=(?P<value>.*)$"
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named set of parameter values with a bilingual title and description.
+
+    Attributes
+    ----------
+    name : short identifier (the file name without ``.toml`` for built-in scenarios).
+    title : ``{"en": ..., "zh": ...}``.
+    description : ``{"en": ..., "zh": ...}``: what the scenario changes and why.
+    parameters : constant name (as written) -> number, or ``{element: number}`` for a
+        subscripted constant; units and ranges are those of the model.
+    uncertainty : the raw ``[uncertainty]`` table (Monte Carlo distributions).
+    path : the file it was read from, or ``None``.
+    """
+
+    name: str
+    title: dict[str, str]
+    description: dict[str, str]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    uncertainty: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def with_overrides(self, params: Mapping[str, Any]) -> Scenario:
+        """A copy with some parameters replaced, named ``"<name>+custom"``.
+
+        An override ``{element: number}`` of a table parameter changes only those elements.
+        Names match case-, space- and underscore-insensitively.
+        """
+        if not params:
+            return self
+        merged = dict(self.parameters)
+        by_key = {_normalize(k): k for k in merged}
+        for name, value in params.items():
+            old_key = by_key.get(_normalize(name), name)
+            old = merged.pop(old_key, None)
+            if isinstance(old, Mapping) and isinstance(value, Mapping):
+                value = {**old, **value}
+            merged[old_key] = value
+            by_key[_normalize(name)] = old_key
+        return replace(
+            self,
+            name=f"{self.name}+custom",
+            title={
+                "en": f"{self.title.get('en', self.name)} + custom settings",
+                "zh": f"{self.title.get('zh', self.name)}（自定义）",
+            },
+            parameters=merged,
+            path=None,
+        )
+
+    def arrays(self, info: ModelInfo | None = None, n: int = 1) -> dict[str, np.ndarray]:
+        """Validated parameter arrays by Vensim name (see :func:`urbsim.params.coerce_params`)."""
+        where = display_path(self.path) if self.path else f"scenario {self.name!r}"
+        return coerce_params(info or model_info(), self.parameters, n=n, where=where)
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text that :func:`load_scenario` reads back unchanged."""
+        lines = [f"name = {_toml_value(self.name)}"]
+        for table in ("title", "description"):
+            lines += ["", f"[{table}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in getattr(self, table).items()]
+        lines += ["", "[parameters]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in self.parameters.items()]
+        text = "\n".join(lines) + "\n"
+        if self.uncertainty:
+            import tomli_w
+
+            text += "\n" + tomli_w.dumps({"uncertainty": self.uncertainty})
+        return text
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    """TOML for the values a scenario holds: strings, numbers and one-level tables."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _normalize(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it lies below it (shorter messages)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _split_dotted(header: str) -> list[str]:
+    """Split a TOML dotted key (``parameters."a b"``) into its parts, unquoted."""
+    parts = re.findall(r'\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[^.\s]+)\s*(?:\.|$)', header)
+    return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """1-based line of each key and table header, by its full dotted path.
+
+    A light scan that is enough to point at a scenario's keys; ``tomllib`` does the parsing.
+    """
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", raw)
+        if header:
+            table = tuple(_split_dotted(header.group(1)))
+            lines.setdefault(table, number)
+            continue
+        key = re.match(r'^\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_.\-]+)\s*=', raw)
+        if key:
+            lines.setdefault(table + tuple(_split_dotted(key.group(1))), number)
+    return lines
+
+
+def _syntax_error(where: str, exc: tomllib.TOMLDecodeError, text: str) -> ScenarioError:
+    message = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if match:
+        line, column = match.groups()
+        detail = f"{message[: match.start()].strip()} (column {column})"
+    else:
+        line = str(max(1, text.count("\n")))
+        detail = re.sub(r"\s*\(at end of document\)", "", message) + " (at the end of the file)"
+    return ScenarioError(f"{where}:{line}: TOML syntax error: {detail}")
+
+
+def _texts(data: dict, key: str, where: str, lines: dict) -> dict[str, str]:
+    table = data.get(key)
+    at = f"{where}:{lines.get((key,), 1)}"
+    if not isinstance(table, dict):
+        raise ScenarioError(
+            f"{at}: missing [{key}] table with 'en' and 'zh' texts (a scenario needs a {key} "
+            "in English and Chinese)"
+        )
+    for lang in LANGUAGES:
+        value = table.get(lang)
+        if not isinstance(value, str) or not value.strip():
+            raise ScenarioError(f"{at}: [{key}] needs a non-empty {lang!r} text")
+    extra = sorted(set(table) - set(LANGUAGES))
+    if extra:
+        raise ScenarioError(
+            f"{where}:{lines.get((key, extra[0]), 1)}: unknown language {extra[0]!r} in [{key}]; "
+            f"allowed: {', '.join(LANGUAGES)}"
+        )
+    return dict(table)
+
+
+def _check_parameters(params: Any, info: ModelInfo, where: str, lines: dict) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise ScenarioError(f"{where}: 'parameters' must be a table [parameters]")
+    seen: dict[str, str] = {}
+    for key, value in params.items():
+        at = f"{where}:{lines.get(('parameters', key), lines.get(('parameters',), 1))}"
+        constant = resolve_name(info, key, at)
+        if constant.name in seen:
+            raise ParameterError(
+                f"{at}: {key!r} sets {constant.name!r} a second time "
+                f"(first as {seen[constant.name]!r})"
+            )
+        seen[constant.name] = key
+        if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
+            shape = "a number or a table { element = number }" if constant.dims else "a number"
+            raise ParameterError(f"{at}: {key!r} must be {shape} ({constant.units}); got {value!r}")
+        coerce_params(info, {key: value}, n=1, where=at)
+    return dict(params)
+
+
+def _check_uncertainty(table: Any, info: ModelInfo, where: str, text: str) -> dict[str, Any]:
+    """Validate ``[uncertainty]`` with the ensemble package's parser when it is installed."""
+    try:
+        from urbsim.ensemble.distributions import parse_uncertainty
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("urbsim.ensemble", "urbsim.ensemble.distributions"):
+            raise
+        if not isinstance(table, dict):
+            raise ScenarioError(f"{where}: 'uncertainty' must be a table [uncertainty]") from None
+        return dict(table)
+    parse_uncertainty(info, table, where, text=text)
+    return dict(table)
+
+
+def read_scenario(path: Path, info: ModelInfo | None = None) -> Scenario:
+    """Read and validate one scenario file.
+
+    Raises
+    ------
+    ScenarioError
+        With ``FILE:LINE:`` and what is allowed, for every kind of bad content.
+    """
+    where = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{where}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{where}: cannot be read as UTF-8 text: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(where, exc, text) from None
+    lines = key_lines(text)
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ScenarioError(
+                f"{where}:{lines.get((key,), 1)}: unknown key {key!r}; allowed: "
+                f"{', '.join(_TOP_KEYS)}"
+            )
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ScenarioError(f'{where}:{lines.get(("name",), 1)}: needs name = "..." (a string)')
+    info = info or model_info()
+    return Scenario(
+        name=name,
+        title=_texts(data, "title", where, lines),
+        description=_texts(data, "description", where, lines),
+        parameters=_check_parameters(data.get("parameters", {}), info, where, lines),
+        uncertainty=_check_uncertainty(data.get("uncertainty", {}), info, where, text),
+        path=path,
+    )
+
+
+def load_scenario(name_or_path: str | Path, info: ModelInfo | None = None) -> Scenario:
+    """Load a built-in scenario by name (``scenarios/NAME.toml``) or any scenario file by path.
+
+    Parameters
+    ----------
+    name_or_path : a scenario name such as ``"plan"``, or a path to a ``.toml`` file.
+    info : the model to validate against; default ``model/urbsim.mdl``.
+    """
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith(".toml"):
+        return read_scenario(Path(name_or_path), info)
+    path = scenario_dir() / f"{text}.toml"
+    if not path.is_file():
+        names = ", ".join(p.stem for p in scenario_files()) or "none"
+        raise ScenarioError(
+            f"unknown scenario {text!r}; available: {names} (or give the path of a .toml file)"
+        )
+    return read_scenario(path, info)
+
+
+def scenario_files() -> list[Path]:
+    """The built-in scenario files, sorted by name."""
+    return sorted(scenario_dir().glob("*.toml"), key=lambda p: p.stem)
+
+
+def list_scenarios(info: ModelInfo | None = None) -> list[Scenario]:
+    """Every built-in scenario, validated, sorted by name."""
+    return [read_scenario(p, info) for p in scenario_files()]
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """Parse ``--set`` options: ``"VAR=VALUE"`` or ``"VAR[element]=VALUE"`` with a number VALUE.
+
+    Several ``VAR[element]`` items for one variable build one table. Names and elements are
+    checked against the model later, where the value is used.
+
+    Example
+    -------
+    >>> parse_set(["reward per settler=5000", "park investment policy[urb]=30"])
+    {'reward per settler': 5000.0, 'park investment policy': {'urb': 30.0}}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        match = _SET_RE.match(item)
+        value = _set_number(match.group("value")) if match else None
+        if match is None or value is None:
+            raise ParameterError(
+                f"--set {item!r}: expected VAR=VALUE or VAR[element]=VALUE with a number VALUE, "
+                'e.g. --set "reward per settler=5000" or --set "park investment policy[urb]=30"'
+            )
+        name, element = match.group("name"), match.group("element")
+        if element is None:
+            out[name] = value
+            continue
+        table = out.setdefault(name, {})
+        if not isinstance(table, dict):
+            raise ParameterError(
+                f"--set {item!r}: {name!r} was already set to one number for all elements; "
+                "give either VAR=VALUE or VAR[element]=VALUE items"
+            )
+        table[element] = value
+    return out
+
+
+def _set_number(text: str) -> float | None:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None

@@ -1,0 +1,12 @@
+"""urbsim policy lab: `streamlit run streamlit_app.py` (or `urbsim app`).
+
+Page layout only; everything else lives in :mod:`urbsim.app`.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="urbsim", page_icon=":material/location_city:", layout="wide")
+
+from urbsim.app import main  # noqa: E402  (set_page_config must be the first Streamlit call)
+
+main()

@@ -1,0 +1,308 @@
+"""The ``urbsim`` command, called in-process through ``cli.main`` (and once as a console script)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import types
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from urbsim import cli
+from urbsim.indicators import TARGETS, UNREPRESENTED
+from urbsim.units import check_units
+
+
+@pytest.fixture(autouse=True)
+def _shared_model(fast_model, monkeypatch):
+    """Let ``urbsim run`` reuse the session's compiled model instead of compiling its own."""
+    monkeypatch.setattr(cli, "load_cached_model", lambda engine: fast_model)
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("urbsim: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+def test_run_prints_every_target(capsys):
+    code, out, err = run_cli(capsys, "run", "--scenario", "plan")
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
+    for target in TARGETS.values():
+        assert target.id in rows and target.indicator in rows[target.id]
+        assert rows[target.id].split()[-3] in ("yes", "no")
+    assert f"{len(UNREPRESENTED)} targets of the plan are not represented" in out
+    assert out.splitlines()[0].startswith("Scenario plan: ")
+
+
+def test_run_target_table_agrees_with_the_model(capsys, fast_model):
+    code, out, _ = run_cli(capsys, "run", "--scenario", "baseline")
+    assert code == 0
+    ds = fast_model.run({"plan switch": 0}, outputs=["county_gdp"])
+    gdp_2025 = float(ds.county_gdp.sel(time=2025.0).squeeze())
+    row = next(line for line in out.splitlines() if line.startswith("T1 "))
+    assert f"{gdp_2025:,.0f}" in row
+    assert ("yes" in row.split()) == (gdp_2025 >= TARGETS["T1"].threshold)
+
+
+def test_run_writes_netcdf_with_provenance(capsys, tmp_path, fast_model):
+    out = tmp_path / "plan.nc"
+    code, stdout, err = run_cli(
+        capsys, "run", "--scenario", "plan", "--set", "reward per settler=5000", "--out", str(out)
+    )
+    assert code == 0, err
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["model_sha256"] == fast_model.sha256
+        assert ds.attrs["scenario"] == "plan+custom"
+        assert json.loads(ds.attrs["parameters_changed"])["reward per settler"] == 5000
+        assert ds.attrs["urbsim_version"] == cli.urbsim.__version__
+        assert "Total Population" in ds and "county_town_share" in ds
+        assert ds["Total Population"].attrs["units"] == "wperson"
+        assert ds.sizes["time"] == len(fast_model.time)
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.nc"]
+
+
+def test_run_writes_tidy_csv(capsys, tmp_path):
+    out = tmp_path / "plan.csv"
+    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    assert code == 0, err
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert json.loads(header[2:])["scenario"] == "plan"
+    table = pd.read_csv(out, comment="#")
+    assert list(table.columns) == ["run", "time", "variable", "units", "value"]
+    assert set(t.indicator for t in TARGETS.values()) <= set(table.variable)
+    assert table.groupby("variable").size().nunique() == 1  # every indicator at every time
+
+
+def test_failed_write_leaves_no_file(capsys, tmp_path, monkeypatch):
+    def broken_to_netcdf(self, path, **kwargs):
+        with open(path, "wb") as fh:
+            fh.write(b"CDF\x01half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken_to_netcdf)
+    code, _, err = run_cli(capsys, "run", "--out", str(tmp_path / "x.nc"))
+    assert code == 1 and "disk full" in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_keeps_the_previous_file(capsys, tmp_path, monkeypatch):
+    out = tmp_path / "x.csv"
+    out.write_text("old results\n")
+    monkeypatch.setattr(cli, "indicators_long", lambda ds: 1 / 0)
+    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    assert code == 1 and "ZeroDivisionError" in err
+    assert out.read_text() == "old results\n" and [p.name for p in tmp_path.iterdir()] == ["x.csv"]
+
+
+BAD_RUNS = [
+    (["run", "--set", "reward per settler"], ["--set 'reward per settler'", "VAR=VALUE"]),
+    (
+        ["run", "--set", "reward per settler=20000"],
+        ["--set: 'reward per settler' = 20000", "[0, 10000]"],
+    ),
+    (["run", "--set", "park investment policy[city]=3"], ["no element 'city'", "urb, agr, eco"]),
+    (["run", "--set", "no such thing=3"], ["--set: unknown variable 'no such thing'"]),
+    (["run", "--out", "result.xlsx"], ["'.xlsx'", ".nc, .csv"]),
+    (["run", "--out", "/no/such/folder/x.nc"], ["/no/such/folder does not exist"]),
+    (["run", "--out", "/proc/x.nc"], ["/proc is not writable"]),
+    (["run", "--scenario", "nosuch"], ["unknown scenario 'nosuch'", "plan"]),
+    (["run", "--engine", "turbo"], ["invalid choice: 'turbo'"]),
+    (["run", "--frobnicate"], ["unrecognized arguments: --frobnicate"]),
+    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    ([], ["the following arguments are required"]),
+    (["app", "--port", "99999"], ["not a port number"]),
+]
+
+
+@pytest.mark.parametrize(
+    "argv, fragments", BAD_RUNS, ids=[" ".join(a) or "(none)" for a, _ in BAD_RUNS]
+)
+def test_bad_input_gives_one_line_and_exit_2(capsys, tmp_path, monkeypatch, argv, fragments):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, err, *fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
+BAD_FILES = {
+    "bad-syntax": ["bad-syntax.toml:13:", "TOML syntax error"],
+    "bad-unknown-variable": ["bad-unknown-variable.toml:13:", "'reward per setler'"],
+    "bad-range": ["bad-range.toml:13:", "'reward per settler' = 20000", "[0, 10000]"],
+    "bad-type": ["bad-type.toml:13:", "must be a number"],
+    "bad-shape": ["bad-shape.toml:13:", "is not subscripted"],
+    "bad-element": ["bad-element.toml:13:", "no element 'city'", "urb, agr, eco"],
+}
+
+
+@pytest.mark.parametrize("stem", sorted(BAD_FILES))
+def test_bad_scenario_file_gives_one_line_and_exit_2(capsys, data_dir, stem):
+    code, _, err = run_cli(capsys, "run", "--scenario", str(data_dir / f"{stem}.toml"))
+    assert_one_line_error(code, err, *BAD_FILES[stem])
+
+
+# -- check, scenarios, app --------------------------------------------------------------------
+
+
+def test_check_reports_the_project_state(capsys):
+    code, out, _ = run_cli(capsys, "check")
+    assert code == (1 if "problem(s)" in out else 0)
+    for problem in check_units():  # unit problems of the real model are listed, if any
+        assert f"  {problem}" in out
+    assert "scenarios: " in out
+
+
+def test_check_lists_problems_of_a_small_model(capsys, tmp_path, monkeypatch):
+    model = tmp_path / "small.mdl"
+    model.write_text(
+        "{UTF-8}\n"
+        "a = 1\n\t~\twperson\n\t~\tNo range, no source.\n\t|\n"
+        "b = 2\n\t~\tyear [0,5]\n\t~\tLever: Magic. Source: test.\n\t|\n"
+        "c = a * b\n\t~\twperson\n\t~\t\n\t|\n"
+        "INITIAL TIME = 0\n\t~\tyear [0,0]\n\t~\tSource: d.\n\t|\n"
+        "FINAL TIME = 1\n\t~\tyear [1,1]\n\t~\tSource: d.\n\t|\n"
+        "TIME STEP = 1\n\t~\tyear [1,1]\n\t~\tSource: d.\n\t|\n"
+        "SAVEPER = 1\n\t~\tyear [1,1]\n\t~\tSource: d.\n\t|\n",
+        encoding="utf-8",
+    )
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "ok.toml").write_text(
+        'name = "ok"\n[title]\nen = "t"\nzh = "t"\n[description]\nen = "d"\nzh = "d"\n'
+        "[parameters]\nb = 3\n"
+    )
+    (scenarios / "wrong.toml").write_text(
+        'name = "other"\n[title]\nen = "t"\nzh = "t"\n[description]\nen = "d"\nzh = "d"\n'
+        "[parameters]\nb = 9\n"
+    )
+    monkeypatch.setattr("urbsim.scenarios.scenario_dir", lambda: scenarios)
+    code, out, _ = run_cli(capsys, "check", "--model", str(model))
+    assert code == 1
+    assert f"{model}:2: 'a': no [min,max] range" in out
+    assert f"{model}:2: 'a': no 'Source: ...'" in out
+    assert f"{model}:6: 'b': unknown lever group 'Magic'" in out
+    assert f"{model}:10: 'c': left side is wperson but right side is wperson*year" in out
+    assert "wrong.toml:9: 'b' = 9 is outside its documented range [0, 5]" in out
+    assert "ok.toml" not in out
+    assert "scenarios: 2 file(s), 1 problem(s)" in out
+
+
+def test_check_list_shows_every_constant(capsys, info):
+    code, out, _ = run_cli(capsys, "check", "--list")
+    assert code == 0
+    names = {line.split("  ")[0].split("[")[0] for line in out.splitlines()[1:]}
+    assert names == set(info.constants)
+    settler = next(line for line in out.splitlines() if line.startswith("reward per settler "))
+    assert "yuan/person/year" in settler and "[0, 10000]" in settler and "lever:Money" in settler
+
+
+def test_check_with_an_unparsable_model_exits_1(capsys, tmp_path):
+    bad = tmp_path / "bad.mdl"
+    bad.write_text("{UTF-8}\nthis is = = not vensim\n|\n")
+    code, out, _ = run_cli(capsys, "check", "--model", str(bad))
+    assert code == 1 and "bad.mdl" in out
+
+
+@pytest.mark.parametrize("lang, title", [("en", "The plan as written"), ("zh", "按方案实施")])
+def test_scenarios_lists_titles_in_each_language(capsys, lang, title):
+    code, out, _ = run_cli(capsys, "scenarios", "--lang", lang)
+    assert code == 0 and f"plan: {title}" in out
+    assert "baseline: " in out and "plan-fiscal-tight: " in out
+
+
+def test_app_launches_streamlit_on_the_checkout_script(capsys, tmp_path, monkeypatch):
+    script = tmp_path / "streamlit_app.py"
+    script.write_text("")
+    calls = []
+    monkeypatch.setattr(cli, "app_path", lambda: script)
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    code, _, _ = run_cli(capsys, "app", "--port", "8600")
+    assert code == 0
+    assert calls == [
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", "8600"]
+    ]
+
+
+def test_app_without_the_script_is_a_clear_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "app_path", lambda: tmp_path / "streamlit_app.py")
+    code, _, err = run_cli(capsys, "app")
+    assert_one_line_error(code, err, "streamlit_app.py", "missing")
+
+
+def test_app_path_is_next_to_the_package_checkout():
+    assert cli.app_path().parent == cli.default_model_path().parent.parent
+
+
+# -- extension hooks and failure handling -----------------------------------------------------
+
+
+def test_extension_modules_add_commands(capsys, monkeypatch):
+    module = types.ModuleType("urbsim.ensemble.cli")
+
+    def add_commands(subparsers):
+        mc = subparsers.add_parser("mc-probe")
+        mc.add_argument("--runs", type=int, default=1)
+        mc.set_defaults(func=lambda args: 7 if args.runs == 3 else 0)
+
+    module.add_commands = add_commands
+    monkeypatch.setitem(sys.modules, "urbsim.ensemble.cli", module)
+    assert cli.main(["mc-probe", "--runs", "3"]) == 7
+
+
+def test_extension_with_a_broken_import_is_not_hidden(capsys, monkeypatch):
+    def fake_import(name):
+        if name == "urbsim.app.cli":
+            raise ModuleNotFoundError("No module named 'altair_x'", name="altair_x")
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    monkeypatch.setattr(cli.importlib, "import_module", fake_import)
+    code, _, err = run_cli(capsys, "scenarios")
+    assert code == 1 and "altair_x" in err
+
+
+def test_unexpected_errors_exit_1_without_traceback(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "cmd_scenarios", lambda args: {}["boom"])
+    code, _, err = run_cli(capsys, "scenarios")
+    assert code == 1 and "KeyError" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("URBSIM_DEBUG", "1")
+    with pytest.raises(KeyError):
+        cli.main(["scenarios"])
+
+
+def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_scenarios", interrupted)
+    assert cli.main(["scenarios"]) == 130
+
+
+def test_console_script_entry_point(tmp_path):
+    exe = shutil.which("urbsim")
+    assert exe, "the urbsim console script is not installed (pip install -e .)"
+    done = subprocess.run([exe, "scenarios"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "plan: The plan as written" in done.stdout
+    bad = subprocess.run(
+        [exe, "run", "--scenario", "nosuch"], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("urbsim: error: unknown scenario 'nosuch'")

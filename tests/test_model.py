@@ -1,0 +1,173 @@
+"""The model itself: it runs in PySD, conserves people, keeps stocks non-negative over its ranges,
+and carries every standard indicator and target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.stats import qmc
+
+import urbsim
+from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED
+
+#: Stocks that accumulate a net flow and may legitimately be negative.
+SIGNED_STOCKS = {"Cumulative Net In Migration"}
+
+
+@pytest.fixture(scope="module")
+def fast():
+    return urbsim.load_model(engine="fast")
+
+
+def varied_constants(info):
+    """Constants with a non-degenerate documented range (control variables excluded)."""
+    return [c for c in info.settable() if c.range[0] < c.range[1]]
+
+
+def latin_hypercube(info, n: int, seed: int) -> dict[str, np.ndarray]:
+    """n runs spread over every constant's documented range (each element independently)."""
+    consts = varied_constants(info)
+    width = sum(max(1, c.default.size) for c in consts)
+    u = qmc.LatinHypercube(d=width, seed=np.random.default_rng(seed)).random(n)
+    params, k = {}, 0
+    for c in consts:
+        size = max(1, c.default.size)
+        lo, hi = c.range
+        params[c.name] = (lo + (hi - lo) * u[:, k : k + size]).reshape((n, *c.default.shape))
+        k += size
+    return params
+
+
+def assert_people_conserved(ds) -> None:
+    """People stocks = initial total + births - deaths + net in-migration, at every step."""
+    total = ds["Total Population"]
+    expected = (
+        total.isel(time=0)
+        + ds["Cumulative Births"]
+        - ds["Cumulative Deaths"]
+        + ds["Cumulative Net In Migration"]
+    )
+    np.testing.assert_allclose(total.values, expected.values, rtol=1e-9)
+    stocks = (
+        ds["Rural Population"].sum("Type")
+        + ds["Nonhukou Residents"].sum("Type")
+        + ds["Hukou Residents"].sum("Type")
+        + ds["Other Urban Population"]
+    )
+    np.testing.assert_allclose(stocks.values, total.values, rtol=1e-12)
+
+
+def assert_stocks_sane(model, ds) -> None:
+    stocks = [v.name for v in model.info.variables.values() if v.kind == "stateful"]
+    for name in stocks:
+        values = ds[name].values
+        assert np.isfinite(values).all(), f"{name} is not finite in some run"
+        if name not in SIGNED_STOCKS:
+            assert values.min() >= 0, f"{name} goes negative: {values.min()}"
+
+
+def test_model_loads_and_runs_in_pysd():
+    pysd_model = urbsim.load_model(engine="pysd")
+    ds = pysd_model.run(
+        outputs=[
+            "Total Population",
+            "Rural Population",
+            "Nonhukou Residents",
+            "Hukou Residents",
+            "Other Urban Population",
+            "Cumulative Births",
+            "Cumulative Deaths",
+            "Cumulative Net In Migration",
+            "county_town_share",
+        ]
+    )
+    assert ds.attrs["engine"] == "pysd"
+    assert ds.sizes["time"] == 61 and float(ds.time[-1]) == 2035.0
+    share = ds.county_town_share.isel(run=0)
+    assert 20 < float(share.sel(time=2025.0)) < 40
+    assert_people_conserved(ds)
+
+
+def test_population_is_conserved_over_the_ranges(fast):
+    ds = fast.run(latin_hypercube(fast.info, 300, seed=7), n=300)
+    assert_people_conserved(ds)
+
+
+def test_no_stock_goes_negative_on_a_latin_hypercube_over_the_ranges(fast):
+    n = 2000
+    ds = fast.run(latin_hypercube(fast.info, n, seed=11), n=n)
+    assert_stocks_sane(fast, ds)
+
+
+def test_no_stock_goes_negative_at_the_corners_of_each_range(fast):
+    """One constant at a time at its minimum and at its maximum (all elements together)."""
+    consts = varied_constants(fast.info)
+    n = 2 * len(consts)
+    params = {}
+    for k, c in enumerate(consts):
+        column = np.broadcast_to(c.default, (n, *c.default.shape)).copy()
+        column[2 * k] = c.range[0]
+        column[2 * k + 1] = c.range[1]
+        params[c.name] = column
+    assert_stocks_sane(fast, fast.run(params, n=n))
+
+
+@st.composite
+def parameter_sets(draw, info):
+    params = {}
+    for c in varied_constants(info):
+        if draw(st.booleans()):
+            lo, hi = c.range
+            params[c.name] = draw(
+                st.floats(lo, hi, allow_nan=False).map(lambda v, s=c.default.shape: np.full(s, v))
+            )
+    return params
+
+
+def test_no_stock_goes_negative_in_a_hypothesis_search():
+    model = urbsim.load_model(engine="fast")
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(parameter_sets(model.info))
+    def check(params):
+        assert_stocks_sane(model, model.run(params))
+
+    check()
+
+
+def test_every_indicator_and_target_is_in_the_model(fast):
+    ds = fast.run(outputs=list(INDICATORS))
+    for ind in INDICATORS.values():
+        assert ind.variable in fast.info.variables
+        assert ds[ind.name].attrs["units"] == ind.units
+        assert ds[ind.name].dims == ("run", "time")
+    ids = set(TARGETS) | set(UNREPRESENTED)
+    assert ids == {f"T{i}" for i in range(1, 20)}
+    for t in TARGETS.values():
+        assert t.indicator in INDICATORS and 2023 <= t.year <= 2035
+
+
+def test_structural_definitions_cannot_be_set(fast):
+    for name in ("res selector", "m2 to km2", "FINAL TIME"):
+        with pytest.raises(urbsim.ParameterError, match="structural"):
+            fast.run({name: 1})
+
+
+def test_every_constant_documents_unit_range_and_source(fast):
+    for c in fast.info.constants.values():
+        assert c.units, c.name
+        assert c.range is not None and c.range[0] <= c.range[1], c.name
+        assert np.all((c.default >= c.range[0]) & (c.default <= c.range[1])), c.name
+        assert c.source, f"{c.name} has no 'Source:' in its comment"
+
+
+def test_plan_switch_only_acts_from_policy_start(fast):
+    ds = fast.run({"plan switch": np.array([0.0, 1.0])}, n=2, outputs=list(INDICATORS))
+    before = ds.sel(time=ds.time < 2023.0)
+    after = ds.sel(time=2030.0)
+    for name in INDICATORS:
+        np.testing.assert_array_equal(before[name].isel(run=0), before[name].isel(run=1))
+    assert float(after.citizenized_migrants[1]) > float(after.citizenized_migrants[0])
+    assert float(after.county_town_share[1]) > float(after.county_town_share[0])
