@@ -24,11 +24,15 @@ FIT_BLOCK = re.compile(r"(<!-- fit:start -->\n).*?(<!-- fit:end -->)", re.S)
 
 
 def markdown(result) -> str:
-    lines = ["| series | years | points | error (%) | threshold (%) | passes |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| series | years | points | error (%) | threshold (%) | passes |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in result.summary.itertuples():
-        lines.append(f"| {r.indicator} | {r.years} | {r.points} | {r.error_pct:.2f} | "
-                     f"{r.threshold_pct:.1f} | {'yes' if r.passes else 'NO'} |")
+        lines.append(
+            f"| {r.indicator} | {r.years} | {r.points} | {r.error_pct:.2f} | "
+            f"{r.threshold_pct:.1f} | {'yes' if r.passes else 'NO'} |"
+        )
     lines += ["", "| calibrated constant | value |", "|---|---|"]
     lines += [f"| {k} | {v:g} |" for k, v in result.values.items()]
     lines += ["", "| series | year | observed | model | error (%) |", "|---|---|---|---|---|"]
@@ -50,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         result.table.to_csv(model_dir() / "data" / "calibration_fit.csv", index=False)
         readme = model_dir() / "README.md"
         text = readme.read_text(encoding="utf-8")
-        readme.write_text(FIT_BLOCK.sub(lambda m: m.group(1) + markdown(result) + m.group(2), text),
-                          encoding="utf-8")
+        readme.write_text(
+            FIT_BLOCK.sub(lambda m: m.group(1) + markdown(result) + m.group(2), text),
+            encoding="utf-8",
+        )
         print(f"wrote {default_model_path()}, calibration_fit.csv and the fit block of {readme}")
     return 0 if result.summary.passes.all() else 1
 

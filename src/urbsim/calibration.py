@@ -31,8 +31,13 @@ from urbsim.model import Model
 from urbsim.paths import observed_path
 
 #: Series that must be reproduced over the fit window to MAPE <= the threshold (%).
-MAPE_SERIES = ("total_population", "urban_population", "rural_population", "urbanization_rate",
-               "regional_gdp")
+MAPE_SERIES = (
+    "total_population",
+    "urban_population",
+    "rural_population",
+    "urbanization_rate",
+    "regional_gdp",
+)
 FIT_WINDOW = (2020, 2023)
 MAPE_THRESHOLD = 2.0
 #: Single points that must be matched within the given absolute percentage error.
@@ -50,7 +55,7 @@ def _fit_points(observed: pd.DataFrame) -> pd.DataFrame:
     lo, hi = FIT_WINDOW
     in_window = observed.indicator.isin(MAPE_SERIES) & observed.year.between(lo, hi)
     points = set(POINT_CHECKS) | set(EXTRA_POINTS)
-    is_point = [(i, y) in points for i, y in zip(observed.indicator, observed.year)]
+    is_point = [(i, y) in points for i, y in zip(observed.indicator, observed.year, strict=True)]
     return observed[in_window | np.asarray(is_point)].reset_index(drop=True)
 
 
@@ -102,8 +107,9 @@ def calibrated_constants(model: Model) -> list[str]:
     return [c.name for c in model.info.constants.values() if c.calibrated and not c.dims]
 
 
-def calibrate(model: Model, base_params: dict | None = None,
-              observed: pd.DataFrame | None = None) -> CalibrationResult:
+def calibrate(
+    model: Model, base_params: dict | None = None, observed: pd.DataFrame | None = None
+) -> CalibrationResult:
     """Fit the ``Calibrated.`` constants to the observed series.
 
     Parameters
@@ -128,7 +134,7 @@ def calibrate(model: Model, base_params: dict | None = None,
         params = {**base, **{n: xs[:, k] for k, n in enumerate(names)}}
         ds = model.run(params, n=len(xs), outputs=outputs)
         t_index = np.searchsorted(ds.time.values, times)
-        cols = [ds[v].values[:, t] for v, t in zip(variables, t_index)]
+        cols = [ds[v].values[:, t] for v, t in zip(variables, t_index, strict=True)]
         return (np.stack(cols, axis=1) - obs) / obs
 
     span = bounds[1] - bounds[0]
@@ -139,9 +145,16 @@ def calibrate(model: Model, base_params: dict | None = None,
         r = residuals(xs)
         return ((r[1:] - r[0]) / h[:, None]).T
 
-    fit = least_squares(lambda x: residuals(x[None, :])[0], np.clip(x0, *bounds), jac=jac,
-                        bounds=bounds, x_scale=span, xtol=1e-10, ftol=1e-12)
-    values = dict(zip(names, (float(f"{v:.6g}") for v in fit.x)))
+    fit = least_squares(
+        lambda x: residuals(x[None, :])[0],
+        np.clip(x0, *bounds),
+        jac=jac,
+        bounds=bounds,
+        x_scale=span,
+        xtol=1e-10,
+        ftol=1e-12,
+    )
+    values = dict(zip(names, (float(f"{v:.6g}") for v in fit.x), strict=True))
     ds = model.run({**base, **values}, outputs=outputs)
     table = fit_table(ds, observed)
     return CalibrationResult(values, table, fit_summary(table), float(fit.cost))
@@ -154,7 +167,9 @@ def write_defaults(mdl_path: Path, values: dict[str, float]) -> None:
         pattern = re.compile(rf"^({re.escape(name)}\s*=\s*)[-+0-9.eE]+\s*$", re.M)
         text, count = pattern.subn(lambda m, v=value: f"{m.group(1)}{v:g}", text)
         if count != 1:
-            raise ValueError(f"{mdl_path}: expected one scalar definition of {name!r}, found {count}")
+            raise ValueError(
+                f"{mdl_path}: expected one scalar definition of {name!r}, found {count}"
+            )
     tmp = mdl_path.with_suffix(".mdl.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(mdl_path)

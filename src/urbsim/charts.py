@@ -437,8 +437,8 @@ def _skeleton(
         subtitle.append(text(lang, "charts.regional_note"))
     if has_band:
         subtitle.append(text(lang, "charts.band_note"))
-    title = alt.TitleParams(text(lang, f"charts.{chart.id}.title"), subtitle=subtitle or None,
-                            anchor="start")
+    title = alt.TitleParams(text(lang, f"charts.{chart.id}.title"), anchor="start",
+                            **({"subtitle": subtitle} if subtitle else {}))
     return alt.layer(*layers).properties(title=title, width=width, height=height)
 
 

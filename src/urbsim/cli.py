@@ -41,6 +41,7 @@ from urbsim.scenarios import display_path
 EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli")
 OUT_SUFFIXES = (".nc", ".csv")
 REPORT_YEARS = (2025, 2030, 2035)
+BUILTIN_COMMANDS = ("run", "check", "scenarios", "app")
 
 
 class UsageError(Exception):
@@ -368,8 +369,8 @@ def _port(text: str) -> int:
 # -- parser and main --------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``urbsim`` argument parser, including extension subcommands."""
+def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
+    """The ``urbsim`` argument parser, with the extension subcommands if ``extensions``."""
     parser = _Parser(prog="urbsim", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"urbsim {urbsim.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -412,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=_port, default=8501)
     app.set_defaults(func=cmd_app)
 
-    for module_name in EXTENSIONS:
+    for module_name in EXTENSIONS if extensions else ():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -427,8 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``urbsim`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
     try:
-        args = build_parser().parse_args(argv)
+        # Extensions import heavy packages (the app imports streamlit): load them only when the
+        # command is not a built-in one, or for the full --help.
+        args = build_parser(extensions=command not in BUILTIN_COMMANDS).parse_args(argv)
         return int(args.func(args))
     except (UrbsimError, UsageError) as exc:
         message = " ".join(str(exc).split())

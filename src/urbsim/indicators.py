@@ -97,8 +97,10 @@ class Target:
 
     def is_met(self, value):
         """Whether ``value`` (scalar, array or DataArray) meets the target."""
-        return np.asarray(value) >= self.threshold if not isinstance(value, xr.DataArray) else (
-            value >= self.threshold
+        return (
+            np.asarray(value) >= self.threshold
+            if not isinstance(value, xr.DataArray)
+            else (value >= self.threshold)
         )
 
 

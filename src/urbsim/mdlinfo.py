@@ -22,7 +22,6 @@ Example
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from urbsim.errors import ModelError
 from urbsim.paths import default_model_path
+from urbsim.pysd_compat import quiet_pysd
 
 LEVER_GROUPS = ("People", "Land", "Money", "Jobs & industry", "Housing", "Public services")
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
@@ -164,7 +164,8 @@ def _sector_at(line: int, sectors: list[tuple[int, str]]) -> str:
 
 
 def _kind(element) -> str:
-    from pysd.translators.structures import abstract_expressions as ae
+    with quiet_pysd():
+        from pysd.translators.structures import abstract_expressions as ae
 
     asts = [c.ast for c in element.components]
     if all(isinstance(a, (int, float, np.ndarray)) for a in asts):
@@ -189,7 +190,9 @@ def _constant_default(element, dims: tuple[str, ...], subs: dict[str, tuple[str,
     value = np.full(shape, np.nan)
     for comp in element.components:
         names = comp.subscripts[0]
-        index = tuple(slice(None) if s in subs else subs[d].index(s) for s, d in zip(names, dims))
+        index = tuple(
+            slice(None) if s in subs else subs[d].index(s) for s, d in zip(names, dims, strict=True)
+        )
         value[index] = comp.ast
     return value
 
@@ -220,17 +223,19 @@ def _parse_doc(doc: str) -> dict:
 
 @cache
 def _model_info_cached(path: Path, mtime_ns: int) -> ModelInfo:
-    from pysd.translators.vensim.vensim_file import VensimFile
+    with quiet_pysd():
+        from pysd.translators.vensim.vensim_file import VensimFile
 
     text = path.read_text(encoding="utf-8")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_pysd():
             vf = VensimFile(path)
             vf.parse()
             am = vf.get_abstract_model()
     except Exception as exc:  # PySD raises bare exceptions with long messages
-        raise ModelError(f"{path}: cannot be parsed as a Vensim model: {exc}".splitlines()[0]) from exc
+        raise ModelError(
+            f"{path}: cannot be parsed as a Vensim model: {exc}".splitlines()[0]
+        ) from exc
     section = am.sections[0]
     subs = {s.name: tuple(s.subscripts) for s in section.subscripts}
     def_lines, sectors = _definition_lines(text)

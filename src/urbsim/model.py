@@ -25,9 +25,7 @@ import hashlib
 import json
 import os
 import shutil
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +39,7 @@ from urbsim.indicators import INDICATORS, add_indicators
 from urbsim.mdlinfo import ModelInfo, model_info
 from urbsim.params import changed_params, coerce_params
 from urbsim.paths import default_model_path
+from urbsim.pysd_compat import quiet_pysd
 
 ENGINES = ("fast", "pysd")
 
@@ -51,21 +50,6 @@ class _Runner(Protocol):
     def simulate(
         self, params: Mapping[str, np.ndarray], n: int, outputs: Sequence[str]
     ) -> dict[str, np.ndarray]: ...
-
-
-@contextmanager
-def quiet_pysd():
-    """Silence the pandas deprecation warnings PySD 3.14.3 raises, only around PySD calls."""
-    with warnings.catch_warnings():
-        for category in (FutureWarning, DeprecationWarning, PendingDeprecationWarning):
-            warnings.filterwarnings("ignore", category=category, module=r"pysd(\.|$)")
-        try:
-            from pandas.errors import Pandas4Warning
-
-            warnings.filterwarnings("ignore", category=Pandas4Warning, module=r"pysd(\.|$)")
-        except ImportError:  # pandas < 3 has no Pandas4Warning
-            pass
-        yield
 
 
 def file_sha256(path: Path) -> str:
@@ -144,7 +128,9 @@ class Model:
     backend : for the fast engine, ``"numpy"`` (default) or ``"jax"``.
     """
 
-    def __init__(self, path: str | Path | None = None, engine: str = "fast", backend: str = "numpy"):
+    def __init__(
+        self, path: str | Path | None = None, engine: str = "fast", backend: str = "numpy"
+    ):
         if engine not in ENGINES:
             raise UrbsimError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
         self.path = Path(path) if path is not None else default_model_path()
@@ -231,8 +217,9 @@ class Model:
         parts = list(self.run_chunks(params, n=n, outputs=outputs, chunk=chunk, scenario=scenario))
         if len(parts) == 1:
             return parts[0]
-        return xr.concat(parts, dim="run", data_vars="minimal", coords="minimal",
-                         combine_attrs="override")
+        return xr.concat(
+            parts, dim="run", data_vars="minimal", coords="minimal", combine_attrs="override"
+        )
 
     def prepare(
         self, params: Mapping[str, Any] | Any | None, n: int | None

@@ -13,7 +13,8 @@ Every value is checked against the ``[min,max]`` range documented in the model.
 Example
 -------
 >>> from urbsim.mdlinfo import model_info
->>> coerce_params(model_info(), {"park investment policy": {"urb": 30}}, n=1)["park investment policy"]
+>>> values = coerce_params(model_info(), {"park investment policy": {"urb": 30}}, n=1)
+>>> values["park investment policy"]
 array([30., 15.,  8.])
 """
 

@@ -25,7 +25,7 @@ from urbsim.app.state import (
 )
 from urbsim.charts import TYPES
 from urbsim.errors import ScenarioError, UrbsimError
-from urbsim.i18n import LANGUAGES, slug, text, unit
+from urbsim.i18n import LANGUAGES, slug, text, text_or, unit
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
 from urbsim.scenarios import Scenario, read_scenario
 
@@ -144,7 +144,7 @@ def _number(x: float) -> str:
 
 
 def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarray) -> None:
-    label = text(lang, f"levers.{slug(c.name)}")
+    label = text_or(lang, f"levers.{slug(c.name)}", c.name)
     unit_text = unit(lang, c.units)
     lo, hi = c.range or (float(np.min(preset)), float(np.max(preset)))
     step = c.step or (hi - lo) / 100

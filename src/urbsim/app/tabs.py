@@ -18,7 +18,7 @@ from urbsim.app import diagram, runs
 from urbsim.app.state import ALL_TYPES
 from urbsim.charts import CHARTS, ChartDef, chart_data, time_chart, time_spec, tornado_chart
 from urbsim.errors import UrbsimError
-from urbsim.i18n import slug, text, unit
+from urbsim.i18n import slug, text, text_or, unit
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.mdlinfo import ModelInfo
 from urbsim.scenarios import Scenario
@@ -156,9 +156,7 @@ def tornado_frame(raw: pd.DataFrame, info: ModelInfo, lang: str, year: int, top:
     frame = frame.nlargest(top, "swing")
 
     def label(name: str) -> str:
-        key = f"levers.{slug(name)}"
-        c = info.constants[name]
-        return text(lang, key) if c.lever else name
+        return text_or(lang, f"levers.{slug(name)}", name)
 
     frame["name"] = [label(n) for n in frame["name"]]
     frame["kind"] = [text(lang, f"sensitivity.{k}") for k in frame["kind"]]
@@ -209,7 +207,7 @@ def render_model(info: ModelInfo, lang: str) -> None:
     scopes = [overview, *diagram.diagram_sectors(info)]
     scope = st.selectbox(text(lang, "model.diagram_scope"), scopes, key="diagram_scope",
                          format_func=lambda s: text(lang, "model.scope_overview")
-                         if s == overview else text(lang, f"sectors.{slug(s)}"))
+                         if s == overview else text_or(lang, f"sectors.{slug(s)}", s))
     groups = {g: text(lang, f"groups.{slug(g)}") for g in info.levers()}
     dot = diagram.overview_dot(info, groups) if scope == overview else diagram.sector_dot(info,
                                                                                           scope)

@@ -51,9 +51,6 @@ def _numpy_namespace() -> dict:
         y1 = np.take_along_axis(ypb, idb + 1, -1)[..., 0]
         return y0 + (xc - x0) * ((y1 - y0) / (x1 - x0))
 
-    def _where(c, a, b):
-        return np.where(c, a, b)
-
     def _assemble(tail, parts):
         r = max((np.shape(v)[0] if np.ndim(v) else 1) for _, v in parts)
         out = np.empty((r, *tail))
@@ -77,7 +74,11 @@ def _numpy_namespace() -> dict:
         "_bc": _bc,
         "_state": _state,
         "_interp": _interp,
-        "_where": _where,
+        "_where": np.where,
+        "_sum": np.add.reduce,
+        "_prod": np.multiply.reduce,
+        "_vmin": np.minimum.reduce,
+        "_vmax": np.maximum.reduce,
         "_assemble": _assemble,
         "_pipe_read": _pipe_read,
         "_pipe_write": _pipe_write,
@@ -154,6 +155,10 @@ def _jax_namespace() -> dict:
         "_state": _state,
         "_interp": _interp,
         "_where": _where,
+        "_sum": jnp.sum,
+        "_prod": jnp.prod,
+        "_vmin": jnp.min,
+        "_vmax": jnp.max,
         "_assemble": _assemble,
         "_pipe_read": _pipe_read,
         "_pipe_write": _pipe_write,

@@ -53,7 +53,7 @@ class E:
 
 _UNARY = {"abs": "xp.abs", "exp": "xp.exp", "ln": "xp.log", "sqrt": "xp.sqrt"}
 _BINARY = {"min": "xp.minimum", "max": "xp.maximum", "power": "xp.power"}
-_REDUCE = {"sum": "xp.sum", "prod": "xp.prod", "vmin": "xp.min", "vmax": "xp.max"}
+_REDUCE = {"sum": "_sum", "prod": "_prod", "vmin": "_vmin", "vmax": "_vmax"}
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SUPPORTED_FUNCS = sorted(
     [*_UNARY, *_BINARY, *_REDUCE, "if_then_else", "zidz", "xidz", "step", "ramp", "pulse"]

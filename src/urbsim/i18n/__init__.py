@@ -61,6 +61,12 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+def text_or(lang: str, key: str, fallback: str) -> str:
+    """The string ``key`` in ``lang``, or ``fallback`` (for names the model may add later,
+    such as a new lever: the app then shows its Vensim name rather than failing)."""
+    return text(lang, key) if has(lang, key) else fallback
+
+
 def unit(lang: str, units: str) -> str:
     """A model or indicator unit as readers of ``lang`` write it (falls back to the raw unit)."""
     key = f"units.{units}"
