@@ -70,13 +70,17 @@ def main(argv=None):
     ap.add_argument("--chunk", type=int, default=50_000)
     a = ap.parse_args(argv)
     mdl = a.model or default_model()
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.processor()} "
-          f"cpus={os.cpu_count()} python {platform.python_version()} numpy {np.__version__}")
+    print(
+        f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.processor()} "
+        f"cpus={os.cpu_count()} python {platform.python_version()} numpy {np.__version__}"
+    )
     print(f"model: {mdl}")
     t = time.perf_counter()
     cm = compile_model(mdl)
-    print(f"compile: {time.perf_counter() - t:.2f} s; {len(cm.variables)} variables, "
-          f"{len(cm.time)} saved times")
+    print(
+        f"compile: {time.perf_counter() - t:.2f} s; {len(cm.variables)} variables, "
+        f"{len(cm.time)} saved times"
+    )
     outs = pick_outputs(cm)
     print(f"recorded outputs: {outs}")
     rng = np.random.default_rng(1)
@@ -135,8 +139,10 @@ def main(argv=None):
                 acc[o] = acc[o] + res[o][:, -1].sum(axis=0)
             del res
         s = time.perf_counter() - t
-        print(f"N=1,000,000 in chunks of {chunk:,}: {s:.1f} s  {total / s:,.0f} runs/s  "
-              f"max RSS {rss_mb():.0f} MiB (+{rss_mb() - rss0:.0f} MiB)")
+        print(
+            f"N=1,000,000 in chunks of {chunk:,}: {s:.1f} s  {total / s:,.0f} runs/s  "
+            f"max RSS {rss_mb():.0f} MiB (+{rss_mb() - rss0:.0f} MiB)"
+        )
 
 
 if __name__ == "__main__":

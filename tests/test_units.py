@@ -214,4 +214,5 @@ def test_subscripted_sum_and_prod(tmp_path):
 
 
 def test_project_model_is_dimensionally_consistent():
-    assert check_units() == []
+    problems = check_units()
+    assert problems == [], "unit errors in the model:\n" + "\n".join(problems)

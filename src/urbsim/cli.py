@@ -19,6 +19,7 @@ import argparse
 import importlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -96,16 +97,18 @@ def check_out_path(out: Path) -> None:
 def write_atomic(out: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``out``, then rename it to ``out``.
 
-    A failure leaves neither ``out`` (if it did not exist) nor the temporary file behind.
+    A failure leaves the temporary file nowhere and ``out`` as it was (absent or the old
+    file). An ``OSError`` (disk full, permissions) becomes an :class:`OutputError`.
     """
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(name)
+    # The writer creates the file itself, so it gets the usual permissions (mkstemp's are 0600).
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         write(tmp)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"--out {out}: cannot be written: {exc.strerror or exc}") from exc
         raise
 
 
@@ -288,10 +291,8 @@ def constants_listing(model_path: Path) -> str:
         name = c.name + (f"[{','.join(c.dims)}]" if c.dims else "")
         rows.append([name, c.units, rng, default, " ".join(flags)])
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
-        for r in rows
-    )
+    cells = ("  ".join(c.ljust(w) for c, w in zip(r, widths + [0], strict=True)) for r in rows)
+    return "\n".join(line.rstrip() for line in cells)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -325,8 +326,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     for scenario in list_scenarios():
         print(f"{scenario.name}: {scenario.title[args.lang]}")
         body = scenario.description[args.lang]
-        width = 40 if args.lang == "zh" else 88  # Chinese characters are two columns wide
-        print(textwrap.indent(textwrap.fill(body, width), "    "))
+        # textwrap breaks at spaces; Chinese has none, so leave it to the terminal
+        print(textwrap.indent(textwrap.fill(body, 88) if args.lang == "en" else body, "    "))
         print()
     return 0
 

@@ -139,10 +139,20 @@ def _spec_strings(spec: Any) -> list[str]:
 
 
 def stamped_spec(chart: alt.TopLevelMixin, stamp: Stamp, lang: str) -> dict:
-    """The Vega-Lite spec of ``chart`` at export width with the stamp as a footer."""
-    sized = chart.properties(width=EXPORT_WIDTH)
-    combined = alt.vconcat(sized, footer(stamp.lines(lang), EXPORT_WIDTH), spacing=12)
-    spec = finish(combined).to_dict()
+    """The Vega-Lite spec of ``chart`` at export width with the stamp as a footer.
+
+    Composed at the dict level: the chart's named datasets must move to the top of the
+    vertical concatenation, which Altair does not do for a chart that already carries them.
+    """
+    inner = chart.properties(width=EXPORT_WIDTH).to_dict()
+    foot = finish(footer(stamp.lines(lang), EXPORT_WIDTH)).to_dict()
+    spec = {
+        "$schema": foot.pop("$schema"),
+        "config": foot.pop("config"),
+        "datasets": {**inner.pop("datasets", {}), **foot.pop("datasets", {})},
+        "spacing": 12,
+        "vconcat": [{k: v for k, v in inner.items() if k != "$schema"}, foot],
+    }
     require_cjk_font(_spec_strings(spec))
     return spec
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +125,14 @@ class ModelInfo:
         KeyError
             If no variable has that name.
         """
-        key = _normalize(name)
-        for real in self.variables:
-            if _normalize(real) == key:
-                return real
-        raise KeyError(name)
+        try:
+            return self._by_normalized_name[_normalize(name)]
+        except KeyError:
+            raise KeyError(name) from None
+
+    @cached_property
+    def _by_normalized_name(self) -> dict[str, str]:
+        return {_normalize(real): real for real in self.variables}
 
     def element_index(self, dim: str, element: str) -> int:
         """Position of ``element`` in subscript range ``dim``."""

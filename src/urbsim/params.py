@@ -155,10 +155,20 @@ def coerce_params(
 
 
 def changed_params(info: ModelInfo, params: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The parameters that differ from the model's defaults, as JSON-ready values."""
+    """The parameters that differ from the model's defaults, as JSON-ready values.
+
+    A value given per run (an ensemble) is summarized by its run count and range, so provenance
+    stays small however many runs there are.
+    """
     changed: dict[str, Any] = {}
     for name, arr in params.items():
         default = info.constants[name].default
-        if arr.shape != default.shape or not np.array_equal(arr, default):
+        if arr.ndim > default.ndim:
+            changed[name] = {
+                "runs": int(arr.shape[0]),
+                "min": float(arr.min()),
+                "max": float(arr.max()),
+            }
+        elif not np.array_equal(arr, default):
             changed[name] = arr.tolist() if arr.ndim else float(arr)
     return changed

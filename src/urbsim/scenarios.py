@@ -133,9 +133,14 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, Mapping):
         inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
         return "{ " + inner + " }"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
+    if isinstance(value, np.generic):  # numpy scalars from arrays or sliders
+        value = value.item()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    raise ScenarioError(
+        f"cannot write {value!r} to a scenario file: values are numbers or tables "
+        "{element = number}"
+    )
 
 
 def _normalize(name: str) -> str:

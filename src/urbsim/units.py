@@ -33,6 +33,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -412,7 +413,13 @@ def check_units(path: str | Path | None = None) -> list[str]:
     ModelError
         If the file cannot be parsed at all.
     """
-    from pysd.translators.structures import abstract_expressions as ae
+    info = model_info(path)
+    return list(_check_units_cached(info.path, info.path.stat().st_mtime_ns, Path.cwd()))
+
+
+@cache
+def _check_units_cached(path: Path, mtime_ns: int, cwd: Path) -> tuple[str, ...]:
+    """The problems of one file version (messages show paths relative to ``cwd``)."""
     from pysd.translators.vensim.vensim_file import VensimFile
 
     info = model_info(path)
@@ -445,14 +452,16 @@ def check_units(path: str | Path | None = None) -> list[str]:
         declared = units[_norm(el.name)]
         checker = _Checker(units, lookups, sizes)
         for component in el.components:
-            _check_component(checker, component.ast, declared, ae)
+            _check_component(checker, component.ast, declared)
         prefix = f"{where}:{info.variables[el.name].line}: {el.name!r}: "
         problems += [prefix + p for p in dict.fromkeys(checker.problems)]
-    return problems
+    return tuple(problems)
 
 
-def _check_component(checker: _Checker, ast, declared: Inferred, ae) -> None:
+def _check_component(checker: _Checker, ast, declared: Inferred) -> None:
     """Compare one equation's right side with its declared unit."""
+    from pysd.translators.structures import abstract_expressions as ae
+
     if isinstance(ast, ae.LookupsStructure | ae.DataStructure):
         return
     if isinstance(ast, ae.IntegStructure) and isinstance(declared, Unit):

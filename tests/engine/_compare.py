@@ -50,7 +50,10 @@ def compare(cm, out: dict, df, run: int = 0, names=None):
         ok = np.isclose(arr, ref, rtol=RTOL, atol=ATOL) | (np.isnan(arr) & np.isnan(ref))
         if not ok.all():
             i, j = np.argwhere(~ok)[0]
-            bad.append(f"{cols[j]} (run {run}) at t={cm.time[i]}: engine {arr[i, j]!r} vs PySD {ref[i, j]!r}")
+            bad.append(
+                f"{cols[j]} (run {run}) at t={cm.time[i]}: "
+                f"engine {arr[i, j]!r} vs PySD {ref[i, j]!r}"
+            )
         checked += arr.size
     assert not bad, f"{len(bad)} variables differ from PySD, e.g.:\n" + "\n".join(bad[:15])
     return checked

@@ -52,7 +52,7 @@ def test_results_do_not_depend_on_chunk_size(model):
     b = run_montecarlo(n=96, seed=5, model=model, chunk=25)
     xr.testing.assert_identical(a, b)
     assert a.attrs["runs"] == 96 and a.attrs["status"] == "complete"
-    assert 0.0 <= float(a.p_met.min()) and float(a.p_met.max()) <= 1.0
+    assert float(a.p_met.min()) >= 0.0 and float(a.p_met.max()) <= 1.0
 
 
 def test_sobol_n_is_rounded_up_with_a_warning(model):
@@ -75,7 +75,7 @@ def _open(path: Path) -> xr.Dataset:
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])
 def test_resume_after_sigkill_equals_uninterrupted(model, tmp_path, suffix):
     killed = tmp_path / f"killed{suffix}"
-    args = dict(n=3000, seed=9, chunk=150, save_runs=True)
+    args = dict(n=1200, seed=9, chunk=100, save_runs=True)
     script = textwrap.dedent(
         f"""
         from urbsim.ensemble.montecarlo import run_montecarlo
@@ -91,7 +91,7 @@ def test_resume_after_sigkill_equals_uninterrupted(model, tmp_path, suffix):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     parts = sorted(first.parent.glob("chunk-*.npz"))
-    assert 1 <= len(parts) < 20, "the run must be interrupted midway"
+    assert 1 <= len(parts) < 12, "the run must be interrupted midway"
     with pytest.raises(OutputError, match="pass --resume"):
         run_montecarlo(out=killed, model=model, **args)
     with pytest.raises(OutputError, match="differs in parameters_sha256, seed"):
@@ -103,7 +103,7 @@ def test_resume_after_sigkill_equals_uninterrupted(model, tmp_path, suffix):
     assert not first.parent.exists()
     _assert_same_bits(_open(killed), _open(whole))
     _assert_same_bits(_open(killed), resumed)
-    assert resumed.attrs["status"] == "complete" and resumed.county_town_share_runs.shape[0] == 3000
+    assert resumed.attrs["status"] == "complete" and resumed.county_town_share_runs.shape[0] == 1200
 
 
 def test_existing_output_is_left_untouched(model, tmp_path):
@@ -118,7 +118,6 @@ def test_existing_output_is_left_untouched(model, tmp_path):
 
 
 def test_dask_local_cluster_equals_single_process(model):
-    pytest.importorskip("dask.distributed")
-    local = run_montecarlo(n=400, seed=21, model=model, chunk=100, save_runs=False)
-    dask = run_montecarlo(n=400, seed=21, model=model, chunk=70, workers=2)
+    local = run_montecarlo(n=120, seed=21, model=model, chunk=120)
+    dask = run_montecarlo(n=120, seed=21, model=model, chunk=40, workers=2)
     _assert_same_bits(local, dask)

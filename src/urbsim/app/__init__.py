@@ -65,7 +65,7 @@ def main() -> None:
     with t_charts:
         tabs.render_charts(cases, ensemble, view)
     with t_compare:
-        tabs.render_compare(presets, (state.scenario, key), view)
+        tabs.render_compare(presets, single, view)
     with t_sens:
         tabs.render_sensitivity(info, (state.scenario, key), lang)
     with t_model:

@@ -51,6 +51,7 @@ def render(frame: pd.DataFrame, lang: str) -> None:
     """Draw the scorecard and keep its numbers in ``st.session_state["scorecard"]``."""
     st.subheader(text(lang, "scorecard.header"))
     st.session_state["scorecard"] = dict(zip(frame["id"], frame["value"]))
-    st.dataframe(table(frame, lang), hide_index=True, use_container_width=True)
+    # A static table: every value is page text (readable by screen readers, browsers and tests).
+    st.table(table(frame, lang).set_index(text(lang, "scorecard.target")))
     st.caption(text(lang, "app.regional_scorecard") + " "
                + text(lang, "scorecard.unrepresented", ids=", ".join(UNREPRESENTED)))

@@ -99,7 +99,7 @@ def from_query(
     lang = query.get("lang", "en")
     notes: list[tuple[str, dict[str, Any]]] = []
     if lang not in LANGUAGES:
-        notes.append(("url_bad_choice", {"key": "lang", "value": lang,
+        notes.append(("url_bad_choice", {"param": "lang", "value": lang,
                                          "allowed": ", ".join(LANGUAGES)}))
         lang = "en"
     state = AppState(scenario=default_scenario, lang=lang)
@@ -112,7 +112,7 @@ def from_query(
     if county_type in (ALL_TYPES, *TYPES):
         state.county_type = county_type
     else:
-        notes.append(("url_bad_choice", {"key": "type", "value": county_type,
+        notes.append(("url_bad_choice", {"param": "type", "value": county_type,
                                          "allowed": ", ".join((ALL_TYPES, *TYPES))}))
     if "seed" in query:
         raw = query["seed"]
@@ -141,20 +141,20 @@ def _read_parameter(
     name, _, element = key.partition(".")
     c = constants.get(name)
     if c is None or len(c.dims) > 1 or bool(element) != bool(c.dims):
-        return "url_unknown", {"key": key}
+        return "url_unknown", {"param": key}
     if element:
         allowed = info.subscripts[c.dims[0]]
         if element not in allowed:
-            return "url_bad_element", {"key": key, "allowed": ", ".join(allowed)}
+            return "url_bad_element", {"param": key, "allowed": ", ".join(allowed)}
     try:
         value = float(raw)
     except ValueError:
-        return "url_bad_number", {"key": key, "value": raw}
+        return "url_bad_number", {"param": key, "value": raw}
     if not math.isfinite(value):
-        return "url_bad_number", {"key": key, "value": raw}
+        return "url_bad_number", {"param": key, "value": raw}
     if c.range is not None and not c.range[0] <= value <= c.range[1]:
         lo, hi = c.range
-        return "url_range", {"key": key, "value": raw, "lo": f"{lo:g}", "hi": f"{hi:g}"}
+        return "url_range", {"param": key, "value": raw, "lo": f"{lo:g}", "hi": f"{hi:g}"}
     if element:
         table = out.setdefault(c.name, {})
         assert isinstance(table, dict)

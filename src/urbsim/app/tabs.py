@@ -86,7 +86,7 @@ def render_charts(cases: Mapping[str, xr.Dataset], ensemble: xr.Dataset | None, 
         spec = time_spec(chart, data, view.lang, county_type=view.county_type)
         specs[chart.id] = spec
         with columns[i % 2], st.container(border=True):
-            st.vega_lite_chart(spec, use_container_width=True)
+            st.vega_lite_chart(spec, width="stretch")
             _downloads(chart, data, view)
     return specs
 
@@ -109,12 +109,12 @@ def compare_table(a: xr.Dataset, b: xr.Dataset, lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_compare(presets: Mapping[str, Scenario], current: tuple[str, str], view: View) -> None:
+def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: View) -> None:
     """Two scenarios (presets or the current levers) side by side with their differences.
 
     Parameters
     ----------
-    current : ``(preset, overrides key)`` of the sliders' scenario.
+    current : the run of the sliders' scenario.
     """
     lang = view.lang
     st.subheader(text(lang, "compare.header"))
@@ -130,13 +130,13 @@ def render_compare(presets: Mapping[str, Scenario], current: tuple[str, str], vi
                              format_func=label.__getitem__)
 
     def run_of(pick: str) -> xr.Dataset:
-        return runs.case_run(*current) if pick == current_label else runs.case_run(pick, "{}")
+        return current if pick == current_label else runs.case_run(pick, "{}")
 
     a, b = run_of(pick_a), run_of(pick_b)
     if pick_a == pick_b:
         st.info(text(lang, "compare.same"))
     table = compare_table(a, b, lang)
-    st.dataframe(table, hide_index=True, use_container_width=True,
+    st.dataframe(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.2f")
                                 for c in table.columns[2:]})
     cases = {f"A: {label[pick_a]}": a, f"B: {label[pick_b]}": b}
@@ -145,7 +145,7 @@ def render_compare(presets: Mapping[str, Scenario], current: tuple[str, str], vi
         data = chart_data(chart, cases, lang, county_type=view.county_type)
         with columns[i % 2]:
             st.vega_lite_chart(time_spec(chart, data, lang, county_type=view.county_type),
-                               use_container_width=True)
+                               width="stretch")
 
 
 def tornado_frame(raw: pd.DataFrame, info: ModelInfo, lang: str, year: int, top: int
@@ -172,7 +172,7 @@ def render_sensitivity(info: ModelInfo, current: tuple[str, str], lang: str) -> 
     for year in runs.SENSITIVITY_YEARS:
         chart = tornado_chart(tornado_frame(raw, info, lang, year, top), lang, year=year,
                               unit_text=unit(lang, "pp"))
-        st.altair_chart(chart, use_container_width=True)
+        st.altair_chart(chart, width="stretch")
 
 
 def variables_table(info: ModelInfo, lang: str, query: str = "") -> pd.DataFrame:
@@ -211,9 +211,9 @@ def render_model(info: ModelInfo, lang: str) -> None:
     groups = {g: text(lang, f"groups.{slug(g)}") for g in info.levers()}
     dot = diagram.overview_dot(info, groups) if scope == overview else diagram.sector_dot(info,
                                                                                           scope)
-    st.graphviz_chart(dot, use_container_width=True)
+    st.graphviz_chart(dot, width="stretch")
     st.caption(text(lang, "model.diagram_caption"))
     st.subheader(text(lang, "model.docs"))
     query = st.text_input(text(lang, "model.search"), key="doc_search")
     st.caption(text(lang, "app.doc_note"))
-    st.dataframe(variables_table(info, lang, query), hide_index=True, use_container_width=True)
+    st.dataframe(variables_table(info, lang, query), hide_index=True, width="stretch")

@@ -20,18 +20,15 @@ def _numpy_namespace() -> dict:
     xp = np
 
     def _bc(v, tail):
-        """Broadcast ``v`` (run axis first, or a scalar) to ``(R, *tail)`` as a read-only view."""
+        """Broadcast ``v`` (run axis last, or a scalar) to ``(*tail, R)`` as a read-only view."""
         v = np.asarray(v, dtype=np.float64)
-        if v.ndim == 0:
-            v = v.reshape((1,) * (1 + len(tail)))
-        return np.broadcast_to(v, (v.shape[0], *tail))
+        r = v.shape[-1] if v.ndim else 1
+        return np.broadcast_to(v, (*tail, r))
 
     def _state(v, n, tail):
-        """A fresh writable float64 state array shaped ``(n, *tail)``."""
+        """A fresh writable float64 state array shaped ``(*tail, n)``."""
         v = np.asarray(v, dtype=np.float64)
-        if v.ndim == 0:
-            v = v.reshape((1,) * (1 + len(tail)))
-        return np.array(np.broadcast_to(v, (n, *tail)), dtype=np.float64)
+        return np.array(np.broadcast_to(v, (*tail, n)), dtype=np.float64)
 
     def _interp(x, xp_, yp):
         """PySD lookup: linear interpolation, clamped to the end values outside the x range."""
@@ -52,21 +49,22 @@ def _numpy_namespace() -> dict:
         return y0 + (xc - x0) * ((y1 - y0) / (x1 - x0))
 
     def _assemble(tail, parts):
-        r = max((np.shape(v)[0] if np.ndim(v) else 1) for _, v in parts)
-        out = np.empty((r, *tail))
+        r = max((np.shape(v)[-1] if np.ndim(v) else 1) for _, v in parts)
+        out = np.empty((*tail, r))
         for ix, v in parts:
-            out[(slice(None), *np.ix_(*ix))] = v
+            out[(*np.ix_(*ix), slice(None))] = v
         return out
 
     def _pipe_read(pipe, ptr, ar):
-        return pipe[ptr, ar]
+        return np.moveaxis(pipe[ptr, ar], 0, -1)
 
     def _pipe_write(pipe, ptr, ar, v):
-        pipe[ptr, ar] = v
+        pipe[ptr, ar] = np.moveaxis(v, -1, 0)
         return pipe
 
     def _record(o, j, v):
-        o[:, j] = v
+        v = np.asarray(v)
+        o[:, j] = np.moveaxis(v, -1, 0) if v.ndim else v
         return o
 
     return {
@@ -100,15 +98,12 @@ def _jax_namespace() -> dict:
 
     def _bc(v, tail):
         v = jnp.asarray(v, dtype=jnp.float64)
-        if v.ndim == 0:
-            v = v.reshape((1,) * (1 + len(tail)))
-        return jnp.broadcast_to(v, (v.shape[0], *tail))
+        r = v.shape[-1] if v.ndim else 1
+        return jnp.broadcast_to(v, (*tail, r))
 
     def _state(v, n, tail):
         v = jnp.asarray(v, dtype=jnp.float64)
-        if v.ndim == 0:
-            v = v.reshape((1,) * (1 + len(tail)))
-        return jnp.broadcast_to(v, (n, *tail)).astype(jnp.float64)
+        return jnp.broadcast_to(v, (*tail, n)).astype(jnp.float64)
 
     def _interp(x, xp_, yp):
         xp_ = jnp.asarray(xp_)
@@ -133,20 +128,21 @@ def _jax_namespace() -> dict:
         return jnp.where(c, a, b)
 
     def _assemble(tail, parts):
-        r = max((jnp.shape(v)[0] if jnp.ndim(v) else 1) for _, v in parts)
-        out = jnp.zeros((r, *tail))
+        r = max((jnp.shape(v)[-1] if jnp.ndim(v) else 1) for _, v in parts)
+        out = jnp.zeros((*tail, r))
         for ix, v in parts:
-            out = out.at[(slice(None), *np.ix_(*ix))].set(v)
+            out = out.at[(*np.ix_(*ix), slice(None))].set(v)
         return out
 
     def _pipe_read(pipe, ptr, ar):
-        return pipe[ptr, ar]
+        return jnp.moveaxis(pipe[ptr, ar], 0, -1)
 
     def _pipe_write(pipe, ptr, ar, v):
-        return pipe.at[ptr, ar].set(v)
+        return pipe.at[ptr, ar].set(jnp.moveaxis(v, -1, 0))
 
     def _record(o, j, v):
-        o[:, j] = np.asarray(v)
+        v = np.asarray(v)
+        o[:, j] = np.moveaxis(v, -1, 0) if v.ndim else v
         return o
 
     return {

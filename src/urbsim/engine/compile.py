@@ -13,8 +13,10 @@ are computed; time-invariant ones are computed once before the time loop.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -333,7 +335,9 @@ class Program:
         node = self._hoisted.get(key)
         if node is None:
             self._hidden_count += 1
-            node = self.new_node(f"{ctx.var}#inv{self._hidden_count}", "aux", e.dims, ctx.line, False)
+            node = self.new_node(
+                f"{ctx.var}#inv{self._hidden_count}", "aux", e.dims, ctx.line, False
+            )
             node.code = e.code
             node.deps = set(e.deps)
             node.ra = True
@@ -358,7 +362,7 @@ class Program:
     def _compile_const(self, node):
         el = node.el
         tail = self.sizes(node.dims)
-        val = np.full((1, *tail), np.nan)
+        val = np.full((*tail, 1), np.nan)
         for c in el.components:
             ix, lhs = self._placement(c, node.dims)
             shape = tuple(len(i) for i in ix)
@@ -366,10 +370,14 @@ class Program:
             if a.size == 1:
                 a = np.full(shape, float(a.reshape(-1)[0]))
             elif a.size != math.prod(shape):
-                raise self.err(node.name, node.line, "constant table size does not match", ModelError)
-            val[(slice(None), *np.ix_(*ix))] = a.reshape((1, *shape))
+                raise self.err(
+                    node.name, node.line, "constant table size does not match", ModelError
+                )
+            val[(*np.ix_(*ix), slice(None))] = a.reshape((*shape, 1))
         if np.isnan(val).any():
-            raise self.err(node.name, node.line, "some subscript elements are not defined", ModelError)
+            raise self.err(
+                node.name, node.line, "some subscript elements are not defined", ModelError
+            )
         node.value = val
         node.vkind = "constant"
 
@@ -393,13 +401,15 @@ class Program:
             tables.append((ix, *self._table(node, c.ast)))
         xs = np.unique(np.concatenate([t[1] for t in tables]))
         tail = self.sizes(node.dims)
-        y = np.full((1, *tail, len(xs)), np.nan)
+        y = np.full((*tail, 1, len(xs)), np.nan)
         for ix, x, yy in tables:
             # PySD merges x points and fills the gaps by (clamped) linear interpolation
             vals = np.interp(xs, x, yy)
-            y[(slice(None), *np.ix_(*ix), slice(None))] = vals
+            y[(*np.ix_(*ix), slice(None), slice(None))] = vals
         if np.isnan(y).any():
-            raise self.err(node.name, node.line, "some subscript elements are not defined", ModelError)
+            raise self.err(
+                node.name, node.line, "some subscript elements are not defined", ModelError
+            )
         node.x, node.y = xs, y
         node.xpy = f"x{node.id}"
         node.vkind = "lookup"
@@ -415,7 +425,9 @@ class Program:
     def hidden_stateful(self, ast, ctx: ExprCompiler):
         self._hidden_count += 1
         sdims = tuple(d for d in ctx.lhs if d is not None)
-        node = self.new_node(f"{ctx.var}#state{self._hidden_count}", "stateful", sdims, ctx.line, False)
+        node = self.new_node(
+            f"{ctx.var}#state{self._hidden_count}", "stateful", sdims, ctx.line, False
+        )
         tail = self.sizes(sdims)
         if isinstance(ast, ae.IntegStructure):
             if ast.non_negative:
@@ -607,7 +619,86 @@ def _topo(nodes_by_id, ids, deps_of, what, program):
     return order
 
 
-def generate(program: Program, out_ids: list[int]) -> str:
+_NS_NAMES = {
+    "xp",
+    "_bc",
+    "_state",
+    "_interp",
+    "_where",
+    "_sum",
+    "_prod",
+    "_vmin",
+    "_vmax",
+    "_assemble",
+    "_pipe_read",
+    "_pipe_write",
+    "_pipe_init",
+    "_record",
+    "_SMALL",
+    "_NAN",
+    "_INF",
+    "_dorder",
+    "_dfo",
+    "t",
+    "k",
+    "n",
+    "DT",
+    "bool",
+    "range",
+    "len",
+    "float",
+}
+
+
+def _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes):
+    """Source where one time step is a separate function ``_step`` (jitted by JAX)."""
+    import ast as pyast
+
+    step_src = "\n".join(aux_lines + upd_lines + commits)
+    tree = pyast.parse(step_src)
+    assigned, loaded = set(), set()
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.Name):
+            (assigned if isinstance(node.ctx, pyast.Store) else loaded).add(node.id)
+    states = [c.split(" = ")[0] for c in commits]
+    free = sorted((loaded - assigned - _NS_NAMES) | {nodes[i].py for i in out_ids})
+    free = [x for x in free if x not in states and x not in assigned]
+    flags = [x for x in free if x.endswith("_kf")]
+    params = [x for x in free if not x.endswith("_kf")]
+    outs = ", ".join(nodes[i].py for i in out_ids)
+
+    def tup(names):
+        return "(" + "".join(f"{x}, " for x in names) + ")"
+
+    step = ["def _step(S, P, F, n, t, k):"]
+    step.append(f"    {tup(states)} = S")
+    step.append(f"    {tup(params)} = P")
+    step.append(f"    {tup(flags)} = F")
+    step.append(f"    DT = {num(0.0)}")  # replaced below
+    step.extend("    " + x for x in aux_lines)
+    step.append(f"    _outs = ({outs},)")
+    step.extend("    " + x for x in upd_lines)
+    step.extend("    " + x for x in commits)
+    step.append(f"    return {tup(states)}, _outs")
+    dt_line = next(x for x in body if x.startswith("DT = "))
+    step[4] = "    " + dt_line
+    body = list(body)
+    body.append(f"S = {tup(states)}")
+    body.append(f"P = {tup(params)}")
+    body.append(f"F = {tup(flags)}")
+    body.append("for k in range(len(T)):")
+    body.append("    S2, _outs = _STEP(S, P, F, n, T[k], k)")
+    body.append("    j = REC[k]")
+    body.append("    if j >= 0:")
+    for pos in range(len(out_ids)):
+        body.append(f"        O[{pos}] = _record(O[{pos}], j, _outs[{pos}])")
+    body.append("    S = S2")
+    body.append("return O")
+    src = "\n".join(step) + "\n\n\n" + "\n".join(lines + ["    " + x for x in body]) + "\n"
+    return src
+
+
+def generate(program: Program, out_ids: list[int], jit: bool = False) -> str:
     """Python source of ``_sim`` computing the outputs ``out_ids``."""
     nodes = program.nodes
     needed: set = set()
@@ -646,24 +737,32 @@ def generate(program: Program, out_ids: list[int]) -> str:
             body.append(f"{nd.py} = {nd.code}")
     dyn_ids = {i for i in needed if nodes[i].dynamic}
     step_order = _topo(nodes, dyn_ids, lambda i: nodes[i].step_deps, "algebraic", program)
-    loop = ["for k in range(len(T)):", "    t = T[k]"]
+    aux_lines = []
     for i in step_order:
         nd = nodes[i]
-        src = sf.emit_output(nd.st) if nd.st is not None else [f"{nd.py} = {nd.code}"]
-        loop.extend("    " + s for s in src)
+        aux_lines.extend(sf.emit_output(nd.st) if nd.st is not None else [f"{nd.py} = {nd.code}"])
+    upd_lines, commits = [], []
+    for i in sorted(dyn_ids):
+        nd = nodes[i]
+        if nd.st is not None:
+            upd, com = sf.emit_update(nd.st)
+            upd_lines.extend(upd)
+            commits.extend(com)
+    if jit:
+        return (
+            _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes),
+            const_ids,
+            lookup_ids,
+        )
+    loop = ["for k in range(len(T)):", "    t = T[k]"]
+    loop.extend("    " + s for s in aux_lines)
     loop.append("    j = REC[k]")
     loop.append("    if j >= 0:")
     for pos, i in enumerate(out_ids):
         loop.append(f"        O[{pos}] = _record(O[{pos}], j, {nodes[i].py})")
     loop.append("    if k == len(T) - 1:")
     loop.append("        break")
-    commits = []
-    for i in sorted(dyn_ids):
-        nd = nodes[i]
-        if nd.st is not None:
-            upd, com = sf.emit_update(nd.st)
-            loop.extend("    " + s for s in upd)
-            commits.extend(com)
+    loop.extend("    " + s for s in upd_lines)
     loop.extend("    " + s for s in commits)
     body.extend(loop)
     body.append("return O")
@@ -687,7 +786,8 @@ class CompiledModel:
         self._ns.update(self._helpers())
         self._cache: dict = {}
         # runs are simulated in blocks so that the working arrays stay in cache
-        self.block_size = 2048
+        self.block_size = 1024
+        self.threads = os.cpu_count() or 1
         self._steps, rec, self.time = program.time_grid()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
         self._rec[np.nonzero(rec)[0]] = np.arange(int(rec.sum()))
@@ -711,7 +811,7 @@ class CompiledModel:
             self._public[nd.name] = nd
         self._norm_public = {norm(k): v for k, v in self._public.items()}
         self.constants = {
-            nd.name: (nd.value[0].copy() if nd.dims else np.float64(nd.value[0, ...].item()))
+            nd.name: (nd.value[..., 0].copy() if nd.dims else np.float64(nd.value.reshape(-1)[0]))
             for nd in self._public.values()
             if nd.kind in ("const", "control")
         }
@@ -725,7 +825,7 @@ class CompiledModel:
 
         def _dorder(dtm, k, ndim, nid):
             a = np.asarray(dtm, dtype=np.float64)
-            m = np.full(1, float(a)) if a.ndim == 0 else a.reshape(a.shape[0], -1).min(axis=1)
+            m = np.full(1, float(a)) if a.ndim == 0 else a.reshape(-1, a.shape[-1]).min(axis=0)
             o = np.full(m.shape, k)
             for _ in range(k):
                 o = np.where(o * dt > m, o - 1, o)
@@ -734,7 +834,7 @@ class CompiledModel:
                     f"variable '{names[nid]}' of {p.path_name}: delay time shorter than TIME "
                     "STEP, PySD cannot run it either"
                 )
-            return o.astype(np.float64).reshape((-1,) + (1,) * ndim)
+            return o.astype(np.float64)
 
         def _dfo(dtm, n, nid):
             a = np.asarray(dtm, dtype=np.float64).reshape(-1)
@@ -745,6 +845,7 @@ class CompiledModel:
 
         def _pipe_init(st, ko):
             m = int(np.max(ko))
+            st = xp.moveaxis(st, -1, 0)
             return xp.broadcast_to(st, (m, *st.shape)) + 0.0
 
         return {"_dorder": _dorder, "_dfo": _dfo, "_pipe_init": _pipe_init}
@@ -764,18 +865,19 @@ class CompiledModel:
         try:
             a = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
-            raise ParameterError(
-                f"parameter '{nd.name}': value is not numeric"
-            ) from None
+            raise ParameterError(f"parameter '{nd.name}': value is not numeric") from None
         if nd.kind == "lookup":
             npts = nd.y.shape[-1]
             shapes = [(npts,), (*dims, npts), (n, npts), (n, *dims, npts)]
             allowed = ", ".join(str(s) for s in dict.fromkeys(shapes))
-            if a.shape in ((npts,), (*dims, npts)):
-                out = np.broadcast_to(a, (1, *dims, npts))
-            elif a.shape in ((n, npts), (n, *dims, npts)):
-                out = a.reshape((n,) + (1,) * (len(dims) - (a.ndim - 2)) + a.shape[1:])
-                out = np.broadcast_to(out, (n, *dims, npts))
+            if a.shape == (npts,):
+                out = np.broadcast_to(a, (*dims, 1, npts))
+            elif a.shape == (*dims, npts):
+                out = a.reshape((*dims, 1, npts))
+            elif a.shape == (n, npts):
+                out = np.broadcast_to(a, (*dims, n, npts))
+            elif a.shape == (n, *dims, npts):
+                out = np.moveaxis(a, 0, -2)
             else:
                 raise ParameterError(
                     f"lookup '{nd.name}': y values shaped {a.shape}; allowed shapes {allowed} "
@@ -795,15 +897,13 @@ class CompiledModel:
         if not np.isfinite(a).all():
             raise ParameterError(f"parameter '{nd.name}': values must be finite numbers")
         if a.shape == ():
-            return np.full((1, *dims), float(a))
+            return np.full((*dims, 1), float(a))
         if a.shape == dims:
-            return a.reshape((1, *dims)).copy()
+            return a.reshape((*dims, 1)).copy()
         if a.shape == (n,):
-            return np.ascontiguousarray(
-                np.broadcast_to(a.reshape((n,) + (1,) * len(dims)), (n, *dims))
-            )
+            return np.ascontiguousarray(np.broadcast_to(a, (*dims, n)))
         if a.shape == (n, *dims):
-            return np.ascontiguousarray(a)
+            return np.ascontiguousarray(np.moveaxis(a, 0, -1))
         raise ParameterError(
             f"parameter '{nd.name}': value shaped {a.shape} for n={n}; allowed shapes {allowed}"
         )
@@ -812,9 +912,14 @@ class CompiledModel:
         key = tuple(out_ids)
         fn = self._cache.get(key)
         if fn is None:
-            src, const_ids, lookup_ids = generate(self._p, list(out_ids))
+            jit = self.backend == "jax"
+            src, const_ids, lookup_ids = generate(self._p, list(out_ids), jit=jit)
             ns = dict(self._ns)
             exec(compile(src, f"<urbsim-engine:{self._p.path_name}>", "exec"), ns)  # noqa: S102
+            if jit:
+                import jax
+
+                ns["_STEP"] = jax.jit(ns["_step"], static_argnums=(2, 3))
             fn = (ns["_sim"], const_ids, lookup_ids, src)
             self._cache[key] = fn
         return fn
@@ -855,32 +960,45 @@ class CompiledModel:
                 raise ParameterError(f"output '{name}' is a lookup table, not a variable")
             shape = (n, T, *self._p.sizes(nd.dims))
             if nd.kind in ("const", "control"):
-                val = values.get(nd.id, nd.value)
-                results[nd.name] = np.array(
-                    np.broadcast_to(val[:, None], shape), dtype=np.float64
-                )
+                val = np.moveaxis(values.get(nd.id, nd.value), -1, 0)
+                results[nd.name] = np.array(np.broadcast_to(val[:, None], shape), dtype=np.float64)
             elif nd.id not in dyn_ids:
                 dyn_ids.append(nd.id)
                 dyn_names.append(nd.name)
         if dyn_ids:
             fn, const_ids, lookup_ids, _ = self._function(dyn_ids)
-            O = [np.empty((n, T, *self._p.sizes(self._p.nodes[i].dims))) for i in dyn_ids]
+            outs = [np.empty((n, T, *self._p.sizes(self._p.nodes[i].dims))) for i in dyn_ids]
             block = max(1, int(self.block_size))
-            for start in range(0, n, block):
+
+            def run_block(start):
                 stop = min(n, start + block)
 
-                def cut(a, start=start, stop=stop):
-                    return a[start:stop] if a.shape[0] == n and n > 1 else a
+                def cut(a, axis):  # the run axis is last for constants, next to last for tables
+                    if n > 1 and a.shape[axis] == n:
+                        return a[(Ellipsis, slice(start, stop)) + (slice(None),) * (-1 - axis)]
+                    return a
 
-                C = [cut(values[i]) if i in values else self._p.nodes[i].value for i in const_ids]
+                C = [
+                    cut(values[i], -1) if i in values else self._p.nodes[i].value for i in const_ids
+                ]
                 L = []
                 for i in lookup_ids:
                     nd = self._p.nodes[i]
-                    L.append((nd.x, cut(values[i]) if i in values else nd.y))
-                Ob = [o[start:stop] for o in O]
-                with np.errstate(all="ignore"):
-                    Ob = fn(C, L, Ob, stop - start, self._steps, self._rec)
-            for name, o in zip(dyn_names, O, strict=True):
+                    L.append((nd.x, cut(values[i], -2) if i in values else nd.y))
+                Ob = [o[start:stop] for o in outs]
+                with np.errstate(all="ignore"):  # thread-local: set in every worker
+                    fn(C, L, Ob, stop - start, self._steps, self._rec)
+
+            starts = list(range(0, n, block))
+            workers = min(len(starts), self.threads or 1)
+            if workers <= 1 or self.backend != "numpy":
+                for start in starts:
+                    run_block(start)
+            else:
+                # numpy releases the GIL inside its loops: blocks run on several cores
+                with ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(run_block, starts))
+            for name, o in zip(dyn_names, outs, strict=True):
                 results[name] = o
         return {name: results[self._node(name, "output").name] for name in names}
 

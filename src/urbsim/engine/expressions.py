@@ -62,7 +62,7 @@ _SUPPORTED_FUNCS = sorted(
 
 
 def align(e: E, target: tuple) -> str:
-    """Source of ``e`` with its axes permuted/expanded to ``target`` (run axis kept first)."""
+    """Source of ``e`` with its axes permuted/expanded to ``target`` (run axis kept last)."""
     if not e.ra:
         return e.code
     if e.dims == target:
@@ -72,11 +72,14 @@ def align(e: E, target: tuple) -> str:
     perm = [src.index(d) for d in present]
     code = e.code
     if perm != sorted(perm):
-        axes = ", ".join(["0"] + [str(p + 1) for p in perm])
+        axes = ", ".join([str(p) for p in perm] + [str(len(src))])
         code = f"xp.transpose({code}, ({axes}))"
     if len(present) < len(target):
-        idx = ", ".join([":"] + [":" if d in src else "None" for d in target])
-        code = f"({code})[{idx}]"
+        idx = [":" if d in src else "None" for d in target]
+        while idx and idx[0] == "None":  # numpy prepends missing leading axes
+            idx.pop(0)
+        if "None" in idx:
+            code = f"({code})[{', '.join([*idx, ':'])}]"
     return code
 
 
@@ -90,7 +93,7 @@ def union_dims(es) -> tuple:
 
 
 class ExprCompiler:
-    """Compiles the right-hand side of one component.
+    """Compiles the right-hand side of one component (arrays are (*dims, run)).
 
     ``program`` supplies: ``resolve(ref_norm) -> node``, ``ranges`` (name -> elements),
     ``range_of_norm`` (normalised range name -> name), ``hidden_stateful(...)``,
@@ -108,7 +111,8 @@ class ExprCompiler:
         where = f" (line {self.line})" if self.line else ""
         return UnsupportedFeature(
             f"variable '{self.var}'{where} of {self.p.path_name}: {what} is not supported by "
-            "the fast engine; supported functions: " + ", ".join(_SUPPORTED_FUNCS)
+            "the fast engine; supported functions: "
+            + ", ".join(_SUPPORTED_FUNCS)
             + ", INTEG, SMOOTH(I/3/3I), DELAY1(I), DELAY3(I), DELAY FIXED, TREND, INITIAL, "
             "lookups, WITH LOOKUP"
         )
@@ -227,7 +231,7 @@ class ExprCompiler:
             raise self.unsupported(
                 f"reference to '{node.name}' with {len(subs)} subscripts (it has {len(dims)})"
             )
-        basic = [":"]
+        basic = []
         out_dims = []
         gathers = []  # (axis in result, index list)
         for s, d in zip(subs, dims, strict=True):
@@ -266,9 +270,9 @@ class ExprCompiler:
             raise self.unsupported(f"subscript '{s}' on '{node.name}' (dimension {d})")
         code = node.py
         if any(b != ":" for b in basic):
-            code = f"{code}[{', '.join(basic)}]"
+            code = f"{code}[{', '.join([*basic, ':'])}]"
         for ax, idx in gathers:
-            code = f"xp.take({code}, xp.asarray({idx!r}), axis={ax + 1})"
+            code = f"xp.take({code}, xp.asarray({idx!r}), axis={ax})"
         if len(out_dims) > len(set(out_dims)):
             raise self.unsupported(f"repeated dimension in a reference to '{node.name}'")
         return E(code, tuple(out_dims), True, {node.id})
@@ -297,7 +301,7 @@ class ExprCompiler:
             return E(f"{_BINARY[fname]}({c0}, {c1})", dims, ra, deps)
         if fname in _REDUCE and len(args) == 1:
             e = self.expr(args[0])
-            axes = [i + 1 for i, d in enumerate(e.dims) if d.endswith("!")]
+            axes = [i for i, d in enumerate(e.dims) if d.endswith("!")]
             if not axes:
                 raise self.unsupported(f"{fname.upper()} without a '!' subscript")
             keep = tuple(d for d in e.dims if not d.endswith("!"))
@@ -337,16 +341,19 @@ class ExprCompiler:
         xcode = align(x, dims)
         tab_code = tab.code
         if tab.dims != dims:
-            # the table array carries a trailing points axis: align its dims, keep points last
+            # table arrays are (*dims, run, points): align the dims, keep the last two axes
             src = list(tab.dims)
             present = [d for d in dims if d in src]
             perm = [src.index(d) for d in present]
             if perm != sorted(perm):
-                axes = ", ".join(["0"] + [str(p + 1) for p in perm] + [str(len(src) + 1)])
+                axes = ", ".join([str(p) for p in perm] + [str(len(src)), str(len(src) + 1)])
                 tab_code = f"xp.transpose({tab_code}, ({axes}))"
             if len(present) < len(dims):
-                idx = ", ".join([":"] + [":" if d in src else "None" for d in dims] + [":"])
-                tab_code = f"({tab_code})[{idx}]"
+                idx = [":" if d in src else "None" for d in dims]
+                while idx and idx[0] == "None":
+                    idx.pop(0)
+                if "None" in idx:
+                    tab_code = f"({tab_code})[{', '.join([*idx, ':', ':'])}]"
         code = f"_interp({xcode}, x{node.id}, {tab_code})"
         return E(code, dims, True, x.deps | {node.id})
 

@@ -146,9 +146,7 @@ def emit_update(st: Stateful) -> tuple[list[str], list[str]]:
         lines = [f"{st.sp}_in = {a['input']}", f"{st.sp}_tm = {a['smooth_time']}"]
         for j in range(st.order):
             tgt = f"{st.sp}_in" if j == 0 else s[j - 1]
-            lines.append(
-                f"{news[j]} = {s[j]} + ((({tgt} - {s[j]}) * {k}) / {st.sp}_tm) * {dt}"
-            )
+            lines.append(f"{news[j]} = {s[j]} + ((({tgt} - {s[j]}) * {k}) / {st.sp}_tm) * {dt}")
         return lines, [f"{x} = {y}" for x, y in zip(s, news, strict=True)]
     if st.stype == "delay":
         k = num(st.order)
@@ -163,9 +161,7 @@ def emit_update(st: Stateful) -> tuple[list[str], list[str]]:
             if j == 0:
                 inflow = f"{st.sp}_in"
             else:
-                inflow = (
-                    f"_where({st.sp}_ko == {num(st.order - j)}, {st.sp}_in, {st.sp}_o{j - 1})"
-                )
+                inflow = f"_where({st.sp}_ko == {num(st.order - j)}, {st.sp}_in, {st.sp}_o{j - 1})"
             lines.append(
                 f"    {news[j]} = {s[j]} + (({inflow} - {st.sp}_o{j}) * {st.sp}_ko) * {dt}"
             )
@@ -173,11 +169,11 @@ def emit_update(st: Stateful) -> tuple[list[str], list[str]]:
     if st.stype == "delayfixed":
         tail = repr(tuple(int(x) for x in st.tail))
         lines = [
-            f"{st.sp}_p = _pipe_write({st.sp}_p, k % {st.sp}_ko, {st.sp}_ar, "
+            f"{st.sp}_pn = _pipe_write({st.sp}_p, k % {st.sp}_ko, {st.sp}_ar, "
             f"_state({a['input']}, n, {tail}))",
-            f"{st.sp}_stn = _pipe_read({st.sp}_p, (k + 1) % {st.sp}_ko, {st.sp}_ar)",
+            f"{st.sp}_stn = _pipe_read({st.sp}_pn, (k + 1) % {st.sp}_ko, {st.sp}_ar)",
         ]
-        return lines, [f"{st.sp}_st = {st.sp}_stn"]
+        return lines, [f"{st.sp}_st = {st.sp}_stn", f"{st.sp}_p = {st.sp}_pn"]
     if st.stype == "trend":
         return (
             [f"{news[0]} = {s[0]} + (({a['input']} - {s[0]}) / {a['average_time']}) * {dt}"],

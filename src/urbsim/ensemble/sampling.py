@@ -55,7 +55,7 @@ def split_scenario(scenario_or_params: Any) -> tuple[str, Mapping[str, Any], Any
 
 
 def resolve_uncertainty(
-    info: ModelInfo, fixed: Mapping[str, Any], uncertainty: Any = None, where: str = ""
+    info: ModelInfo, fixed: Mapping[str, Any], uncertainty: Any = None, source: Any = None
 ) -> dict[str, Distribution]:
     """The distributions an ensemble varies.
 
@@ -67,7 +67,7 @@ def resolve_uncertainty(
     uncertainty : ``None`` or a raw ``[uncertainty]`` table, overlaid element by element on the
         model's defaults; or a non-empty mapping of :class:`Distribution`, used as the complete
         set (nothing else varies).
-    where : the scenario file, for error messages.
+    source : the Scenario; its ``.path`` (when set) names file and line in error messages.
     """
     if (
         isinstance(uncertainty, Mapping)
@@ -75,7 +75,9 @@ def resolve_uncertainty(
         and all(isinstance(d, Distribution) for d in uncertainty.values())
     ):
         return dict(uncertainty)
-    parsed = parse_uncertainty(info, uncertainty or {}, where)
+    path = getattr(source, "path", None)
+    text = path.read_text(encoding="utf-8") if path is not None and path.is_file() else None
+    parsed = parse_uncertainty(info, uncertainty or {}, str(path or ""), text=text)
     out = {k: d for k, d in default_uncertainty(info).items() if k not in fixed}
     for name, dist in parsed.items():
         base = out.get(name)
@@ -188,6 +190,7 @@ def sample(
     n = check_n(n)
     _, raw, table = split_scenario(scenario_or_params)
     fixed = coerce_params(info, raw, n=n)
-    dists = resolve_uncertainty(info, fixed, table if uncertainty is None else uncertainty)
+    chosen = table if uncertainty is None else uncertainty
+    dists = resolve_uncertainty(info, fixed, chosen, scenario_or_params)
     design = uniforms(n, len(factor_list(dists)), seed, sampler)
     return apply_design(info, fixed, dists, design)

@@ -94,7 +94,8 @@ def _evaluate(
     _, raw, table = split_scenario(scenario)
     info = model.info
     fixed = coerce_params(info, raw)
-    dists = resolve_uncertainty(info, fixed, table if uncertainty is None else uncertainty)
+    chosen = table if uncertainty is None else uncertainty
+    dists = resolve_uncertainty(info, fixed, chosen, scenario)
     factors = factor_list(dists)
     if len(factors) < 2:
         raise ParameterError(

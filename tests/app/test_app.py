@@ -1,0 +1,135 @@
+"""The Streamlit page, driven headless by AppTest: start, levers, language, URL, uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from urbsim.app.sidebar import lever_key, parse_upload
+from urbsim.errors import ScenarioError
+from urbsim.i18n import text
+from urbsim.mdlinfo import model_info
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+TIMEOUT = 120
+
+# One lever per group and an indicator its equations drive (checked to change, not hard-coded).
+GROUP_PROBES = {
+    "People": ("settlement openness policy", None, "county_town_share"),
+    "Land": ("revitalization policy", None, "idle_land_revitalized"),
+    "Money": ("reward per settler", None, "transfers_received"),
+    "Jobs & industry": ("new energy program", "urb", "new_energy_capacity"),
+    "Housing": ("renovation policy", None, "old_community_renovation_share"),
+    "Public services": ("service target policy", None, "childcare_places_per_1000"),
+}
+
+
+def _start(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _value_2025(at: AppTest, indicator: str) -> float:
+    return float(at.session_state["results"][indicator].sel(time=2025.0).values.squeeze())
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    return _start()
+
+
+def test_app_starts_with_scorecard_and_charts(app):
+    assert app.title[0].value == text("en", "app.title")
+    assert set(app.session_state["scorecard"]) >= {"T1", "T2", "T14"}
+    table = app.table[0].value
+    assert len(table) == len(app.session_state["scorecard"])
+    assert not app.warning  # a clean URL gives no notice
+
+
+@pytest.mark.parametrize("group", list(GROUP_PROBES))
+def test_a_lever_in_each_group_moves_its_output(app, group):
+    info = model_info()
+    name, element, indicator = GROUP_PROBES[group]
+    assert info.constants[name].lever == group
+    slider = app.slider(key=lever_key(name, element))
+    before = _value_2025(app, indicator)
+    lo, hi = info.constants[name].range
+    slider.set_value(lo if slider.value > lo else hi).run()
+    assert not app.exception, [e.message for e in app.exception]
+    after = _value_2025(app, indicator)
+    assert after != pytest.approx(before, rel=1e-9), f"{name} did not move {indicator}"
+    # The link now carries the change.
+    assert any(k.startswith(name.replace(" ", "_")) for k in app.query_params)
+
+
+def test_switching_language_changes_labels():
+    at = _start()
+    assert at.tabs[0].label == text("en", "tabs.charts")
+    at.radio(key="lang").set_value("zh").run()
+    assert at.title[0].value == text("zh", "app.title")
+    assert at.tabs[0].label == text("zh", "tabs.charts") != text("en", "tabs.charts")
+    assert text("zh", "scorecard.value") in at.table[0].value.columns
+    assert at.query_params["lang"] == "zh"
+
+
+def test_bad_url_values_show_notices_and_good_ones_apply():
+    at = _start({
+        "settlement_openness_policy": "lots",
+        "park_investment_policy.urb": "999",
+        "made_up_lever": "1",
+        "scenario": "utopia",
+        "reward_per_settler": "4500",
+    })
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 4
+    assert text("en", "notices.url_bad_number", param="settlement_openness_policy",
+                value="lots") in warnings
+    assert at.slider(key=lever_key("reward per settler")).value == 4500.0
+
+
+def test_a_shared_url_reproduces_the_exact_run():
+    first = _start()
+    first.slider(key=lever_key("park investment policy", "agr")).set_value(40.0).run()
+    first.selectbox(key="county_type").set_value("eco").run()
+    query = dict(first.query_params)
+    second = _start(query)
+    assert second.session_state["scorecard"] == first.session_state["scorecard"]
+    assert second.selectbox(key="county_type").value == "eco"
+    assert second.slider(key=lever_key("park investment policy", "agr")).value == 40.0
+
+
+TITLE = ('name = "mine"\n[title]\nen = "Mine"\nzh = "我的"\n'
+         '[description]\nen = "Test"\nzh = "测试"\n').encode()
+
+
+def test_bad_upload_message_names_the_file():
+    bad = TITLE + b'[parameters]\n"settlement openness policy" = 7\n'
+    with pytest.raises(ScenarioError) as err:
+        parse_upload(bad, "mine.toml", model_info())
+    message = str(err.value)
+    assert message.startswith("mine.toml:") and "\n" not in message and "[0.4, 1]" in message
+    with pytest.raises(ScenarioError, match="mine.toml"):
+        parse_upload(b"\xff\xfe not text", "mine.toml", model_info())
+
+
+def test_good_upload_round_trips_through_the_download():
+    info = model_info()
+    scenario = parse_upload(TITLE + b'[parameters]\n"reward per settler" = 4500\n'
+                            b'"park investment policy" = { eco = 12 }\n', "mine.toml", info)
+    again = parse_upload(scenario.to_toml().encode(), "again.toml", info)
+    assert again.parameters == scenario.parameters
+
+
+def test_upload_error_is_shown_on_the_page():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["upload_error"] = "mine.toml:3: 'x' is outside its range"
+    at.run()
+    assert text("en", "notices.upload_error", error="mine.toml:3: 'x' is outside its range") in [
+        e.value for e in at.error
+    ]

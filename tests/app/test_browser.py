@@ -1,0 +1,133 @@
+"""A real browser: Debian's chromium drives the served app (slider by keyboard, PNG download).
+
+Outside CI the test skips when chromium or playwright is missing; under ``CI=true`` it fails
+instead, so a broken browser setup cannot pass silently. Screenshots are kept under
+``artifacts/`` (English and Chinese) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+
+def _require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the browser test must run)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not answer within 60 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require(Path(CHROMIUM).is_file() or shutil.which("chromium") is not None,
+             f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require(False, "playwright is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _scorecard_row(page, target_id: str) -> str:
+    return page.locator("[data-testid='stTable'] tr", has_text=target_id).first.inner_text()
+
+
+def _wait_for_app(page) -> None:
+    page.locator("[data-testid='stTable']").wait_for(timeout=90_000)
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=90_000)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=90_000)
+
+
+def test_slider_moves_scorecard_and_png_downloads(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    start = time.monotonic()
+    page.goto(server)
+    _wait_for_app(page)
+    first_render = time.monotonic() - start
+    print(f"time to first render: {first_render:.1f} s")
+    page.screenshot(path=str(ARTIFACTS / "app-en.png"), full_page=True)
+    before = _scorecard_row(page, "T2")
+
+    page.get_by_text("People", exact=True).click()
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    for _ in range(4):
+        thumb.press("ArrowLeft")
+    page.wait_for_function(
+        "(before) => { const rows = [...document.querySelectorAll('[data-testid=stTable] tr')];"
+        " const row = rows.find(r => r.innerText.includes('T2'));"
+        " return row && row.innerText !== before; }",
+        arg=before, timeout=60_000,
+    )
+    assert _scorecard_row(page, "T2") != before
+    assert "settlement_openness_policy=" in page.url
+
+    _wait_for_app(page)
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name="PNG").first.click()
+    path = ARTIFACTS / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chinese_page_renders(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(f"{server}/?lang=zh&type=agr")
+    _wait_for_app(page)
+    assert page.get_by_text("内蒙古县城城镇化政策实验室").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "app-zh.png"), full_page=True)
