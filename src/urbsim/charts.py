@@ -114,8 +114,10 @@ _PER_TYPE_INPUTS: dict[str, tuple[str, ...]] = {
     "county_gdp": ("County GDP",),
     "transfers_received": ("Transfers Received",),
     "debt_ratio": ("Debt Ratio",),
-    **{f"adequacy_{s}": ("Service Adequacy",) for s in ("school", "hospital", "eldercare",
-                                                        "childcare")},
+    **{
+        f"adequacy_{s}": ("Service Adequacy",)
+        for s in ("school", "hospital", "eldercare", "childcare")
+    },
     "childcare_places_per_1000": ("Service Capacity", "Served Population"),
 }
 
@@ -299,13 +301,18 @@ def _frame(columns: dict[str, list]) -> pd.DataFrame:
 def _records(frame: pd.DataFrame) -> list[dict]:
     # Plain Python values, built column-wise (DataFrame.to_dict is slow on object columns).
     names = list(frame.columns)
-    return [dict(zip(names, row)) for row in zip(*(frame[c].tolist() for c in names))]
+    columns = [frame[c].tolist() for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _year_x(field: str, title: str | None = None) -> alt.X:
     # Every layer carries the same fixed domain, otherwise Vega-Lite unions it with zero.
-    return alt.X(f"{field}:Q", title=title, axis=alt.Axis(format="d", tickMinStep=1),
-                 scale=alt.Scale(domain=[2020, 2035], nice=False, zero=False))
+    return alt.X(
+        f"{field}:Q",
+        title=title,
+        axis=alt.Axis(format="d", tickMinStep=1),
+        scale=alt.Scale(domain=[2020, 2035], nice=False, zero=False),
+    )
 
 
 def time_chart(
@@ -323,8 +330,17 @@ def time_chart(
     on the chart, the language, the type and the legend entries, so they are built once and
     cached; each call only attaches new data (Altair costs ~0.2 s per chart to build).
     """
-    skeleton = _skeleton(chart.id, lang, county_type, data.band is not None, data.regional_note,
-                         _order(data.lines["series"]), _order(data.lines["case"]), width, height)
+    skeleton = _skeleton(
+        chart.id,
+        lang,
+        county_type,
+        data.band is not None,
+        data.regional_note,
+        _order(data.lines["series"]),
+        _order(data.lines["case"]),
+        width,
+        height,
+    )
     out = skeleton.copy(deep=False)
     out["datasets"] = _datasets(chart, data, lang, county_type)
     return out
@@ -341,9 +357,17 @@ def time_spec(
 ) -> dict:
     """The configured Vega-Lite spec of :func:`time_chart` as a dict, built without Altair's
     per-call validation (for the app, which redraws every chart on every slider move)."""
-    skeleton = _skeleton_dict(chart.id, lang, county_type, data.band is not None,
-                              data.regional_note, _order(data.lines["series"]),
-                              _order(data.lines["case"]), width, height)
+    skeleton = _skeleton_dict(
+        chart.id,
+        lang,
+        county_type,
+        data.band is not None,
+        data.regional_note,
+        _order(data.lines["series"]),
+        _order(data.lines["case"]),
+        width,
+        height,
+    )
     return {**skeleton, "datasets": _datasets(chart, data, lang, county_type)}
 
 
@@ -360,8 +384,9 @@ def _datasets(
 ) -> dict[str, list[dict]]:
     out = {
         "lines": _records(data.lines),
-        "window": [{"x0": PLAN_WINDOW[0], "x1": PLAN_WINDOW[1],
-                    "label": text(lang, "charts.plan_window")}],
+        "window": [
+            {"x0": PLAN_WINDOW[0], "x1": PLAN_WINDOW[1], "label": text(lang, "charts.plan_window")}
+        ],
     }
     if data.band is not None:
         out["band"] = _records(data.band)
@@ -373,7 +398,11 @@ def _datasets(
 
 @lru_cache(maxsize=512)
 def _skeleton_dict(*key) -> dict:
-    return finish(_skeleton(*key)).to_dict()
+    spec = finish(_skeleton(*key)).to_dict()
+    # Fit the width only: the height is the plot's, so titles and legends add to it instead of
+    # squeezing the plot (Streamlit's default for layered charts fits both).
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return spec
 
 
 @lru_cache(maxsize=512)
@@ -394,17 +423,23 @@ def _skeleton(
     series_title = text(lang, "charts.legend_series")
     case_title = text(lang, "charts.legend_case")
     x = _year_x("year", year_title)
-    color = alt.Color("series:N", title=series_title, sort=list(series_order))
+    color = alt.Color(
+        "series:N", title=series_title, sort=list(series_order), scale=alt.Scale(scheme="tableau10")
+    )
 
     window = alt.Chart(alt.NamedData("window"))
     layers: list[alt.Chart] = [
         window.mark_rect(color="#f2c14e", opacity=0.18).encode(x=_year_x("x0"), x2="x1:Q"),
-        window.mark_text(align="left", baseline="top", dx=3, dy=3, color="#8a6d1c",
-                         fontSize=10).encode(x=_year_x("x0"), y=alt.value(0), text="label:N"),
+        window.mark_text(
+            align="left", baseline="top", dx=3, dy=3, color="#8a6d1c", fontSize=10
+        ).encode(x=_year_x("x0"), y=alt.value(0), text="label:N"),
     ]
     if has_band:
-        layers.append(alt.Chart(alt.NamedData("band")).mark_area(opacity=0.22)
-                      .encode(x=x, y="lo:Q", y2="hi:Q", color=color))
+        layers.append(
+            alt.Chart(alt.NamedData("band"))
+            .mark_area(opacity=0.22)
+            .encode(x=x, y="lo:Q", y2="hi:Q", color=color)
+        )
     layers.append(
         alt.Chart(alt.NamedData("lines"))
         .mark_line(strokeWidth=2)
@@ -424,11 +459,12 @@ def _skeleton(
     if _refs(chart, county_type):
         rules = alt.Chart(alt.NamedData("refs"))
         layers += [
-            rules.mark_rule(color="#b22222", strokeDash=[6, 3], strokeWidth=1.2)
-            .encode(y="value:Q"),
-            rules.mark_text(align="right", baseline="bottom", dy=-2, color="#b22222",
-                            fontSize=10).encode(y="value:Q", x=alt.value("width"),
-                                                text="label:N"),
+            rules.mark_rule(color="#b22222", strokeDash=[6, 3], strokeWidth=1.2).encode(
+                y="value:Q"
+            ),
+            rules.mark_text(
+                align="right", baseline="bottom", dy=-2, color="#b22222", fontSize=10
+            ).encode(y="value:Q", x=alt.value("width"), text="label:N"),
         ]
     subtitle = []
     if county_type is not None:
@@ -437,8 +473,11 @@ def _skeleton(
         subtitle.append(text(lang, "charts.regional_note"))
     if has_band:
         subtitle.append(text(lang, "charts.band_note"))
-    title = alt.TitleParams(text(lang, f"charts.{chart.id}.title"), anchor="start",
-                            **({"subtitle": subtitle} if subtitle else {}))
+    title = alt.TitleParams(
+        text(lang, f"charts.{chart.id}.title"),
+        anchor="start",
+        **({"subtitle": subtitle} if subtitle else {}),
+    )
     return alt.layer(*layers).properties(title=title, width=width, height=height)
 
 
@@ -452,33 +491,47 @@ def tornado_chart(frame: pd.DataFrame, lang: str, *, year: int, unit_text: str) 
         (translated: lever or assumption); the widest swings are drawn on top.
     year : the year the effect is measured in (for the title).
     """
-    order = (frame.assign(swing=(frame["high"] - frame["low"]).abs())
-             .sort_values("swing", ascending=False)["name"].tolist())
-    long = frame.melt(id_vars=["name", "kind"], value_vars=["low", "high"], var_name="end",
-                      value_name="delta")
-    long["end"] = long["end"].map({"low": text(lang, "sensitivity.low"),
-                                   "high": text(lang, "sensitivity.high")})
+    order = (
+        frame.assign(swing=(frame["high"] - frame["low"]).abs())
+        .sort_values("swing", ascending=False)["name"]
+        .tolist()
+    )
+    long = frame.melt(
+        id_vars=["name", "kind"], value_vars=["low", "high"], var_name="end", value_name="delta"
+    )
+    long["end"] = long["end"].map(
+        {"low": text(lang, "sensitivity.low"), "high": text(lang, "sensitivity.high")}
+    )
     return (
         alt.Chart(long)
         .mark_bar()
         .encode(
             y=alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
             x=alt.X("delta:Q", title=unit_text),
-            color=alt.Color("end:N", title=text(lang, "sensitivity.legend_end"),
-                            scale=alt.Scale(range=["#4c78a8", "#e45756"])),
-            opacity=alt.Opacity("kind:N", title=text(lang, "sensitivity.legend_kind"),
-                                scale=alt.Scale(range=[1.0, 0.55])),
+            color=alt.Color(
+                "end:N",
+                title=text(lang, "sensitivity.legend_end"),
+                scale=alt.Scale(range=["#4c78a8", "#e45756"]),
+            ),
+            opacity=alt.Opacity(
+                "kind:N",
+                title=text(lang, "sensitivity.legend_kind"),
+                scale=alt.Scale(range=[1.0, 0.55]),
+            ),
             tooltip=["name:N", "kind:N", "end:N", alt.Tooltip("delta:Q", format="+.3f")],
         )
-        .properties(title=text(lang, "sensitivity.title", year=year), width="container",
-                    height=alt.Step(16))
+        .properties(
+            title=text(lang, "sensitivity.title", year=year), width="container", height=alt.Step(16)
+        )
     )
 
 
 def finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     """Apply the house style (font, no view border) to a top-level chart."""
-    return chart.configure(font=FONT).configure_view(strokeWidth=0).configure_legend(
-        orient="bottom", labelLimit=260
+    return (
+        chart.configure(font=FONT)
+        .configure_view(strokeWidth=0)
+        .configure_legend(orient="bottom", columns=2, labelLimit=220)
     )
 
 

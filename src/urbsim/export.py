@@ -37,10 +37,17 @@ from urbsim.i18n import text
 #: Width of exported charts, in CSS pixels (the app draws charts at container width instead).
 EXPORT_WIDTH = 640
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
-_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"),
-              str(Path.home() / ".local/share/fonts"))
-_CJK_FONT_NAMES = re.compile(r"(notosanscjk|notoserifcjk|sourcehan|wqy|wenquanyi|droidsansfallback"
-                             r"|simhei|simsun|msyh|pingfang)", re.I)
+_FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    str(Path.home() / ".fonts"),
+    str(Path.home() / ".local/share/fonts"),
+)
+_CJK_FONT_NAMES = re.compile(
+    r"(notosanscjk|notoserifcjk|sourcehan|wqy|wenquanyi|droidsansfallback"
+    r"|simhei|simsun|msyh|pingfang)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -100,8 +107,13 @@ def cjk_font_path() -> str | None:
     """A CJK font file on this machine, or ``None`` (asks fontconfig, then scans font dirs)."""
     if shutil.which("fc-list"):
         try:
-            found = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True,
-                                   text=True, timeout=10, check=False).stdout
+            found = subprocess.run(
+                ["fc-list", ":lang=zh", "file"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             found = ""
         for line in found.splitlines():

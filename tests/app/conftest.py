@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import urbsim
-from urbsim.app.runs import OUTPUTS
+from urbsim.app.compute import OUTPUTS
 
 
 @pytest.fixture(scope="session")

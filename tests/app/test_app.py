@@ -79,17 +79,21 @@ def test_switching_language_changes_labels():
 
 
 def test_bad_url_values_show_notices_and_good_ones_apply():
-    at = _start({
-        "settlement_openness_policy": "lots",
-        "park_investment_policy.urb": "999",
-        "made_up_lever": "1",
-        "scenario": "utopia",
-        "reward_per_settler": "4500",
-    })
+    at = _start(
+        {
+            "settlement_openness_policy": "lots",
+            "park_investment_policy.urb": "999",
+            "made_up_lever": "1",
+            "scenario": "utopia",
+            "reward_per_settler": "4500",
+        }
+    )
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 4
-    assert text("en", "notices.url_bad_number", param="settlement_openness_policy",
-                value="lots") in warnings
+    assert (
+        text("en", "notices.url_bad_number", param="settlement_openness_policy", value="lots")
+        in warnings
+    )
     assert at.slider(key=lever_key("reward per settler")).value == 4500.0
 
 
@@ -104,8 +108,9 @@ def test_a_shared_url_reproduces_the_exact_run():
     assert second.slider(key=lever_key("park investment policy", "agr")).value == 40.0
 
 
-TITLE = ('name = "mine"\n[title]\nen = "Mine"\nzh = "我的"\n'
-         '[description]\nen = "Test"\nzh = "测试"\n').encode()
+TITLE = (
+    'name = "mine"\n[title]\nen = "Mine"\nzh = "我的"\n[description]\nen = "Test"\nzh = "测试"\n'
+).encode()
 
 
 def test_bad_upload_message_names_the_file():
@@ -120,8 +125,12 @@ def test_bad_upload_message_names_the_file():
 
 def test_good_upload_round_trips_through_the_download():
     info = model_info()
-    scenario = parse_upload(TITLE + b'[parameters]\n"reward per settler" = 4500\n'
-                            b'"park investment policy" = { eco = 12 }\n', "mine.toml", info)
+    scenario = parse_upload(
+        TITLE + b'[parameters]\n"reward per settler" = 4500\n'
+        b'"park investment policy" = { eco = 12 }\n',
+        "mine.toml",
+        info,
+    )
     again = parse_upload(scenario.to_toml().encode(), "again.toml", info)
     assert again.parameters == scenario.parameters
 

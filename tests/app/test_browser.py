@@ -23,8 +23,14 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -45,9 +51,22 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -68,8 +87,10 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    _require(Path(CHROMIUM).is_file() or shutil.which("chromium") is not None,
-             f"{CHROMIUM} not found (apt-get install chromium)")
+    _require(
+        Path(CHROMIUM).is_file() or shutil.which("chromium") is not None,
+        f"{CHROMIUM} not found (apt-get install chromium)",
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -87,13 +108,14 @@ def _scorecard_row(page, target_id: str) -> str:
 def _wait_for_app(page) -> None:
     page.locator("[data-testid='stTable']").wait_for(timeout=90_000)
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=90_000)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=90_000)
+    page.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000
+    )
 
 
 def test_slider_moves_scorecard_and_png_downloads(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 2600}, accept_downloads=True)
     start = time.monotonic()
     page.goto(server)
     _wait_for_app(page)
@@ -102,7 +124,7 @@ def test_slider_moves_scorecard_and_png_downloads(server, browser):
     page.screenshot(path=str(ARTIFACTS / "app-en.png"), full_page=True)
     before = _scorecard_row(page, "T2")
 
-    page.get_by_text("People", exact=True).click()
+    page.get_by_test_id("stSidebarUserContent").get_by_text("People", exact=True).click()
     thumb = page.get_by_role("slider").first
     thumb.focus()
     for _ in range(4):
@@ -111,14 +133,15 @@ def test_slider_moves_scorecard_and_png_downloads(server, browser):
         "(before) => { const rows = [...document.querySelectorAll('[data-testid=stTable] tr')];"
         " const row = rows.find(r => r.innerText.includes('T2'));"
         " return row && row.innerText !== before; }",
-        arg=before, timeout=60_000,
+        arg=before,
+        timeout=60_000,
     )
     assert _scorecard_row(page, "T2") != before
     assert "settlement_openness_policy=" in page.url
 
     _wait_for_app(page)
     with page.expect_download(timeout=60_000) as info:
-        page.get_by_role("button", name="PNG").first.click()
+        page.get_by_role("button", name="PNG", exact=True).first.click()
     path = ARTIFACTS / info.value.suggested_filename
     info.value.save_as(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -126,7 +149,7 @@ def test_slider_moves_scorecard_and_png_downloads(server, browser):
 
 def test_chinese_page_renders(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
     page.goto(f"{server}/?lang=zh&type=agr")
     _wait_for_app(page)
     assert page.get_by_text("内蒙古县城城镇化政策实验室").count() >= 1

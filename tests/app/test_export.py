@@ -11,9 +11,13 @@ from urbsim import export
 from urbsim.charts import CHARTS, chart_data, time_chart
 from urbsim.errors import OutputError
 
-STAMP = export.Stamp(scenario="plan+custom", changed={"reward per settler": 4500.0,
-                     "park investment policy": {"urb": 30.0}}, model_sha256="ab" * 32,
-                     seed=2023, date="2025-06-30")
+STAMP = export.Stamp(
+    scenario="plan+custom",
+    changed={"reward per settler": 4500.0, "park investment policy": {"urb": 30.0}},
+    model_sha256="ab" * 32,
+    seed=2023,
+    date="2025-06-30",
+)
 
 
 def _gdp(run, lang):

@@ -36,7 +36,8 @@ def test_no_string_is_empty():
 def test_every_model_lever_and_group_has_a_label(lang):
     info = model_info()
     keys = catalogue(lang)
-    missing = [c.name for g in info.levers().values() for c in g if f"levers.{slug(c.name)}" not in keys]
+    levers = [c.name for g in info.levers().values() for c in g]
+    missing = [name for name in levers if f"levers.{slug(name)}" not in keys]
     assert not missing, f"add labels for {missing} to {lang}.toml"
     assert all(f"groups.{slug(g)}" in keys for g in LEVER_GROUPS)
 

@@ -6,7 +6,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from urbsim.app.state import AppState, diff_values, format_number, from_query, preset_values, to_query
+from urbsim.app.state import (
+    AppState,
+    diff_values,
+    format_number,
+    from_query,
+    preset_values,
+    to_query,
+)
 from urbsim.i18n import text
 from urbsim.mdlinfo import model_info
 
@@ -58,8 +65,17 @@ def test_bad_values_are_dropped_with_one_notice_each():
     assert len(notices) == len(query) - 1
     assert state.overrides == {"reward per settler": 2500.0}
     assert (state.scenario, state.lang, state.county_type) == ("plan", "en", "all")
-    assert text("en", "notices.url_range", param="park_investment_policy.urb", value="999", lo="0",
-                hi="60") in notices
+    assert (
+        text(
+            "en",
+            "notices.url_range",
+            param="park_investment_policy.urb",
+            value="999",
+            lo="0",
+            hi="60",
+        )
+        in notices
+    )
 
 
 def test_notices_speak_the_requested_language():

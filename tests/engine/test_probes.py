@@ -152,7 +152,7 @@ def test_parameter_errors(tmp_path):
 
 def test_jax_backend_matches_numpy(tmp_path):
     pytest.importorskip("jax")
-    for name in ("subscripts.mdl", "delay_fixed.mdl", "lookups.mdl"):
+    for name in ("delay_fixed.mdl", "lookups.mdl"):
         mdl = _copy(name, tmp_path)
         ref = compile_model(mdl).simulate(n=2)
         got = compile_model(mdl, backend="jax").simulate(n=2)

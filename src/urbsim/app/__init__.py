@@ -9,19 +9,20 @@ address bar always holds a link that reproduces the exact run.
 
 from __future__ import annotations
 
-import datetime as dt
-
-import streamlit as st
-
-from urbsim import export
-from urbsim.app import runs, scorecard, sidebar, tabs
-from urbsim.app.state import to_query
-from urbsim.errors import UrbsimError
-from urbsim.i18n import text
-
 
 def main() -> None:
     """Draw the whole page once (Streamlit calls this on every interaction)."""
+    # Imported here so that ``urbsim.app.compute`` (CLI, bench) does not pull in Streamlit.
+    import datetime as dt
+
+    import streamlit as st
+
+    from urbsim import export
+    from urbsim.app import runs, scorecard, sidebar, tabs
+    from urbsim.app.state import to_query
+    from urbsim.errors import UrbsimError
+    from urbsim.i18n import text
+
     model = runs.get_model()
     info = model.info
     presets = runs.get_presets()
@@ -50,12 +51,17 @@ def main() -> None:
     st.session_state["results"] = single
 
     scorecard.render(runs.scorecard_frame(single, ensemble), lang)
-    stamp = export.Stamp(scenario=scenario.name, changed=state.overrides,
-                         model_sha256=model.sha256, seed=state.seed,
-                         date=dt.date.today().isoformat())
+    stamp = export.Stamp(
+        scenario=scenario.name,
+        changed=state.overrides,
+        model_sha256=model.sha256,
+        seed=state.seed,
+        date=dt.date.today().isoformat(),
+    )
     view = tabs.View.of(lang, state.county_type, stamp)
-    cases = {text(lang, "charts.case_current", name=scenario.title.get(lang, scenario.name)):
-             single}
+    cases = {
+        text(lang, "charts.case_current", name=scenario.title.get(lang, scenario.name)): single
+    }
     if baseline is not None and state.scenario != runs.BASELINE:
         cases[text(lang, "charts.case_baseline")] = baseline
 

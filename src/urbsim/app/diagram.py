@@ -20,8 +20,21 @@ from pathlib import Path
 
 from urbsim.mdlinfo import ModelInfo
 
-_PALETTE = ("#e8f1fa", "#fdebd3", "#e3f4e1", "#f7e1ee", "#efe7f8", "#fff6cc", "#e0f4f4",
-            "#f4e4dc", "#eaeaea", "#dfe8d0", "#f9dfdf", "#dde3f4", "#f0f0d8")
+_PALETTE = (
+    "#e8f1fa",
+    "#fdebd3",
+    "#e3f4e1",
+    "#f7e1ee",
+    "#efe7f8",
+    "#fff6cc",
+    "#e0f4f4",
+    "#f4e4dc",
+    "#eaeaea",
+    "#dfe8d0",
+    "#f9dfdf",
+    "#dde3f4",
+    "#f0f0d8",
+)
 _SKIP_SECTORS = ("Conventions", "Control", "Accounting")
 
 
@@ -71,16 +84,23 @@ def _quote(s: str) -> str:
     return '"' + s.replace('"', r"\"") + '"'
 
 
-def _node(info: ModelInfo, name: str, colors: dict[str, str], label: str | None = None,
-          outside: bool = False) -> str:
+def _node(
+    info: ModelInfo,
+    name: str,
+    colors: dict[str, str],
+    label: str | None = None,
+    outside: bool = False,
+) -> str:
     v = info.variables[name]
     c = info.constants.get(name)
     shape = "box" if v.kind == "stateful" else "note" if c is not None and c.lever else "ellipse"
     fill = "#ffffff" if outside else colors.get(v.sector, "#ffffff")
     style = "filled,dashed" if outside else "filled"
     font = "#777777" if outside else "#222222"
-    return (f"{_quote(name)} [label={_quote(label or name)} shape={shape} style={_quote(style)} "
-            f"fillcolor={_quote(fill)} fontcolor={_quote(font)}];")
+    return (
+        f"{_quote(name)} [label={_quote(label or name)} shape={shape} style={_quote(style)} "
+        f"fillcolor={_quote(fill)} fontcolor={_quote(font)}];"
+    )
 
 
 def overview_dot(info: ModelInfo, group_labels: dict[str, str]) -> str:
@@ -91,15 +111,23 @@ def overview_dot(info: ModelInfo, group_labels: dict[str, str]) -> str:
     group_labels : lever group (``"People"`` ...) -> its label in the reader's language.
     """
     deps = dependencies(info.path)
-    stocks = [n for n, v in info.variables.items()
-              if v.kind == "stateful" and v.sector not in _SKIP_SECTORS]
+    stocks = [
+        n
+        for n, v in info.variables.items()
+        if v.kind == "stateful" and v.sector not in _SKIP_SECTORS
+    ]
     lever_group = {c.name: c.lever for g in info.levers().values() for c in g}
     colors = _colors(info)
-    lines = ["digraph overview {", "rankdir=LR; node [fontname=Helvetica fontsize=10];",
-             "edge [color=\"#8899aa\" arrowsize=0.6];"]
+    lines = [
+        "digraph overview {",
+        "rankdir=LR; node [fontname=Helvetica fontsize=10];",
+        'edge [color="#8899aa" arrowsize=0.6];',
+    ]
     for group, label in group_labels.items():
-        lines.append(f"{_quote('lever: ' + group)} [label={_quote(label)} shape=note "
-                     f"style=filled fillcolor=\"#fff3b0\"];")
+        lines.append(
+            f"{_quote('lever: ' + group)} [label={_quote(label)} shape=note "
+            f'style=filled fillcolor="#fff3b0"];'
+        )
     lines += [_node(info, s, colors) for s in stocks]
     edges: set[tuple[str, str]] = set()
     for stock in stocks:
@@ -142,10 +170,12 @@ def sector_dot(info: ModelInfo, sector: str) -> str:
         return v.kind != "lookup" and (c is None or c.lever is not None)
 
     inside = [n for n, v in info.variables.items() if v.sector == sector and shown(n)]
-    outside = sorted({d for n in inside for d in deps.get(n, ())
-                      if d not in inside and shown(d)})
-    lines = [f"digraph {_quote(sector)} {{", "rankdir=LR; node [fontname=Helvetica fontsize=10];",
-             "edge [color=\"#8899aa\" arrowsize=0.6];"]
+    outside = sorted({d for n in inside for d in deps.get(n, ()) if d not in inside and shown(d)})
+    lines = [
+        f"digraph {_quote(sector)} {{",
+        "rankdir=LR; node [fontname=Helvetica fontsize=10];",
+        'edge [color="#8899aa" arrowsize=0.6];',
+    ]
     lines += [_node(info, n, colors) for n in inside]
     lines += [_node(info, n, colors, outside=True) for n in outside]
     members = set(inside) | set(outside)

@@ -7,45 +7,50 @@ Streamlit reruns the whole page on every widget change, so everything slow is ca
   ``1 + ENSEMBLE_SIZE`` runs, keyed by (preset, changed values, seed) (``st.cache_data``);
 - single runs of other scenarios (baseline, compare tab) and the sensitivity batch.
 
-Only the variables the charts, the scorecard and the compare table need are recorded
-(:data:`OUTPUTS`). The ``simulate_*`` functions are plain functions of a model, so the bench and
-tests can time and call them without Streamlit.
+The computations themselves live in :mod:`urbsim.app.compute` (no Streamlit there).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from urbsim.charts import CHART_OUTPUTS
-from urbsim.indicators import INDICATORS, TARGETS, value_at
-from urbsim.mdlinfo import ConstantInfo, ModelInfo
+from urbsim.app.compute import (
+    BASELINE,
+    COMPARE_YEARS,
+    ENSEMBLE_SIZE,
+    OUTPUTS,
+    SENSITIVITY_YEARS,
+    default_preset,
+    overrides_key,
+    scenario_for,
+    scorecard_frame,
+    simulate_case,
+    simulate_live,
+    simulate_tornado,
+)
 from urbsim.model import Model, load_model
 from urbsim.scenarios import Scenario, list_scenarios
 
-#: Runs in the live uncertainty ensemble (the issue asks for at least 200).
-ENSEMBLE_SIZE = 200
-#: Years of the compare table.
-COMPARE_YEARS = (2025, 2030, 2035)
-#: Years the sensitivity tab measures the county-town share in.
-SENSITIVITY_YEARS = (2025, 2030)
-#: Output the sensitivity tab explains.
-SENSITIVITY_OUTPUT = "county_town_share"
-#: Preset the app opens with when the URL names none.
-PREFERRED_DEFAULT = "plan"
-#: Preset drawn as "the baseline" in every chart.
-BASELINE = "baseline"
-
-#: Model variables recorded for the app: charts, targets and the compare table.
-OUTPUTS: list[str] = list(
-    dict.fromkeys([*CHART_OUTPUTS, *(INDICATORS[i].variable for i in INDICATORS)])
-)
+__all__ = [
+    "BASELINE",
+    "COMPARE_YEARS",
+    "ENSEMBLE_SIZE",
+    "OUTPUTS",
+    "SENSITIVITY_YEARS",
+    "case_run",
+    "default_preset",
+    "get_model",
+    "get_presets",
+    "live_runs",
+    "overrides_key",
+    "scenario_for",
+    "scorecard_frame",
+    "tornado_runs",
+]
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,113 +65,6 @@ def get_model() -> Model:
 def get_presets() -> dict[str, Scenario]:
     """The built-in scenarios by name (validated against the model)."""
     return {s.name: s for s in list_scenarios(get_model().info)}
-
-
-def default_preset(presets: Mapping[str, Scenario]) -> str:
-    """The preset the app opens with: ``plan`` if present, else the first, else none."""
-    if PREFERRED_DEFAULT in presets:
-        return PREFERRED_DEFAULT
-    return next(iter(presets), "")
-
-
-def model_defaults() -> Scenario:
-    """The model's own constant values, as a scenario without parameters."""
-    return Scenario(name="default", title={"en": "Model defaults", "zh": "模型默认值"},
-                    description={"en": "", "zh": ""})
-
-
-def scenario_for(presets: Mapping[str, Scenario], preset: str, overrides: Mapping[str, Any]):
-    """The preset (or the model defaults) with ``overrides`` applied."""
-    base = presets[preset] if preset else model_defaults()
-    return base.with_overrides(dict(overrides))
-
-
-def overrides_key(overrides: Mapping[str, Any]) -> str:
-    """A canonical text of parameter changes: the cache key of a run."""
-    return json.dumps(overrides, sort_keys=True, ensure_ascii=False)
-
-
-def simulate_live(model: Model, scenario: Any, seed: int, n: int = ENSEMBLE_SIZE):
-    """Run ``scenario`` and its uncertainty ensemble in one vectorized call.
-
-    Run 0 is the scenario with every assumption at its documented value; runs 1..n draw the
-    uncertain constants by Latin hypercube (``urbsim.ensemble.sampling.sample``) with ``seed``.
-
-    Returns
-    -------
-    (single, ensemble) : Datasets of 1 and ``n`` runs.
-    """
-    from urbsim.ensemble.sampling import sample
-
-    drawn = sample(model.info, scenario, n=n, seed=seed, sampler="lhs")
-    _, fixed, _ = model.prepare(scenario, 1)
-    merged = {}
-    for name, arr in drawn.items():
-        c = model.info.constants[name]
-        if arr.ndim > len(c.dims):
-            first = fixed.get(name, c.default)[None, ...]
-            merged[name] = np.concatenate([first, arr], axis=0)
-        else:
-            merged[name] = arr
-    ds = model.run(merged, n=n + 1, outputs=OUTPUTS, scenario=scenario.name)
-    return ds.isel(run=[0]), ds.isel(run=slice(1, None))
-
-
-def simulate_case(model: Model, scenario: Any) -> xr.Dataset:
-    """One run of ``scenario`` recording :data:`OUTPUTS`."""
-    return model.run(scenario, outputs=OUTPUTS)
-
-
-def sensitivity_factors(info: ModelInfo) -> list[tuple[ConstantInfo, str]]:
-    """Levers and uncertain assumptions with a range: ``(constant, "lever"|"assumption")``."""
-    out = [(c, "lever") for group in info.levers().values() for c in group]
-    out += [(c, "assumption") for c in info.uncertain()]
-    return [(c, kind) for c, kind in out if c.range is not None and c.range[0] < c.range[1]]
-
-
-def simulate_tornado(model: Model, scenario: Any) -> pd.DataFrame:
-    """One-at-a-time effects of every lever and uncertain constant, in ONE batched run.
-
-    Run 0 is the scenario; runs ``2i+1`` and ``2i+2`` put factor ``i`` (all its elements) at the
-    low and at the high end of its range.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``name``, ``kind``, ``year``, ``low``, ``high``: change of the county-town share
-        (percentage points) from the scenario's value.
-    """
-    factors = sensitivity_factors(model.info)
-    n = 1 + 2 * len(factors)
-    _, fixed, _ = model.prepare(scenario, 1)
-    params = dict(fixed)
-    for i, (c, _) in enumerate(factors):
-        base = fixed.get(c.name, c.default)
-        arr = np.broadcast_to(base, (n, *base.shape)).copy()
-        arr[2 * i + 1] = c.range[0]
-        arr[2 * i + 2] = c.range[1]
-        params[c.name] = arr
-    ds = model.run(params, n=n, outputs=[SENSITIVITY_OUTPUT])
-    rows = []
-    for year in SENSITIVITY_YEARS:
-        values = value_at(ds[SENSITIVITY_OUTPUT], year).values
-        for i, (c, kind) in enumerate(factors):
-            rows.append({"name": c.name, "kind": kind, "year": year,
-                         "low": values[2 * i + 1] - values[0],
-                         "high": values[2 * i + 2] - values[0]})
-    return pd.DataFrame(rows)
-
-
-def scorecard_frame(single: xr.Dataset, ensemble: xr.Dataset | None) -> pd.DataFrame:
-    """Each represented target: value in its year, whether met, share of ensemble runs met."""
-    rows = []
-    for t in TARGETS.values():
-        value = float(value_at(single[t.indicator], t.year).values.squeeze())
-        prob = None
-        if ensemble is not None:
-            prob = float(np.mean(t.is_met(value_at(ensemble[t.indicator], t.year).values)))
-        rows.append({"id": t.id, "value": value, "met": bool(t.is_met(value)), "prob": prob})
-    return pd.DataFrame(rows)
 
 
 # -- cached wrappers: Streamlit hashes the plain-text arguments ---------------------------------

@@ -34,24 +34,34 @@ def table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     for r in frame.itertuples():
         t = TARGETS[r.id]
         units = unit(lang, INDICATORS[t.indicator].units)
-        prob = (text(lang, "scorecard.na") if r.prob is None or pd.isna(r.prob)
-                else text(lang, "scorecard.prob_value", p=100 * r.prob))
-        rows.append({
-            text(lang, "scorecard.target"): f"{t.id} {text(lang, f'targets.{t.id}')}",
-            text(lang, "scorecard.article"): t.article,
-            text(lang, "scorecard.value"): f"{r.value:,.2f} {units}",
-            text(lang, "scorecard.goal"): f"{_goal(lang, t.id)} {units}",
-            text(lang, "scorecard.met"): text(lang, "scorecard.yes" if r.met else "scorecard.no"),
-            text(lang, "scorecard.prob"): prob,
-        })
+        prob = (
+            text(lang, "scorecard.na")
+            if r.prob is None or pd.isna(r.prob)
+            else text(lang, "scorecard.prob_value", p=100 * r.prob)
+        )
+        rows.append(
+            {
+                text(lang, "scorecard.target"): f"{t.id} {text(lang, f'targets.{t.id}')}",
+                text(lang, "scorecard.article"): t.article,
+                text(lang, "scorecard.value"): f"{r.value:,.2f} {units}",
+                text(lang, "scorecard.goal"): f"{_goal(lang, t.id)} {units}",
+                text(lang, "scorecard.met"): text(
+                    lang, "scorecard.yes" if r.met else "scorecard.no"
+                ),
+                text(lang, "scorecard.prob"): prob,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def render(frame: pd.DataFrame, lang: str) -> None:
     """Draw the scorecard and keep its numbers in ``st.session_state["scorecard"]``."""
     st.subheader(text(lang, "scorecard.header"))
-    st.session_state["scorecard"] = dict(zip(frame["id"], frame["value"]))
+    st.session_state["scorecard"] = dict(zip(frame["id"], frame["value"], strict=True))
     # A static table: every value is page text (readable by screen readers, browsers and tests).
     st.table(table(frame, lang).set_index(text(lang, "scorecard.target")))
-    st.caption(text(lang, "app.regional_scorecard") + " "
-               + text(lang, "scorecard.unrepresented", ids=", ".join(UNREPRESENTED)))
+    st.caption(
+        text(lang, "app.regional_scorecard")
+        + " "
+        + text(lang, "scorecard.unrepresented", ids=", ".join(UNREPRESENTED))
+    )

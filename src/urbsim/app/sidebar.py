@@ -47,7 +47,7 @@ def _write_levers(info: ModelInfo, values: Mapping[str, np.ndarray]) -> None:
     for c in levers(info):
         v = values[c.name]
         if c.dims:
-            for element, x in zip(info.subscripts[c.dims[0]], v):
+            for element, x in zip(info.subscripts[c.dims[0]], v, strict=True):
                 st.session_state[lever_key(c.name, element)] = float(x)
         else:
             st.session_state[lever_key(c.name)] = float(v)
@@ -57,8 +57,9 @@ def _read_levers(info: ModelInfo) -> dict[str, np.ndarray]:
     out = {}
     for c in levers(info):
         if c.dims:
-            out[c.name] = np.array([st.session_state[lever_key(c.name, e)]
-                                    for e in info.subscripts[c.dims[0]]])
+            out[c.name] = np.array(
+                [st.session_state[lever_key(c.name, e)] for e in info.subscripts[c.dims[0]]]
+            )
         else:
             out[c.name] = np.array(st.session_state[lever_key(c.name)])
     return out
@@ -132,9 +133,13 @@ def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
     st.session_state.pop("upload_error", None)
     # The file's values become changes from the model defaults, so the URL carries all of them.
     lang = st.session_state.get("lang", "en")
-    state = AppState(scenario="", overrides=dict(scenario.parameters), lang=lang,
-                     county_type=st.session_state.get("county_type", ALL_TYPES),
-                     seed=st.session_state.get("seed", DEFAULT_SEED))
+    state = AppState(
+        scenario="",
+        overrides=dict(scenario.parameters),
+        lang=lang,
+        county_type=st.session_state.get("county_type", ALL_TYPES),
+        seed=st.session_state.get("seed", DEFAULT_SEED),
+    )
     apply_state(info, presets, state)
     st.session_state["uploaded_name"] = scenario.name
 
@@ -151,17 +156,27 @@ def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarra
     elements = info.subscripts[c.dims[0]] if c.dims else (None,)
     for i, element in enumerate(elements):
         default = preset[i] if element else preset
-        name = text(lang, "sidebar.element", lever=label, element=text(lang, f"elements.{element}")
-                    ) if element else label
+        name = (
+            text(lang, "sidebar.element", lever=label, element=text(lang, f"elements.{element}"))
+            if element
+            else label
+        )
         st.slider(
             f"{name} ({unit_text})",
             min_value=float(lo),
             max_value=float(hi),
             step=float(step),
             key=lever_key(c.name, element),
-            help=text(lang, "sidebar.lever_help", doc=c.doc, note=text(lang, "app.doc_note"),
-                      lo=_number(lo), hi=_number(hi), unit=unit_text,
-                      default=_number(float(default))),
+            help=text(
+                lang,
+                "sidebar.lever_help",
+                doc=c.doc,
+                note=text(lang, "app.doc_note"),
+                lo=_number(lo),
+                hi=_number(hi),
+                unit=unit_text,
+                default=_number(float(default)),
+            ),
         )
 
 
@@ -169,22 +184,38 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     """Draw the sidebar and return the state it now shows."""
     init_from_url(info, presets, default)
     sb = st.sidebar
-    sb.radio(text(st.session_state["lang"], "sidebar.language"), LANGUAGES, key="lang",
-             format_func=LANGUAGE_NAMES.__getitem__, horizontal=True)
+    sb.radio(
+        text(st.session_state["lang"], "sidebar.language"),
+        LANGUAGES,
+        key="lang",
+        format_func=LANGUAGE_NAMES.__getitem__,
+        horizontal=True,
+    )
     lang = st.session_state["lang"]
     options = [*presets, ""]
     preset_title = {n: s.title.get(lang, n) for n, s in presets.items()}
     preset_title[""] = text(lang, "sidebar.model_defaults")
-    sb.selectbox(text(lang, "sidebar.scenario"), options, key="preset",
-                 format_func=preset_title.__getitem__, help=text(lang, "sidebar.scenario_help"),
-                 on_change=_reset, args=(info, presets))
+    sb.selectbox(
+        text(lang, "sidebar.scenario"),
+        options,
+        key="preset",
+        format_func=preset_title.__getitem__,
+        help=text(lang, "sidebar.scenario_help"),
+        on_change=_reset,
+        args=(info, presets),
+    )
     preset = st.session_state["preset"]
     if preset:
         sb.caption(presets[preset].description.get(lang, ""))
     if st.session_state.get("uploaded_name"):
         sb.info(text(lang, "sidebar.uploaded", name=st.session_state["uploaded_name"]))
-    sb.selectbox(text(lang, "sidebar.type_filter"), [ALL_TYPES, *TYPES], key="county_type",
-                 format_func=lambda t: text(lang, f"types.{t}"), help=text(lang, "sidebar.type_help"))
+    sb.selectbox(
+        text(lang, "sidebar.type_filter"),
+        [ALL_TYPES, *TYPES],
+        key="county_type",
+        format_func=lambda t: text(lang, f"types.{t}"),
+        help=text(lang, "sidebar.type_help"),
+    )
 
     sb.subheader(text(lang, "sidebar.levers"))
     sb.button(text(lang, "sidebar.reset"), on_click=_reset, args=(info, presets), key="reset")
@@ -203,20 +234,36 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
         sb.caption(text(lang, "sidebar.changed", count=len(changed)))
     if fixed:
         sb.caption(text(lang, "sidebar.other_params", names=", ".join(fixed)))
-    state = AppState(scenario=preset, overrides={**fixed, **changed}, lang=lang,
-                     county_type=st.session_state["county_type"], seed=st.session_state["seed"])
+    state = AppState(
+        scenario=preset,
+        overrides={**fixed, **changed},
+        lang=lang,
+        county_type=st.session_state["county_type"],
+        seed=st.session_state["seed"],
+    )
     return state
 
 
-def render_files(info: ModelInfo, presets: Mapping[str, Scenario], scenario: Scenario,
-                 lang: str) -> None:
+def render_files(
+    info: ModelInfo, presets: Mapping[str, Scenario], scenario: Scenario, lang: str
+) -> None:
     """Scenario download (TOML for ``urbsim run --scenario FILE``), upload and the share note."""
     sb = st.sidebar
     sb.divider()
-    sb.download_button(text(lang, "sidebar.download_toml"), scenario.to_toml(),
-                       file_name=f"{scenario.name.replace('+', '-')}.toml",
-                       mime="application/toml", on_click="ignore", key="download_toml")
-    sb.file_uploader(text(lang, "sidebar.upload"), type=["toml"], key="upload",
-                     help=text(lang, "sidebar.upload_help"), on_change=_on_upload,
-                     args=(info, presets))
+    sb.download_button(
+        text(lang, "sidebar.download_toml"),
+        scenario.to_toml(),
+        file_name=f"{scenario.name.replace('+', '-')}.toml",
+        mime="application/toml",
+        on_click="ignore",
+        key="download_toml",
+    )
+    sb.file_uploader(
+        text(lang, "sidebar.upload"),
+        type=["toml"],
+        key="upload",
+        help=text(lang, "sidebar.upload_help"),
+        on_change=_on_upload,
+        args=(info, presets),
+    )
     sb.caption(text(lang, "sidebar.share"))

@@ -99,8 +99,9 @@ def from_query(
     lang = query.get("lang", "en")
     notes: list[tuple[str, dict[str, Any]]] = []
     if lang not in LANGUAGES:
-        notes.append(("url_bad_choice", {"param": "lang", "value": lang,
-                                         "allowed": ", ".join(LANGUAGES)}))
+        notes.append(
+            ("url_bad_choice", {"param": "lang", "value": lang, "allowed": ", ".join(LANGUAGES)})
+        )
         lang = "en"
     state = AppState(scenario=default_scenario, lang=lang)
     scenario = query.get("scenario", default_scenario)
@@ -112,8 +113,12 @@ def from_query(
     if county_type in (ALL_TYPES, *TYPES):
         state.county_type = county_type
     else:
-        notes.append(("url_bad_choice", {"param": "type", "value": county_type,
-                                         "allowed": ", ".join((ALL_TYPES, *TYPES))}))
+        notes.append(
+            (
+                "url_bad_choice",
+                {"param": "type", "value": county_type, "allowed": ", ".join((ALL_TYPES, *TYPES))},
+            )
+        )
     if "seed" in query:
         raw = query["seed"]
         if raw.isdigit() and int(raw) <= _MAX_SEED:
@@ -191,5 +196,6 @@ def diff_values(
             out[name] = float(value)
         else:
             elements = info.subscripts[dims[0]]
-            out[name] = {e: float(v) for e, v, b in zip(elements, value, base) if v != b}
+            pairs = zip(elements, value, base, strict=True)
+            out[name] = {e: float(v) for e, v, b in pairs if v != b}
     return out

@@ -50,29 +50,37 @@ def _downloads(chart: ChartDef, data, view: View) -> None:
     lang = view.lang
 
     def png() -> bytes:
-        return export.chart_png(time_chart(chart, data, lang, county_type=view.county_type),
-                                view.stamp, lang)
+        return export.chart_png(
+            time_chart(chart, data, lang, county_type=view.county_type), view.stamp, lang
+        )
 
     def svg() -> str:
-        return export.chart_svg(time_chart(chart, data, lang, county_type=view.county_type),
-                                view.stamp, lang)
+        return export.chart_svg(
+            time_chart(chart, data, lang, county_type=view.county_type), view.stamp, lang
+        )
 
     def csv() -> str:
         return export.table_csv(data.to_csv_frame(), view.stamp, lang)
 
-    cols = st.columns([1, 1, 1, 5])
+    cols = st.columns([1, 1, 1, 2])
     base = f"urbsim-{chart.id}-{view.stamp.scenario.replace('+', '-')}"
     images = export.cjk_font_path() is not None or lang != "zh"
-    for col, (fmt, fn, mime) in zip(cols, (("png", png, "image/png"),
-                                           ("svg", svg, "image/svg+xml"),
-                                           ("csv", csv, "text/csv"))):
-        col.download_button(text(lang, f"charts.download_{fmt}"), fn, file_name=f"{base}.{fmt}",
-                            mime=mime, key=f"dl-{chart.id}-{fmt}", on_click="ignore",
-                            disabled=fmt != "csv" and not images, icon=":material/download:")
+    formats = (("png", png, "image/png"), ("svg", svg, "image/svg+xml"), ("csv", csv, "text/csv"))
+    for col, (fmt, fn, mime) in zip(cols, formats, strict=False):  # the 4th column is a spacer
+        col.download_button(
+            text(lang, f"charts.download_{fmt}"),
+            fn,
+            file_name=f"{base}.{fmt}",
+            mime=mime,
+            key=f"dl-{chart.id}-{fmt}",
+            on_click="ignore",
+            disabled=fmt != "csv" and not images,
+        )
 
 
-def render_charts(cases: Mapping[str, xr.Dataset], ensemble: xr.Dataset | None, view: View
-                  ) -> dict[str, dict]:
+def render_charts(
+    cases: Mapping[str, xr.Dataset], ensemble: xr.Dataset | None, view: View
+) -> dict[str, dict]:
     """Every time chart in a two-column grid; returns the specs drawn (by chart id)."""
     if view.lang == "zh" and export.cjk_font_path() is None:
         try:
@@ -97,8 +105,10 @@ def compare_table(a: xr.Dataset, b: xr.Dataset, lang: str) -> pd.DataFrame:
     for name, ind in INDICATORS.items():
         if name not in a or name not in b:
             continue
-        row = {text(lang, "compare.indicator"): text(lang, f"indicators.{name}"),
-               text(lang, "compare.unit"): unit(lang, ind.units)}
+        row = {
+            text(lang, "compare.indicator"): text(lang, f"indicators.{name}"),
+            text(lang, "compare.unit"): unit(lang, ind.units),
+        }
         for year in runs.COMPARE_YEARS:
             va = float(value_at(a[name], year).values.squeeze())
             vb = float(value_at(b[name], year).values.squeeze())
@@ -120,14 +130,22 @@ def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: V
     st.subheader(text(lang, "compare.header"))
     current_label = "__current__"
     options = [current_label, *presets]
-    label = {current_label: text(lang, "compare.current"),
-             **{n: s.title.get(lang, n) for n, s in presets.items()}}
+    label = {
+        current_label: text(lang, "compare.current"),
+        **{n: s.title.get(lang, n) for n, s in presets.items()},
+    }
     col_a, col_b = st.columns(2)
-    pick_a = col_a.selectbox(text(lang, "compare.a"), options, key="compare_a",
-                             format_func=label.__getitem__)
+    pick_a = col_a.selectbox(
+        text(lang, "compare.a"), options, key="compare_a", format_func=label.__getitem__
+    )
     default_b = options.index(runs.BASELINE) if runs.BASELINE in options else 0
-    pick_b = col_b.selectbox(text(lang, "compare.b"), options, index=default_b, key="compare_b",
-                             format_func=label.__getitem__)
+    pick_b = col_b.selectbox(
+        text(lang, "compare.b"),
+        options,
+        index=default_b,
+        key="compare_b",
+        format_func=label.__getitem__,
+    )
 
     def run_of(pick: str) -> xr.Dataset:
         return current if pick == current_label else runs.case_run(pick, "{}")
@@ -136,20 +154,25 @@ def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: V
     if pick_a == pick_b:
         st.info(text(lang, "compare.same"))
     table = compare_table(a, b, lang)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                for c in table.columns[2:]})
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in table.columns[2:]},
+    )
     cases = {f"A: {label[pick_a]}": a, f"B: {label[pick_b]}": b}
     columns = st.columns(2)
     for i, chart in enumerate(CHARTS.values()):
         data = chart_data(chart, cases, lang, county_type=view.county_type)
         with columns[i % 2]:
-            st.vega_lite_chart(time_spec(chart, data, lang, county_type=view.county_type),
-                               width="stretch")
+            st.vega_lite_chart(
+                time_spec(chart, data, lang, county_type=view.county_type), width="stretch"
+            )
 
 
-def tornado_frame(raw: pd.DataFrame, info: ModelInfo, lang: str, year: int, top: int
-                  ) -> pd.DataFrame:
+def tornado_frame(
+    raw: pd.DataFrame, info: ModelInfo, lang: str, year: int, top: int
+) -> pd.DataFrame:
     """The ``top`` widest swings in ``year`` with translated names and kinds."""
     frame = raw[raw["year"] == year].copy()
     frame["swing"] = (frame["high"] - frame["low"]).abs()
@@ -170,8 +193,9 @@ def render_sensitivity(info: ModelInfo, current: tuple[str, str], lang: str) -> 
     top = st.slider(text(lang, "sensitivity.top"), 5, 40, 15, key="tornado_top")
     raw = runs.tornado_runs(*current)
     for year in runs.SENSITIVITY_YEARS:
-        chart = tornado_chart(tornado_frame(raw, info, lang, year, top), lang, year=year,
-                              unit_text=unit(lang, "pp"))
+        chart = tornado_chart(
+            tornado_frame(raw, info, lang, year, top), lang, year=year, unit_text=unit(lang, "pp")
+        )
         st.altair_chart(chart, width="stretch")
 
 
@@ -181,18 +205,20 @@ def variables_table(info: ModelInfo, lang: str, query: str = "") -> pd.DataFrame
     for name, v in info.variables.items():
         c = info.constants.get(name)
         rng = f"[{c.range[0]:g}, {c.range[1]:g}]" if c is not None and c.range else ""
-        rows.append({
-            text(lang, "model.name"): name,
-            text(lang, "model.sector"): v.sector,
-            text(lang, "model.kind"): v.kind,
-            text(lang, "model.unit"): v.units,
-            text(lang, "model.dims"): ", ".join(v.dims),
-            text(lang, "model.range"): rng,
-            text(lang, "model.lever"): (c.lever or "") if c is not None else "",
-            text(lang, "model.uncertain"): bool(c is not None and c.uncertain),
-            text(lang, "model.source"): (c.source or "") if c is not None else "",
-            text(lang, "model.doc"): v.doc,
-        })
+        rows.append(
+            {
+                text(lang, "model.name"): name,
+                text(lang, "model.sector"): v.sector,
+                text(lang, "model.kind"): v.kind,
+                text(lang, "model.unit"): v.units,
+                text(lang, "model.dims"): ", ".join(v.dims),
+                text(lang, "model.range"): rng,
+                text(lang, "model.lever"): (c.lever or "") if c is not None else "",
+                text(lang, "model.uncertain"): bool(c is not None and c.uncertain),
+                text(lang, "model.source"): (c.source or "") if c is not None else "",
+                text(lang, "model.doc"): v.doc,
+            }
+        )
     frame = pd.DataFrame(rows)
     if query:
         haystack = frame.astype(str).agg(" ".join, axis=1).str.lower()
@@ -205,12 +231,20 @@ def render_model(info: ModelInfo, lang: str) -> None:
     st.subheader(text(lang, "model.header"))
     overview = "__overview__"
     scopes = [overview, *diagram.diagram_sectors(info)]
-    scope = st.selectbox(text(lang, "model.diagram_scope"), scopes, key="diagram_scope",
-                         format_func=lambda s: text(lang, "model.scope_overview")
-                         if s == overview else text_or(lang, f"sectors.{slug(s)}", s))
+    scope = st.selectbox(
+        text(lang, "model.diagram_scope"),
+        scopes,
+        key="diagram_scope",
+        format_func=lambda s: (
+            text(lang, "model.scope_overview")
+            if s == overview
+            else text_or(lang, f"sectors.{slug(s)}", s)
+        ),
+    )
     groups = {g: text(lang, f"groups.{slug(g)}") for g in info.levers()}
-    dot = diagram.overview_dot(info, groups) if scope == overview else diagram.sector_dot(info,
-                                                                                          scope)
+    dot = (
+        diagram.overview_dot(info, groups) if scope == overview else diagram.sector_dot(info, scope)
+    )
     st.graphviz_chart(dot, width="stretch")
     st.caption(text(lang, "model.diagram_caption"))
     st.subheader(text(lang, "model.docs"))

@@ -1,0 +1,158 @@
+"""Benchmark the app's response to a slider move (figures are printed, never asserted).
+
+    python bench/app.py [--moves 50] [--seed 1] [--browser]
+
+Server side: for each of ``--moves`` random slider moves (a random lever set to a random value
+on its slider grid), the time until every chart's spec is ready: the scenario run plus its
+200-run uncertainty ensemble (one vectorized call), the scorecard and the eight chart specs. The
+baseline run is cached in the app, so it is done once before timing. Prints median and p95.
+
+``--browser`` also serves the app and measures the time to first render in Debian's chromium
+(scorecard and first chart visible), cold server process included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import urbsim  # noqa: E402
+from urbsim.app.compute import (  # noqa: E402
+    scenario_for,
+    scorecard_frame,
+    simulate_case,
+    simulate_live,
+)
+from urbsim.app.state import DEFAULT_SEED  # noqa: E402
+from urbsim.charts import CHARTS, chart_data, time_spec  # noqa: E402
+from urbsim.scenarios import list_scenarios  # noqa: E402
+
+
+def _random_move(info, rng: np.random.Generator) -> dict:
+    """One slider moved: a lever (or one element of it) set to a value on its grid."""
+    levers = [c for group in info.levers().values() for c in group]
+    c = levers[rng.integers(len(levers))]
+    lo, hi = c.range
+    steps = int(round((hi - lo) / c.step)) if c.step else 100
+    value = float(lo + (hi - lo) * rng.integers(steps + 1) / steps)
+    if c.dims:
+        elements = info.subscripts[c.dims[0]]
+        return {c.name: {elements[rng.integers(len(elements))]: value}}
+    return {c.name: value}
+
+
+def server_side(moves: int, seed: int) -> list[float]:
+    """Seconds from a slider move to every chart spec being ready, per move."""
+    model = urbsim.load_model()
+    model.time  # noqa: B018 - compile before timing, as the app does at start
+    presets = {s.name: s for s in list_scenarios(model.info)}
+    baseline = simulate_case(model, presets["baseline"])
+    rng = np.random.default_rng(seed)
+    times = []
+    for _ in range(moves):
+        move = _random_move(model.info, rng)
+        start = time.perf_counter()
+        scenario = scenario_for(presets, "plan", move)
+        single, ensemble = simulate_live(model, scenario, DEFAULT_SEED)
+        scorecard_frame(single, ensemble)
+        for chart in CHARTS.values():
+            data = chart_data(
+                chart, {"current": single, "baseline": baseline}, "en", ensemble=ensemble
+            )
+            json.dumps(time_spec(chart, data, "en"))  # what the browser is sent
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def first_render() -> float:
+    """Seconds from starting the server to the first complete page in chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                ],
+            )
+            page = browser.new_page()
+            page.goto(url)
+            page.locator("[data-testid='stTable']").wait_for(timeout=120_000)
+            page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=120_000)
+            elapsed = time.perf_counter() - start
+            browser.close()
+        return elapsed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--browser", action="store_true", help="also time the first render")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; {dt.date.today()}"
+    )
+    times = np.array(server_side(args.moves, args.seed)) * 1000
+    print(
+        f"slider move -> all chart specs ready ({args.moves} moves, 1 + 200 runs each): "
+        f"median {np.median(times):.0f} ms, p95 {np.percentile(times, 95):.0f} ms, "
+        f"min {times.min():.0f} ms (goal: median <= 150 ms)"
+    )
+    if args.browser:
+        print(f"time to first render in chromium (cold server): {first_render():.1f} s")
+
+
+if __name__ == "__main__":
+    main()
