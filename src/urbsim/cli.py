@@ -19,12 +19,11 @@ import argparse
 import importlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -34,10 +33,10 @@ import xarray as xr
 
 import urbsim
 from urbsim.errors import ModelError, OutputError, UrbsimError
+from urbsim.fileio import display_path, write_atomic
 from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED, value_at
 from urbsim.model import ENGINES
 from urbsim.paths import default_model_path
-from urbsim.scenarios import display_path
 
 EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli")
 OUT_SUFFIXES = (".nc", ".csv")
@@ -92,24 +91,6 @@ def check_out_path(out: Path) -> None:
         raise OutputError(
             f"--out {out}: folder {folder} is not writable ({exc.strerror})"
         ) from None
-
-
-def write_atomic(out: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``out``, then rename it to ``out``.
-
-    A failure leaves the temporary file nowhere and ``out`` as it was (absent or the old
-    file). An ``OSError`` (disk full, permissions) becomes an :class:`OutputError`.
-    """
-    # The writer creates the file itself, so it gets the usual permissions (mkstemp's are 0600).
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, out)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"--out {out}: cannot be written: {exc.strerror or exc}") from exc
-        raise
 
 
 def indicators_long(ds: xr.Dataset) -> pd.DataFrame:
@@ -443,6 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("urbsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`urbsim scenarios | head`): stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
     except Exception as exc:
         if os.environ.get("URBSIM_DEBUG") == "1":
             raise

@@ -30,3 +30,7 @@ class ParameterError(ScenarioError):
 
 class OutputError(UrbsimError):
     """A result cannot be written where the user asked."""
+
+
+class ClusterError(UrbsimError):
+    """A Dask cluster cannot be started or reached."""

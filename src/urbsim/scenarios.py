@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from urbsim.errors import ParameterError, ScenarioError
+from urbsim.fileio import display_path
 from urbsim.mdlinfo import ModelInfo, model_info
 from urbsim.params import coerce_params, resolve_name
 from urbsim.paths import scenario_dir
@@ -145,14 +146,6 @@ def _toml_value(value: Any) -> str:
 
 def _normalize(name: str) -> str:
     return " ".join(name.replace("_", " ").split()).lower()
-
-
-def display_path(path: Path) -> str:
-    """The path relative to the working directory when it lies below it (shorter messages)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _split_dotted(header: str) -> list[str]:

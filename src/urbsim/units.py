@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from urbsim.errors import ModelError
+from urbsim.fileio import display_path
 from urbsim.mdlinfo import model_info
-from urbsim.scenarios import display_path
 
 _DIMENSIONLESS = {"dmnl", "dimensionless", "1", ""}
 _TOKEN_RE = re.compile(

@@ -3,8 +3,8 @@
 Dependencies are the variable references in each equation's abstract syntax tree (PySD's
 ``AbstractModel``). Two views keep the picture readable:
 
-- the overview: stocks (boxes) and lever groups (notes); an arrow from A to stock B means B's
-  equation depends on A through auxiliaries only (no other stock in between);
+- the overview: sectors (listing their stocks) and lever groups (notes); an arrow from A to B
+  means an equation of B uses a variable of A;
 - one sector: its stocks (boxes), flows and auxiliaries (ellipses) and levers (notes) with their
   direct dependencies, plus the variables of other sectors it reads (grey).
 
@@ -103,56 +103,52 @@ def _node(
     )
 
 
-def overview_dot(info: ModelInfo, group_labels: dict[str, str]) -> str:
-    """Stocks and lever groups; arrows follow dependencies through auxiliaries only.
+def overview_dot(info: ModelInfo, labels: dict[str, str], group_labels: dict[str, str]) -> str:
+    """Sectors (listing their stocks) and lever groups; an arrow from A to B means some
+    equation of B uses a variable of A (plain constants aside).
 
     Parameters
     ----------
+    labels : sector -> its name in the reader's language.
     group_labels : lever group (``"People"`` ...) -> its label in the reader's language.
     """
     deps = dependencies(info.path)
-    stocks = [
-        n
-        for n, v in info.variables.items()
-        if v.kind == "stateful" and v.sector not in _SKIP_SECTORS
-    ]
-    lever_group = {c.name: c.lever for g in info.levers().values() for c in g}
     colors = _colors(info)
+    sectors = diagram_sectors(info)
     lines = [
         "digraph overview {",
-        "rankdir=LR; node [fontname=Helvetica fontsize=10];",
-        'edge [color="#8899aa" arrowsize=0.6];',
+        "rankdir=LR; nodesep=0.35; node [fontname=Helvetica fontsize=11];",
+        'edge [color="#8899aa" arrowsize=0.7];',
     ]
+    for sector in sectors:
+        stocks = [
+            n for n, v in info.variables.items() if v.sector == sector and v.kind == "stateful"
+        ]
+        label = "\\n".join([labels.get(sector, sector), *(f"• {n}" for n in stocks)])
+        lines.append(
+            f'{_quote(sector)} [label={_quote(label)} shape=box style="rounded,filled" '
+            f"fillcolor={_quote(colors[sector])}];"
+        )
     for group, label in group_labels.items():
         lines.append(
             f"{_quote('lever: ' + group)} [label={_quote(label)} shape=note "
-            f'style=filled fillcolor="#fff3b0"];'
+            'style=filled fillcolor="#fff3b0"];'
         )
-    lines += [_node(info, s, colors) for s in stocks]
     edges: set[tuple[str, str]] = set()
-    for stock in stocks:
-        for source in _upstream(stock, deps, set(stocks)):
-            if source in stocks and source != stock:
-                edges.add((source, stock))
-            elif source in lever_group:
-                edges.add(("lever: " + lever_group[source], stock))
+    for name, v in info.variables.items():
+        if v.sector not in sectors or name in info.constants:
+            continue
+        for d in deps.get(name, ()):
+            c = info.constants.get(d)
+            if c is not None and c.lever:
+                edges.add(("lever: " + c.lever, v.sector))
+            elif c is None and info.variables[d].kind != "lookup":
+                source = info.variables[d].sector
+                if source != v.sector and source in sectors:
+                    edges.add((source, v.sector))
     lines += [f"{_quote(a)} -> {_quote(b)};" for a, b in sorted(edges)]
     lines.append("}")
     return "\n".join(lines)
-
-
-def _upstream(start: str, deps: dict[str, frozenset[str]], stop: set[str]) -> set[str]:
-    """Names reached from ``start``'s inputs, not walking past stocks (``stop``)."""
-    seen: set[str] = set()
-    todo = list(deps.get(start, ()))
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name not in stop:
-            todo.extend(deps.get(name, ()))
-    return seen
 
 
 def sector_dot(info: ModelInfo, sector: str) -> str:

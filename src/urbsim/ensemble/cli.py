@@ -23,7 +23,7 @@ def add_commands(subparsers: Any) -> None:
         "mc",
         help="Monte Carlo ensemble: target probabilities and percentile bands",
         description="Run a Monte Carlo ensemble over the uncertain constants and print, per "
-        "target, P(met) in 2025 and 2030 (95%% Wilson interval) and the indicator's 2025 "
+        "target, P(met) in 2025 and 2030 (95 % Wilson interval) and the indicator's 2025 "
         "percentiles.",
     )
     _common(mc)
@@ -132,7 +132,7 @@ def parse_years(text: str) -> list[int]:
 def run_sensitivity(args: argparse.Namespace) -> int:
     """``urbsim sensitivity``: compute indices, print top drivers, write ``--out``."""
     from urbsim.ensemble.sensitivity import format_drivers, morris_indices, sobol_indices
-    from urbsim.ensemble.store import write_atomic
+    from urbsim.ensemble.store import write_dataset
 
     n = _n(args, args.method == "sobol")
     years = parse_years(args.years)
@@ -158,6 +158,6 @@ def run_sensitivity(args: argparse.Namespace) -> int:
     output = "county_town_share" if "county_town_share" in ds.output else str(ds.output[0].values)
     print(format_drivers(ds, output, [2025, 2035]))
     if args.out is not None:
-        write_atomic(ds, args.out)
+        write_dataset(ds, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0

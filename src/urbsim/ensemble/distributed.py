@@ -16,17 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from urbsim.errors import UrbsimError
+from urbsim.errors import ClusterError
 from urbsim.model import Model, load_model
 
 #: Seconds to wait for a ``--scheduler`` before giving up.
 CONNECT_TIMEOUT_S = 5
 
 Chunk = tuple[int, int, dict[str, np.ndarray]]
-
-
-class ClusterError(UrbsimError):
-    """A Dask cluster cannot be started or reached."""
 
 
 @cache

@@ -23,7 +23,6 @@ Without ``--resume``, an existing ``OUT`` or ``OUT.parts/`` is an error and is l
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from urbsim.errors import OutputError
+from urbsim.fileio import write_atomic
 
 FORMATS = (".nc", ".zarr")
 
@@ -51,37 +51,15 @@ def output_format(path: Path) -> str:
     return suffix
 
 
-def write_atomic(ds: xr.Dataset, path: Path) -> None:
+def write_dataset(ds: xr.Dataset, path: Path) -> None:
     """Write ``ds`` to ``path`` (.nc, .zarr or .csv) so readers never see a half-written file."""
     suffix = path.suffix.lower()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if suffix == ".zarr":
-            shutil.rmtree(tmp, ignore_errors=True)
-            ds.to_zarr(tmp, mode="w", consolidated=True)
-            _replace_dir(tmp, path)
-            return
-        if suffix == ".csv":
-            ds.to_dataframe().to_csv(tmp)
-        else:
-            ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written: {exc.strerror or exc}") from None
-    finally:
-        if tmp.is_file():
-            tmp.unlink()
-        elif tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _replace_dir(new: Path, path: Path) -> None:
-    """Swap a finished folder in; the old one is renamed away first, then removed."""
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
-    if path.exists():
-        os.replace(path, old)
-    os.replace(new, path)
-    shutil.rmtree(old, ignore_errors=True)
+    if suffix == ".zarr":
+        write_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=True))
+    elif suffix == ".csv":
+        write_atomic(path, lambda tmp: ds.to_dataframe().to_csv(tmp))
+    else:
+        write_atomic(path, ds.to_netcdf)
 
 
 def read_status(path: Path) -> str | None:
@@ -152,9 +130,7 @@ class EnsembleStore:
                 )
             return
         self.parts.mkdir()
-        tmp = state.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, state)
+        write_atomic(state, json.dumps(self.manifest, indent=1, sort_keys=True))
 
     def completed(self) -> dict[int, dict[str, np.ndarray]]:
         """Chunks finished by an earlier, interrupted run: ``{chunk index: arrays}``."""
@@ -170,10 +146,12 @@ class EnsembleStore:
         """Keep chunk ``k``'s outputs (atomically: a chunk file is whole or absent)."""
         if self.parts is None:
             return
-        final = self.parts / f"chunk-{k:06d}.npz"
-        tmp = self.parts / f".chunk-{k:06d}.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, final)
+
+        def save(tmp: Path) -> None:
+            with tmp.open("wb") as fh:
+                np.savez(fh, **arrays)
+
+        write_atomic(self.parts / f"chunk-{k:06d}.npz", save)
 
     def due(self) -> bool:
         """Whether a partial rewrite of the output is due (throttled by ``min_interval``)."""
@@ -183,7 +161,7 @@ class EnsembleStore:
         """Atomically (re)write the output with ``ds``."""
         if self.out is None:
             return
-        write_atomic(ds, self.out)
+        write_dataset(ds, self.out)
         self._last_write = time.monotonic()
 
     def finish(self, ds: xr.Dataset) -> None:

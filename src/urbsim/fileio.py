@@ -1,0 +1,69 @@
+"""Writing result files so that nobody ever sees half of one.
+
+Every writer in urbsim (``urbsim run --out``, Monte Carlo chunks, chart exports) goes through
+:func:`write_atomic`: the content is written to a hidden temporary sibling and then renamed over
+the target, which is atomic on POSIX file systems. A failure leaves the old file (or nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from urbsim.errors import OutputError
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it lies below it (shorter messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_atomic(path: Path, write: Callable[[Path], None] | bytes | str) -> None:
+    """Write ``path`` atomically.
+
+    Parameters
+    ----------
+    path : the file (or folder, for Zarr stores) to create or replace.
+    write : the content as bytes or text, or a callable that writes a file or a folder at the
+        temporary path it is given.
+
+    Raises
+    ------
+    OutputError
+        If the folder does not exist or cannot be written (disk full, permissions).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    if isinstance(write, (bytes, str)):
+        raw = write.encode("utf-8") if isinstance(write, str) else write
+        write = lambda target: target.write_bytes(raw)  # noqa: E731
+    try:
+        write(tmp)
+        if tmp.is_dir():
+            _replace_dir(tmp, path)
+        else:
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(
+            f"{display_path(path)}: cannot be written: {exc.strerror or exc}"
+        ) from None
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _replace_dir(new: Path, path: Path) -> None:
+    """Swap a finished folder in: the old one is renamed away first, then removed."""
+    old = path.with_name(f".{path.name}.{os.getpid()}.old")
+    if path.exists():
+        os.replace(path, old)
+    os.replace(new, path)
+    shutil.rmtree(old, ignore_errors=True)
