@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.stats import qmc
 
 import urbsim
+from urbsim.ensemble.distributions import range_uncertainty
+from urbsim.ensemble.sampling import sample
 from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED
 
 #: Stocks that accumulate a net flow and may legitimately be negative.
@@ -27,17 +28,8 @@ def varied_constants(info):
 
 
 def latin_hypercube(info, n: int, seed: int) -> dict[str, np.ndarray]:
-    """n runs spread over every constant's documented range (each element independently)."""
-    consts = varied_constants(info)
-    width = sum(max(1, c.default.size) for c in consts)
-    u = qmc.LatinHypercube(d=width, seed=np.random.default_rng(seed)).random(n)
-    params, k = {}, 0
-    for c in consts:
-        size = max(1, c.default.size)
-        lo, hi = c.range
-        params[c.name] = (lo + (hi - lo) * u[:, k : k + size]).reshape((n, *c.default.shape))
-        k += size
-    return params
+    """n runs spread over every settable constant's documented range (elements independent)."""
+    return sample(info, None, n, seed, "lhs", uncertainty=range_uncertainty(info))
 
 
 def assert_people_conserved(ds) -> None:

@@ -531,7 +531,7 @@ def finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return (
         chart.configure(font=FONT)
         .configure_view(strokeWidth=0)
-        .configure_legend(orient="bottom", columns=2, labelLimit=220)
+        .configure_legend(orient="bottom", direction="vertical", labelLimit=240)
     )
 
 

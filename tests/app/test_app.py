@@ -142,3 +142,15 @@ def test_upload_error_is_shown_on_the_page():
     assert text("en", "notices.upload_error", error="mine.toml:3: 'x' is outside its range") in [
         e.value for e in at.error
     ]
+
+
+def test_every_diagram_and_the_documentation_search_render(app):
+    scope = app.selectbox(key="diagram_scope")
+    for option in scope.options:
+        scope.set_value(option).run()
+        assert not app.exception, [e.message for e in app.exception]
+        assert "digraph" in app.get("graphviz_chart")[0].proto.spec
+    app.text_input(key="doc_search").set_value("debt ratio ceiling").run()
+    table = app.dataframe[-1].value
+    assert "debt ratio ceiling" in set(table.iloc[:, 0])
+    assert len(table) < len(model_info().variables)

@@ -242,9 +242,11 @@ def render_model(info: ModelInfo, lang: str) -> None:
         ),
     )
     groups = {g: text(lang, f"groups.{slug(g)}") for g in info.levers()}
-    dot = (
-        diagram.overview_dot(info, groups) if scope == overview else diagram.sector_dot(info, scope)
-    )
+    sectors = {s: text_or(lang, f"sectors.{slug(s)}", s) for s in info.sectors}
+    if scope == overview:
+        dot = diagram.overview_dot(info, sectors, groups)
+    else:
+        dot = diagram.sector_dot(info, scope)
     st.graphviz_chart(dot, width="stretch")
     st.caption(text(lang, "model.diagram_caption"))
     st.subheader(text(lang, "model.docs"))

@@ -26,6 +26,7 @@ from pysd.translators.structures import abstract_model as am_
 
 from urbsim.errors import ModelError, ParameterError, UnsupportedFeature
 
+from . import scalar as scalar_mod
 from . import statefuls as sf
 from .backends import namespace
 from .expressions import TIME, E, ExprCompiler, align, norm, num
@@ -39,6 +40,7 @@ _STATEFUL_TYPES = (
     ae.InitialStructure,
 )
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
+SCALAR_MAX_N = 8  # default n up to which simulate() uses the scalar backend
 
 
 @dataclass(frozen=True)
@@ -698,8 +700,25 @@ def _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes):
     return src
 
 
-def generate(program: Program, out_ids: list[int], jit: bool = False) -> str:
-    """Python source of ``_sim`` computing the outputs ``out_ids``."""
+@dataclass
+class Plan:
+    """The statements of one simulation, in order, before they are assembled into a function.
+
+    ``init`` runs at INITIAL TIME (after the constants/lookups are bound), ``aux`` at every
+    step, then (except after the last step) ``upd`` computes the new states and ``commits``
+    stores them. Shared by the numpy/JAX generator below and the scalar one (``scalar.py``).
+    """
+
+    const_ids: list
+    lookup_ids: list
+    init: list
+    aux: list
+    upd: list
+    commits: list
+
+
+def plan(program: Program, out_ids: list[int]) -> Plan:
+    """Which nodes the outputs ``out_ids`` need, and the statements computing them."""
     nodes = program.nodes
     needed: set = set()
     todo = list(out_ids)
@@ -710,31 +729,16 @@ def generate(program: Program, out_ids: list[int], jit: bool = False) -> str:
         needed.add(i)
         n = nodes[i]
         todo.extend(n.step_deps | n.init_deps | n.upd_deps | n.deps)
-    # every stateful that something needed depends on is needed (already by closure)
-    lines = ["def _sim(C, L, O, n, T, REC):"]
-    body = []
-    ci = li = 0
-    const_ids, lookup_ids = [], []
-    for i in sorted(needed):
-        nd = nodes[i]
-        if nd.kind in ("const", "control"):
-            body.append(f"{nd.py} = C[{ci}]")
-            const_ids.append(i)
-            ci += 1
-        elif nd.kind == "lookup":
-            body.append(f"{nd.xpy}, {nd.py} = L[{li}]")
-            lookup_ids.append(i)
-            li += 1
-    body.append(f"DT = {num(program.dt)}")
-    body.append("t = T[0]")
-    body.append("k = 0")
+    const_ids = [i for i in sorted(needed) if nodes[i].kind in ("const", "control")]
+    lookup_ids = [i for i in sorted(needed) if nodes[i].kind == "lookup"]
+    init_lines = []
     init_ids = {i for i in needed if nodes[i].kind in ("aux", "stateful")}
     for i in _topo(nodes, init_ids, lambda i: nodes[i].init_deps, "initialisation", program):
         nd = nodes[i]
         if nd.st is not None:
-            body.extend(sf.emit_init(nd.st))
+            init_lines.extend(sf.emit_init(nd.st))
         else:
-            body.append(f"{nd.py} = {nd.code}")
+            init_lines.append(f"{nd.py} = {nd.code}")
     dyn_ids = {i for i in needed if nodes[i].dynamic}
     step_order = _topo(nodes, dyn_ids, lambda i: nodes[i].step_deps, "algebraic", program)
     aux_lines = []
@@ -748,6 +752,26 @@ def generate(program: Program, out_ids: list[int], jit: bool = False) -> str:
             upd, com = sf.emit_update(nd.st)
             upd_lines.extend(upd)
             commits.extend(com)
+    return Plan(const_ids, lookup_ids, init_lines, aux_lines, upd_lines, commits)
+
+
+def generate(program: Program, out_ids: list[int], jit: bool = False) -> str:
+    """Python source of ``_sim`` computing the outputs ``out_ids``."""
+    nodes = program.nodes
+    pl = plan(program, out_ids)
+    const_ids, lookup_ids = pl.const_ids, pl.lookup_ids
+    aux_lines, upd_lines, commits = pl.aux, pl.upd, pl.commits
+    lines = ["def _sim(C, L, O, n, T, REC):"]
+    body = []
+    for i in sorted(const_ids + lookup_ids):
+        if nodes[i].kind == "lookup":
+            body.append(f"{nodes[i].xpy}, {nodes[i].py} = L[{lookup_ids.index(i)}]")
+        else:
+            body.append(f"{nodes[i].py} = C[{const_ids.index(i)}]")
+    body.append(f"DT = {num(program.dt)}")
+    body.append("t = T[0]")
+    body.append("k = 0")
+    body.extend(pl.init)
     if jit:
         return (
             _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes),
@@ -789,6 +813,12 @@ class CompiledModel:
         self.block_size = 1024
         self.threads = os.cpu_count() or 1
         self._steps, rec, self.time = program.time_grid()
+        # n <= scalar_max_n runs use the scalar backend (scalar.py) when the model allows it;
+        # 0 disables it. Measured crossover: see README.md.
+        self.scalar_max_n = SCALAR_MAX_N if backend == "numpy" else 0
+        self._scalar_cache: dict = {}
+        self._steps_list = self._steps.tolist()
+        self._rec_list = rec.astype(bool).tolist()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
         self._rec[np.nonzero(rec)[0]] = np.arange(int(rec.sum()))
         self.subscripts = {k: list(v) for k, v in program.ranges.items()}
@@ -924,6 +954,65 @@ class CompiledModel:
             self._cache[key] = fn
         return fn
 
+    def _scalar_function(self, out_ids):
+        """The scalar code for ``out_ids`` (cached), or None where it is not available."""
+        key = tuple(out_ids)
+        if key in self._scalar_cache:
+            return self._scalar_cache[key]
+        p = self._p
+        try:
+            src, layout, widths = scalar_mod.generate_scalar(p, list(out_ids), plan(p, key), num)
+        except scalar_mod.NotScalar:
+            self._scalar_cache[key] = None
+            return None
+        ns = scalar_mod.namespace(p)
+        exec(compile(src, f"<urbsim-scalar:{p.path_name}>", "exec"), ns)  # noqa: S102
+        defaults = {}
+        for kind, i in layout:
+            nd = p.nodes[i]
+            defaults[i] = self._scalar_values(nd, nd.value if kind == "const" else nd.y, 0)
+        cols = np.cumsum([0, *widths])
+        shapes = [p.sizes(p.nodes[i].dims) for i in out_ids]
+        fn = (ns["_sim1"], layout, defaults, cols, shapes, src)
+        self._scalar_cache[key] = fn
+        return fn
+
+    @staticmethod
+    def _scalar_values(nd, a, r):
+        """Flat list of Python floats of run ``r`` of a constant/lookup value array."""
+        if nd.kind == "lookup":  # (*dims, R, npts)
+            rows = a[..., r if a.shape[-2] > 1 else 0, :].reshape(-1, a.shape[-1])
+            return [tuple(nd.x.tolist())] + [tuple(y) for y in rows.tolist()]
+        return a[..., r if a.shape[-1] > 1 else 0].reshape(-1).tolist()
+
+    def _run_scalar(self, scalar, values, n, r, outs, run_block):
+        fn, layout, defaults, cols, shapes, _ = scalar
+        P = []
+        for _, i in layout:
+            v = values.get(i)
+            P.extend(defaults[i] if v is None else self._scalar_values(self._p.nodes[i], v, r))
+        try:
+            rows = fn(P, self._steps_list, self._rec_list)
+        except (ArithmeticError, ValueError):
+            # Python raises where numpy gives inf/NaN (x/0, log(0), exp overflow ...): this run
+            # takes the numpy code, so it gets numpy's numbers
+            run_block(r, r + 1)
+            return
+        a = np.array(rows, dtype=np.float64)
+        for o, c0, c1, shape in zip(outs, cols[:-1], cols[1:], shapes, strict=True):
+            o[r] = a[:, c0:c1].reshape((a.shape[0], *shape))
+
+    def scalar_source(self, outputs: Sequence[str] | None = None) -> str | None:
+        """The generated scalar (one run) source for ``outputs``, or None if not available."""
+        names = [o for o in self._outputs(outputs)]
+        ids = []
+        for o in names:
+            nd = self._node(o, "output")
+            if nd.kind not in ("const", "control", "lookup") and nd.id not in ids:
+                ids.append(nd.id)
+        fn = self._scalar_function(ids)
+        return None if fn is None else fn[-1]
+
     def source(self, outputs: Sequence[str] | None = None) -> str:
         """The generated simulation source for ``outputs`` (for inspection)."""
         ids = [self._node(o, "output").id for o in self._outputs(outputs)]
@@ -966,12 +1055,12 @@ class CompiledModel:
                 dyn_ids.append(nd.id)
                 dyn_names.append(nd.name)
         if dyn_ids:
-            fn, const_ids, lookup_ids, _ = self._function(dyn_ids)
             outs = [np.empty((n, T, *self._p.sizes(self._p.nodes[i].dims))) for i in dyn_ids]
             block = max(1, int(self.block_size))
 
-            def run_block(start):
-                stop = min(n, start + block)
+            def run_block(start, stop=None):
+                fn, const_ids, lookup_ids, _ = self._function(dyn_ids)
+                stop = min(n, start + block) if stop is None else stop
 
                 def cut(a, axis):  # the run axis is last for constants, next to last for tables
                     if n > 1 and a.shape[axis] == n:
@@ -991,7 +1080,14 @@ class CompiledModel:
 
             starts = list(range(0, n, block))
             workers = min(len(starts), self.threads or 1)
-            if workers <= 1 or self.backend != "numpy":
+            scalar = None
+            if self.backend == "numpy" and n <= self.scalar_max_n:
+                scalar = self._scalar_function(dyn_ids)
+            if scalar is not None:
+                # small n: plain-Python float code, one run at a time (see scalar.py)
+                for r in range(n):
+                    self._run_scalar(scalar, values, n, r, outs, run_block)
+            elif workers <= 1 or self.backend != "numpy":
                 for start in starts:
                     run_block(start)
             else:

@@ -163,6 +163,20 @@ def element_labels(info: ModelInfo, c: ConstantInfo) -> tuple[str, ...]:
     return tuple(",".join(p) for p in product(*(info.subscripts[d] for d in c.dims)))
 
 
+def _uniform_over_ranges(info: ModelInfo, constants) -> dict[str, Distribution]:
+    """Each constant uniform over its documented range, each element independently."""
+    out: dict[str, Distribution] = {}
+    for c in constants:
+        if c.range is None:
+            raise ModelError(
+                f"{info.path.name}:{c.line}: {c.name!r} is marked Uncertain. but has no "
+                "[min,max] range in its unit field; add one so it can be sampled"
+            )
+        labels = element_labels(info, c)
+        out[c.name] = Distribution(c.name, c.dims, labels, (Uniform(*c.range),) * len(labels))
+    return out
+
+
 def default_uncertainty(info: ModelInfo) -> dict[str, Distribution]:
     """Every constant marked ``Uncertain.``: uniform over its documented range, per element.
 
@@ -171,17 +185,17 @@ def default_uncertainty(info: ModelInfo) -> dict[str, Distribution]:
     ModelError
         If an uncertain constant has no ``[min,max]`` range in the model.
     """
-    out: dict[str, Distribution] = {}
-    for c in info.uncertain():
-        if c.range is None:
-            raise ModelError(
-                f"{info.path.name}:{c.line}: {c.name!r} is marked Uncertain. but has no "
-                "[min,max] range in its unit field; add one so it can be sampled"
-            )
-        labels = element_labels(info, c)
-        marginal = Uniform(*c.range)
-        out[c.name] = Distribution(c.name, c.dims, labels, (marginal,) * len(labels))
-    return out
+    return _uniform_over_ranges(info, info.uncertain())
+
+
+def range_uncertainty(info: ModelInfo) -> dict[str, Distribution]:
+    """Every constant a scenario may set (levers included), uniform over its documented range.
+
+    For robustness checks and equivalence tests that must cover the whole documented parameter
+    space, not only the assumptions marked ``Uncertain.``.
+    """
+    varied = [c for c in info.settable() if c.range[0] < c.range[1]]
+    return _uniform_over_ranges(info, varied)
 
 
 def find_line(text: str | None, key: str) -> int | None:
