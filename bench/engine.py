@@ -99,16 +99,35 @@ def main(argv=None):
             pysd_s = time.perf_counter() - t
         print(f"PySD: {pysd_s:.2f} s per run")
 
-    cm.simulate(n=1, outputs=outs)  # warm the code cache
-    t = time.perf_counter()
-    reps = 20
-    for _ in range(reps):
-        cm.simulate(n=1, outputs=outs)
-    s1 = (time.perf_counter() - t) / reps
-    line = f"N=1: {s1 * 1e3:.1f} ms per run"
-    if pysd_s:
-        line += f"  ({pysd_s / s1:,.0f}x PySD)"
-    print(line)
+    def n1(outputs, scalar: bool, reps=25):
+        """Median seconds of one N = 1 run (the machine may be shared: median, not mean)."""
+        old = cm.scalar_max_n
+        cm.scalar_max_n = old if scalar else 0
+        try:
+            cm.simulate(n=1, outputs=outputs)  # warm the code cache
+            ts = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                cm.simulate(n=1, outputs=outputs)
+                ts.append(time.perf_counter() - t)
+        finally:
+            cm.scalar_max_n = old
+        return float(np.median(ts))
+
+    scalar_ok = cm.scalar_source(outs) is not None
+    print(
+        f"scalar backend: {'yes' if scalar_ok else 'not available for this model'}, "
+        f"used for n <= {cm.scalar_max_n}"
+    )
+    for label, outputs in (("5 outputs", outs), ("all outputs", None)):
+        for path, scalar in (("numpy", False), ("scalar", True)):
+            if scalar and not scalar_ok:
+                continue
+            s1 = n1(outputs, scalar)
+            line = f"N=1 {path:>6}, {label:<11}: {s1 * 1e3:6.1f} ms per run (median of 25)"
+            if pysd_s:
+                line += f"  ({pysd_s / s1:,.0f}x PySD)"
+            print(line)
 
     for n in (1_000, 10_000, 100_000):
         if n > a.max_n:

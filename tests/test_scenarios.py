@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from urbsim.errors import ParameterError, ScenarioError
+from urbsim.indicators import INDICATORS
 from urbsim.params import coerce_params
 from urbsim.scenarios import (
     Scenario,
@@ -62,9 +63,12 @@ def test_to_toml_round_trips_uncertainty_and_odd_text(tmp_path, info):
     assert read_scenario(path, info) == Scenario(**{**scenario.__dict__, "path": path})
 
 
-def test_baseline_switches_the_plan_off(info):
-    assert load_scenario("baseline", info).arrays(info)["plan switch"] == 0
-    assert load_scenario("plan", info).arrays(info)["plan switch"] == 1
+def test_baseline_holds_every_lever_at_its_pre_plan_value(info, fast_model):
+    """Baseline equals switching the plan off, bit for bit, for every indicator."""
+    baseline = fast_model.run(load_scenario("baseline", info))
+    switched_off = fast_model.run({"plan switch": 0})
+    for name in INDICATORS:
+        np.testing.assert_array_equal(baseline[name].values, switched_off[name].values, name)
 
 
 def test_plan_lists_every_lever_at_its_plan_value(info):

@@ -30,7 +30,7 @@ SENSITIVITY_YEARS = (2025, 2030)
 #: Output the sensitivity tab explains.
 SENSITIVITY_OUTPUT = "county_town_share"
 #: Preset the app opens with when the URL names none.
-PREFERRED_DEFAULT = "plan"
+PREFERRED_DEFAULT = "baseline"
 #: Preset drawn as "the baseline" in every chart.
 BASELINE = "baseline"
 

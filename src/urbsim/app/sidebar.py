@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from urbsim.app.compute import scenario_for
 from urbsim.app.state import (
     ALL_TYPES,
     DEFAULT_SEED,
@@ -71,11 +72,9 @@ def _preset_parameters(presets: Mapping[str, Scenario], name: str) -> dict:
 
 def apply_state(info: ModelInfo, presets: Mapping[str, Scenario], state: AppState) -> None:
     """Set every widget from ``state``: the preset's values, then its overrides."""
-    from urbsim.params import coerce_params
-
-    values = preset_values(info, _preset_parameters(presets, state.scenario))
-    values.update(coerce_params(info, state.overrides, n=1))
-    _write_levers(info, values)
+    # Overrides of one element of a table apply on top of the preset's table, not the model's.
+    scenario = scenario_for(presets, state.scenario, state.overrides)
+    _write_levers(info, preset_values(info, scenario.parameters))
     lever_names = {c.name for c in levers(info)}
     st.session_state[_FIXED] = {k: v for k, v in state.overrides.items() if k not in lever_names}
     st.session_state["lang"] = state.lang

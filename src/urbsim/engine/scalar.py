@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from bisect import bisect_right
 
 import numpy as np
@@ -41,6 +42,10 @@ from urbsim.errors import ModelError
 from .backends import SMALL_VENSIM
 
 MAX_ELEMENTS = 256  # per variable; larger subscripted variables stay on the numpy backend
+
+
+_NUMBER = re.compile(r"^\(?-?[0-9][0-9.e+-]*\)?$")
+_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^\(?-?[0-9][0-9.e+-]*\)?$")
 
 
 class NotScalar(Exception):
@@ -230,8 +235,19 @@ class _Gen:
 
     def minmax(self, a, b, op):
         """NaN-propagating ``np.minimum``/``np.maximum`` of two element expressions."""
-        w1, w2 = self.walrus(), self.walrus()
-        return f"({w1} if ({w1} := {a}) {op} ({w2} := {b}) or {w1} != {w1} else {w2})"
+        nan_a = not _NUMBER.match(a)  # a literal is never NaN
+        if _SIMPLE.match(a):
+            w1 = a
+        else:
+            w1 = self.walrus()
+            a = f"({w1} := {a})"
+        if _SIMPLE.match(b):
+            w2 = b
+        else:
+            w2 = self.walrus()
+            b = f"({w2} := {b})"
+        isnan = f" or {w1} != {w1}" if nan_a else ""
+        return f"({w1} if {a} {op} {b}{isnan} else {w2})"
 
     def call(self, node):
         f = _fname(node.func)
