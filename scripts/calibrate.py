@@ -13,11 +13,15 @@ The fit uses the ``plan`` scenario (identical to ``baseline`` before 2023).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import sys
 
 import urbsim
-from urbsim.calibration import calibrate, write_defaults
+from urbsim.calibration import MAPE_SERIES, POINT_CHECKS, calibrate, load_observed, write_defaults
+from urbsim.charts import calibration_chart
+from urbsim.export import Stamp, chart_png
+from urbsim.fileio import write_atomic
 from urbsim.paths import default_model_path, model_dir
 
 FIT_BLOCK = re.compile(r"(<!-- fit:start -->\n).*?(<!-- fit:end -->)", re.S)
@@ -41,6 +45,15 @@ def markdown(result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_fit_chart(model, scenario) -> None:
+    """model/data/calibration_fit.png: the refitted model against the observed series."""
+    indicators = [*MAPE_SERIES, *(name for name, _ in POINT_CHECKS), "new_energy_capacity"]
+    ds = model.run(scenario, outputs=indicators)
+    chart = calibration_chart(ds, load_observed(), indicators, "en")
+    stamp = Stamp(scenario=scenario.name, model_sha256=model.sha256, date=str(dt.date.today()))
+    write_atomic(model_dir() / "data" / "calibration_fit.png", chart_png(chart, stamp, "en"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write results into the repo")
@@ -51,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(result))
     if args.write:
         write_defaults(default_model_path(), result.values)
+        write_fit_chart(urbsim.load_model(), scenario)
         result.table.to_csv(model_dir() / "data" / "calibration_fit.csv", index=False)
         readme = model_dir() / "README.md"
         text = readme.read_text(encoding="utf-8")
@@ -58,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             FIT_BLOCK.sub(lambda m: m.group(1) + markdown(result) + m.group(2), text),
             encoding="utf-8",
         )
-        print(f"wrote {default_model_path()}, calibration_fit.csv and the fit block of {readme}")
+        print(
+            f"wrote {default_model_path()}, calibration_fit.csv/.png and the fit block of {readme}"
+        )
     return 0 if result.summary.passes.all() else 1
 
 

@@ -544,3 +544,58 @@ def footer(lines: list[str], width: int) -> alt.Chart:
         .encode(y=alt.Y("i:O", axis=None), x=alt.value(0), text="line:N")
         .properties(width=width, height=12 * len(lines))
     )
+
+
+def calibration_chart(
+    ds: xr.Dataset, observed: pd.DataFrame, indicators: list[str], lang: str, years=(2020, 2025)
+) -> alt.FacetChart:
+    """The calibrated model (a line per indicator) against the official series (points).
+
+    Parameters
+    ----------
+    ds : a run of the calibrated model (run 0 is drawn).
+    observed : ``model/data/observed.csv`` (columns indicator, year, value).
+    indicators : standard indicators to draw, one panel each.
+    years : the span shown, in years.
+    """
+    lo, hi = years
+    names = {
+        i: f"{text(lang, f'indicators.{i}')} ({unit(lang, ds[i].attrs.get('units', ''))})"
+        for i in indicators
+    }
+    lines = []
+    for i in indicators:
+        da = ds[i].isel(run=0).sel(time=slice(lo, hi))
+        lines.append(pd.DataFrame({"panel": names[i], "year": da.time.values, "value": da.values}))
+    points = observed[observed.indicator.isin(indicators) & observed.year.between(lo, hi)]
+    points = points.assign(panel=points.indicator.map(names))
+    model_label, observed_label = (
+        text(lang, "calibration.model"),
+        text(lang, "calibration.observed"),
+    )
+    data = pd.concat(
+        [
+            pd.concat(lines).assign(kind=model_label),
+            points[["panel", "year", "value"]].assign(kind=observed_label),
+        ]
+    )
+    kind = alt.Color(
+        "kind:N",
+        title=None,
+        scale=alt.Scale(domain=[model_label, observed_label], range=["#4c78a8", "#e45756"]),
+    )
+    x = alt.X("year:Q", title=text(lang, "calibration.year"), axis=alt.Axis(format="d"))
+    y = alt.Y("value:Q", title=None, scale=alt.Scale(zero=False))
+    base = alt.Chart(data).encode(x=x, y=y, color=kind).properties(width=220, height=150)
+    line = base.mark_line().transform_filter(alt.datum.kind == model_label)
+    dots = (
+        base.mark_point(filled=True, size=60)
+        .encode(tooltip=["year:Q", "value:Q"])
+        .transform_filter(alt.datum.kind == observed_label)
+    )
+    return (
+        alt.layer(line, dots)
+        .facet(facet=alt.Facet("panel:N", title=None), columns=3)
+        .resolve_scale(y="independent")
+        .properties(title=text(lang, "calibration.title"))
+    )

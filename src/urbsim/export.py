@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -156,7 +155,9 @@ def stamped_spec(chart: alt.TopLevelMixin, stamp: Stamp, lang: str) -> dict:
     Composed at the dict level: the chart's named datasets must move to the top of the
     vertical concatenation, which Altair does not do for a chart that already carries them.
     """
-    inner = chart.properties(width=EXPORT_WIDTH).to_dict()
+    # Composite charts (facets) size their own panels; single views take the export width.
+    sized = chart if isinstance(chart, alt.FacetChart) else chart.properties(width=EXPORT_WIDTH)
+    inner = sized.to_dict()
     foot = finish(footer(stamp.lines(lang), EXPORT_WIDTH)).to_dict()
     spec = {
         "$schema": foot.pop("$schema"),
@@ -193,26 +194,3 @@ def table_csv(frame: pd.DataFrame, stamp: Stamp, lang: str) -> str:
         buf.write(f"# {line}\n")
     frame.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
-
-    Raises
-    ------
-    OutputError
-        If the folder does not exist or cannot be written.
-    """
-    path = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write there ({exc.strerror})") from None

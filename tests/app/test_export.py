@@ -61,12 +61,3 @@ def test_csv_has_stamp_comments_and_reads_back(plan_run):
     assert csv.startswith("# urbsim")
     back = pd.read_csv(io.StringIO(csv), comment="#")
     assert list(back["year"]) == list(data.lines["year"])
-
-
-def test_write_atomic_leaves_no_partial_file(tmp_path):
-    target = tmp_path / "chart.csv"
-    export.write_atomic(target, "a,b\n1,2\n")
-    assert target.read_text() == "a,b\n1,2\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["chart.csv"]
-    with pytest.raises(OutputError, match="cannot write there"):
-        export.write_atomic(tmp_path / "missing" / "x.csv", "x")

@@ -19,6 +19,7 @@ from typing import Any
 
 from urbsim.charts import CHARTS, TYPES
 from urbsim.errors import OutputError
+from urbsim.fileio import write_atomic
 from urbsim.i18n import LANGUAGES, text
 
 FORMATS = (".png", ".svg", ".csv")
@@ -83,6 +84,6 @@ def run_chart(args: argparse.Namespace) -> int:
         drawn = time_chart(chart, data, lang, county_type=args.type)
         render = export.chart_png if suffix == ".png" else export.chart_svg
         payload = render(drawn, stamp, lang)
-    export.write_atomic(args.out, payload)
+    write_atomic(args.out, payload)
     print(args.out)
     return 0
