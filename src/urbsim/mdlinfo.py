@@ -30,7 +30,7 @@ import numpy as np
 
 from urbsim.errors import ModelError
 from urbsim.paths import default_model_path
-from urbsim.pysd_compat import quiet_pysd
+from urbsim.pysd_compat import abstract_model, quiet_pysd
 
 LEVER_GROUPS = ("People", "Land", "Money", "Jobs & industry", "Housing", "Public services")
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
@@ -226,19 +226,8 @@ def _parse_doc(doc: str) -> dict:
 
 @cache
 def _model_info_cached(path: Path, mtime_ns: int) -> ModelInfo:
-    with quiet_pysd():
-        from pysd.translators.vensim.vensim_file import VensimFile
-
     text = path.read_text(encoding="utf-8")
-    try:
-        with quiet_pysd():
-            vf = VensimFile(path)
-            vf.parse()
-            am = vf.get_abstract_model()
-    except Exception as exc:  # PySD raises bare exceptions with long messages
-        raise ModelError(
-            f"{path}: cannot be parsed as a Vensim model: {exc}".splitlines()[0]
-        ) from exc
+    am = abstract_model(path)
     section = am.sections[0]
     subs = {s.name: tuple(s.subscripts) for s in section.subscripts}
     def_lines, sectors = _definition_lines(text)

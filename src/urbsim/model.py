@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
@@ -38,7 +37,7 @@ from urbsim.errors import ModelError, ParameterError, UrbsimError
 from urbsim.indicators import INDICATORS, add_indicators
 from urbsim.mdlinfo import ModelInfo, model_info
 from urbsim.params import changed_params, coerce_params
-from urbsim.paths import default_model_path
+from urbsim.paths import cache_dir, default_model_path
 from urbsim.pysd_compat import quiet_pysd
 
 ENGINES = ("fast", "pysd")
@@ -55,12 +54,6 @@ class _Runner(Protocol):
 def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes, hex."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def cache_dir() -> Path:
-    """Where translated models are cached (``$URBSIM_CACHE_DIR`` or ``~/.cache/urbsim``)."""
-    root = os.environ.get("URBSIM_CACHE_DIR") or Path.home() / ".cache" / "urbsim"
-    return Path(root)
 
 
 class PysdRunner:

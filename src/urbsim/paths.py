@@ -6,6 +6,7 @@ folders; a wheel bundles copies under ``urbsim/_bundled``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -37,3 +38,11 @@ def scenario_dir() -> Path:
 def observed_path() -> Path:
     """Official series used for calibration, ``model/data/observed.csv``."""
     return model_dir() / "data" / "observed.csv"
+
+
+def cache_dir() -> Path:
+    """Where parsed and translated models are cached (``$URBSIM_CACHE_DIR``, else
+    ``~/.cache/urbsim``). Entries are keyed by the model file's sha256, so a stale entry is never
+    used; deleting the folder is always safe."""
+    root = os.environ.get("URBSIM_CACHE_DIR") or Path.home() / ".cache" / "urbsim"
+    return Path(root)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 
 
 @contextmanager
@@ -31,3 +33,64 @@ def quiet_pysd() -> Iterator[None]:
 # every later ``import pysd...`` in urbsim (and in users' code) is silent.
 with quiet_pysd():
     import pysd  # noqa: E402, F401
+
+
+def abstract_model(path: str | Path):
+    """PySD's abstract model of a `.mdl` file, parsed once per file version.
+
+    Model metadata, the unit checker, the engine and the app's diagram all read the same parse
+    (parsing the project's model takes seconds). Treat the result as read-only.
+
+    Raises
+    ------
+    urbsim.errors.ModelError
+        If the file is missing or PySD cannot parse it.
+    """
+    from urbsim.errors import ModelError
+
+    p = Path(path).resolve()
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError as exc:
+        raise ModelError(f"{path}: model file cannot be read ({exc.strerror})") from None
+    return _parse(p, mtime)
+
+
+@cache
+def _parse(path: Path, mtime_ns: int):
+    """Parse with PySD, or load the pickled parse of the same bytes from the on-disk cache.
+
+    The cache holds only what urbsim itself wrote, keyed by the file's sha256 and PySD's version.
+    """
+    import hashlib
+    import pickle
+
+    import pysd
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    from urbsim.errors import ModelError
+    from urbsim.paths import cache_dir
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    cached = cache_dir() / "parsed" / f"{digest}-pysd{pysd.__version__}.pickle"
+    if cached.is_file():
+        try:
+            return pickle.loads(cached.read_bytes())
+        except Exception:  # a truncated or foreign file: parse again and overwrite it
+            pass
+    try:
+        with quiet_pysd():
+            vf = VensimFile(path)
+            vf.parse()
+            am = vf.get_abstract_model()
+    except Exception as exc:  # PySD raises bare exceptions with long messages
+        first = " ".join(str(exc).split("\n")[0].split())
+        raise ModelError(f"{path}: cannot be parsed as a Vensim model: {first}") from exc
+    try:
+        from urbsim.fileio import write_atomic
+
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cached, pickle.dumps(am))
+    except Exception:  # noqa: S110 - a read-only home only costs the next start a parse
+        pass
+    return am

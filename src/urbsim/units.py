@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
@@ -41,6 +40,7 @@ import numpy as np
 from urbsim.errors import ModelError
 from urbsim.fileio import display_path
 from urbsim.mdlinfo import model_info
+from urbsim.pysd_compat import abstract_model
 
 _DIMENSIONLESS = {"dmnl", "dimensionless", "1", ""}
 _TOKEN_RE = re.compile(
@@ -420,18 +420,9 @@ def check_units(path: str | Path | None = None) -> list[str]:
 @cache
 def _check_units_cached(path: Path, mtime_ns: int, cwd: Path) -> tuple[str, ...]:
     """The problems of one file version (messages show paths relative to ``cwd``)."""
-    from pysd.translators.vensim.vensim_file import VensimFile
-
     info = model_info(path)
     where = display_path(info.path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            vf = VensimFile(info.path)
-            vf.parse()
-            section = vf.get_abstract_model().sections[0]
-    except Exception as exc:  # PySD raises bare exceptions; model_info has parsed it already
-        raise ModelError(f"{where}: cannot be parsed: {exc}".splitlines()[0]) from exc
+    section = abstract_model(info.path).sections[0]
 
     problems: list[str] = []
     units: dict[str, Inferred] = {}

@@ -14,11 +14,11 @@ Sectors are coloured. The DOT text is drawn by ``st.graphviz_chart`` (no graphvi
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from functools import cache
 from pathlib import Path
 
 from urbsim.mdlinfo import ModelInfo
+from urbsim.pysd_compat import abstract_model
 
 _PALETTE = (
     "#e8f1fa",
@@ -54,13 +54,7 @@ def _references(node, found: set[str]) -> None:
 @cache
 def dependencies(path: Path) -> dict[str, frozenset[str]]:
     """Vensim name -> names its equation references (from PySD's abstract model)."""
-    from pysd.translators.vensim.vensim_file import VensimFile
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        vf = VensimFile(path)
-        vf.parse()
-        am = vf.get_abstract_model()
+    am = abstract_model(path)
     elements = am.sections[0].elements
     by_py = {_py(e.name): e.name for e in elements}
     out: dict[str, frozenset[str]] = {}
