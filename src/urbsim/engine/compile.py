@@ -12,6 +12,7 @@ are computed; time-invariant ones are computed once before the time loop.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -25,6 +26,7 @@ from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am_
 
 from urbsim.errors import ModelError, ParameterError, UnsupportedFeature
+from urbsim.pysd_compat import abstract_model
 
 from . import scalar as scalar_mod
 from . import statefuls as sf
@@ -92,17 +94,9 @@ class Program:
         except OSError as err:
             raise ModelError(f"model file {path}: cannot be read ({err.strerror})") from err
         self.lines = text.splitlines()
-        try:
-            from pysd.translators.vensim.vensim_file import VensimFile
-
-            vf = VensimFile(path)
-            vf.parse()
-            am = vf.get_abstract_model()
-        except Exception as err:  # PySD raises many types on bad input
-            msg = str(err).strip().splitlines()
-            raise ModelError(
-                f"model file {path}: PySD cannot parse it ({msg[0] if msg else type(err).__name__})"
-            ) from err
+        # The parse is shared with model metadata and cached on disk; the compiler annotates
+        # nothing in it, but takes its own copy so no other reader can ever see a change.
+        am = copy.deepcopy(abstract_model(path))
         if len(am.sections) != 1:
             raise UnsupportedFeature(f"model file {path}: macros are not supported")
         sec = am.sections[0]
