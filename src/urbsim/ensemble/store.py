@@ -55,7 +55,11 @@ def write_dataset(ds: xr.Dataset, path: Path) -> None:
     """Write ``ds`` to ``path`` (.nc, .zarr or .csv) so readers never see a half-written file."""
     suffix = path.suffix.lower()
     if suffix == ".zarr":
-        write_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=True))
+        # Zarr format 2: consolidated metadata and text coordinates (subscript and target names)
+        # are part of its specification, so every Zarr reader can open the store.
+        write_atomic(
+            path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+        )
     elif suffix == ".csv":
         write_atomic(path, lambda tmp: ds.to_dataframe().to_csv(tmp))
     else:
