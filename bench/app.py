@@ -39,6 +39,7 @@ from urbsim.app.compute import (  # noqa: E402
 )
 from urbsim.app.state import DEFAULT_SEED  # noqa: E402
 from urbsim.charts import CHARTS, chart_data, time_spec  # noqa: E402
+from urbsim.cli import streamlit_command  # noqa: E402
 from urbsim.scenarios import list_scenarios  # noqa: E402
 
 
@@ -87,17 +88,7 @@ def first_render() -> float:
         port = s.getsockname()[1]
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-        ],
+        streamlit_command(port, headless=True),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -236,9 +236,10 @@ def test_app_launches_streamlit_on_the_checkout_script(capsys, tmp_path, monkeyp
     monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
     code, _, _ = run_cli(capsys, "app", "--port", "8600")
     assert code == 0
-    assert calls == [
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", "8600"]
-    ]
+    [command] = calls
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(script)]
+    assert command[command.index("--server.port") + 1] == "8600"
+    assert "--server.headless" not in command  # `urbsim app` opens the user's browser
 
 
 def test_app_without_the_script_is_a_clear_error(capsys, tmp_path, monkeypatch):

@@ -326,16 +326,23 @@ def cmd_app(args: argparse.Namespace) -> int:
             f"{script}: the app script is missing; `urbsim app` needs a source checkout "
             "(pip install -e .)"
         )
+    return subprocess.call(streamlit_command(args.port))
+
+
+def streamlit_command(port: int, *, headless: bool = False) -> list[str]:
+    """The command that serves the policy lab on ``port`` (used by ``urbsim app``, the
+    browser test and ``bench/app.py``); ``headless`` opens no browser window."""
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(script),
+        str(app_path()),
         "--server.port",
-        str(args.port),
+        str(port),
     ]
-    return subprocess.call(command)
+    command += ["--browser.gatherUsageStats", "false"]
+    return command + (["--server.headless", "true"] if headless else [])
 
 
 def _port(text: str) -> int:
