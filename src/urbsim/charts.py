@@ -330,17 +330,7 @@ def time_chart(
     on the chart, the language, the type and the legend entries, so they are built once and
     cached; each call only attaches new data (Altair costs ~0.2 s per chart to build).
     """
-    skeleton = _skeleton(
-        chart.id,
-        lang,
-        county_type,
-        data.band is not None,
-        data.regional_note,
-        _order(data.lines["series"]),
-        _order(data.lines["case"]),
-        width,
-        height,
-    )
+    skeleton = _skeleton(*_layout_key(chart, data, lang, county_type, width, height))
     out = skeleton.copy(deep=False)
     out["datasets"] = _datasets(chart, data, lang, county_type)
     return out
@@ -357,7 +347,15 @@ def time_spec(
 ) -> dict:
     """The configured Vega-Lite spec of :func:`time_chart` as a dict, built without Altair's
     per-call validation (for the app, which redraws every chart on every slider move)."""
-    skeleton = _skeleton_dict(
+    skeleton = _skeleton_dict(*_layout_key(chart, data, lang, county_type, width, height))
+    return {**skeleton, "datasets": _datasets(chart, data, lang, county_type)}
+
+
+def _layout_key(
+    chart: ChartDef, data: ChartData, lang: str, county_type: str | None, width, height
+) -> tuple:
+    """What a chart's cached layers depend on (everything but the data values)."""
+    return (
         chart.id,
         lang,
         county_type,
@@ -368,7 +366,6 @@ def time_spec(
         width,
         height,
     )
-    return {**skeleton, "datasets": _datasets(chart, data, lang, county_type)}
 
 
 def _order(column: pd.Series) -> tuple[str, ...]:
