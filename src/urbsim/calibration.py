@@ -1,6 +1,6 @@
 """Calibrate the model against official statistics and report the fit.
 
-The constants marked ``Calibrated.`` in ``model/urbsim.mdl`` are fitted with
+The constants marked ``Calibrated`` in ``model/urbsim.mdl`` are fitted with
 :func:`scipy.optimize.least_squares` to the series in ``model/data/observed.csv``: total, urban
 and rural population, the urbanization rate and regional GDP over 2020-2023, the 2021 county-town
 population (69 seats) and the 2024 new-energy capacity. Residuals are relative errors, so every
@@ -103,14 +103,14 @@ class CalibrationResult:
 
 
 def calibrated_constants(model: Model) -> list[str]:
-    """Scalar constants the model marks ``Calibrated.``."""
+    """Scalar constants the model marks ``Calibrated``."""
     return [c.name for c in model.info.constants.values() if c.calibrated and not c.dims]
 
 
 def calibrate(
     model: Model, base_params: dict | None = None, observed: pd.DataFrame | None = None
 ) -> CalibrationResult:
-    """Fit the ``Calibrated.`` constants to the observed series.
+    """Fit the ``Calibrated`` constants to the observed series.
 
     Parameters
     ----------

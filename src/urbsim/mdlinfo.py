@@ -9,7 +9,7 @@ Comment conventions (see ``model/README.md``):
 - ``Lever: <group>.`` marks a policy lever shown as a slider, grouped People / Land / Money /
   Jobs & industry / Housing / Public services.
 - ``Uncertain.`` marks an assumption that Monte Carlo and sensitivity analysis vary over its range.
-- ``Calibrated.`` marks a value fitted by ``model/calibrate.py``.
+- ``Calibrated`` marks a value fitted by ``scripts/calibrate.py``.
 - ``Source: ...`` names the official document, or says ``assumption``.
 
 Example
@@ -219,7 +219,7 @@ def _parse_doc(doc: str) -> dict:
         "lever": lever.group(1).strip() if lever else None,
         "source": " ".join(source.group(1).split()) if source else None,
         "uncertain": bool(re.search(r"\bUncertain\.", doc)),
-        "calibrated": bool(re.search(r"\bCalibrated\.", doc)),
+        "calibrated": bool(re.search(r"\bCalibrated\b", doc)),
         "structural": bool(source and re.match(r"(definition|unit conversion)\b", source.group(1))),
     }
 
