@@ -41,7 +41,7 @@ OUTPUTS: list[str] = list(
 
 
 def default_preset(presets: Mapping[str, Scenario]) -> str:
-    """The preset the app opens with: ``plan`` if present, else the first, else none."""
+    """The preset the app opens with: ``baseline`` if present, else the first, else none."""
     if PREFERRED_DEFAULT in presets:
         return PREFERRED_DEFAULT
     return next(iter(presets), "")
