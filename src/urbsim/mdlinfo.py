@@ -30,7 +30,7 @@ import numpy as np
 
 from urbsim.errors import ModelError
 from urbsim.paths import default_model_path
-from urbsim.pysd_compat import abstract_model, quiet_pysd
+from urbsim.pysd_compat import abstract_model
 
 LEVER_GROUPS = ("People", "Land", "Money", "Jobs & industry", "Housing", "Public services")
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
@@ -146,12 +146,10 @@ def _normalize(name: str) -> str:
 def _definition_lines(text: str) -> tuple[dict[str, int], list[tuple[int, str]]]:
     """Map each normalized left-hand-side name to its first line, and list sector markers."""
     lines: dict[str, int] = {}
-    pos = 0
     for number, raw in enumerate(text.splitlines(), start=1):
         match = re.match(r"\s*([A-Za-z][^=\[\(~|:]*?)\s*(\[[^\]]*\])?\s*(=|\(\[|:)", raw)
         if match:
             lines.setdefault(_normalize(match.group(1)), number)
-        pos += len(raw) + 1
     sectors = [
         (text.count("\n", 0, m.start()) + 1, m.group(1).strip()) for m in _SECTOR_RE.finditer(text)
     ]
@@ -167,8 +165,8 @@ def _sector_at(line: int, sectors: list[tuple[int, str]]) -> str:
 
 
 def _kind(element) -> str:
-    with quiet_pysd():
-        from pysd.translators.structures import abstract_expressions as ae
+    # pysd_compat (imported above) has already imported PySD with its known warnings silenced.
+    from pysd.translators.structures import abstract_expressions as ae
 
     asts = [c.ast for c in element.components]
     if all(isinstance(a, (int, float, np.ndarray)) for a in asts):

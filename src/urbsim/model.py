@@ -36,7 +36,7 @@ from urbsim import __version__
 from urbsim.errors import ModelError, ParameterError, UrbsimError
 from urbsim.indicators import INDICATORS, add_indicators
 from urbsim.mdlinfo import ModelInfo, model_info
-from urbsim.params import changed_params, coerce_params
+from urbsim.params import changed_params, coerce_params, split_scenario
 from urbsim.paths import cache_dir, default_model_path
 from urbsim.pysd_compat import quiet_pysd
 
@@ -169,19 +169,6 @@ class Model:
             names.append(real)
         return list(dict.fromkeys(names))
 
-    def _split(self, params: Any) -> tuple[str, Mapping[str, Any]]:
-        """Accept a mapping, a Scenario (``.name`` and ``.parameters``) or None."""
-        if params is None:
-            return "", {}
-        if hasattr(params, "parameters") and hasattr(params, "name"):
-            return params.name, params.parameters
-        if isinstance(params, Mapping):
-            return "", params
-        raise ParameterError(
-            f"params must be a mapping of constant names to values or a Scenario; got "
-            f"{type(params).__name__}"
-        )
-
     def run(
         self,
         params: Mapping[str, Any] | Any | None = None,
@@ -218,7 +205,7 @@ class Model:
         self, params: Mapping[str, Any] | Any | None, n: int | None
     ) -> tuple[str, dict[str, np.ndarray], int]:
         """Validate parameters; returns the scenario name, arrays by Vensim name and ``n``."""
-        name, raw = self._split(params)
+        name, raw, _ = split_scenario(params)
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise ParameterError(f"n must be a positive whole number of runs; got {n!r}")
         guess = n or _infer_n(self.info, raw)

@@ -172,3 +172,22 @@ def changed_params(info: ModelInfo, params: Mapping[str, np.ndarray]) -> dict[st
         elif not np.array_equal(arr, default):
             changed[name] = arr.tolist() if arr.ndim else float(arr)
     return changed
+
+
+def split_scenario(scenario_or_params: Any) -> tuple[str, Mapping[str, Any], Any]:
+    """``(name, fixed parameters, uncertainty table or None)`` of a Scenario, mapping or None.
+
+    A Scenario is anything with ``.name`` and ``.parameters``; its ``.uncertainty`` (a raw
+    ``[uncertainty]`` table or parsed distributions) is used when present.
+    """
+    if scenario_or_params is None:
+        return "", {}, None
+    if hasattr(scenario_or_params, "parameters") and hasattr(scenario_or_params, "name"):
+        s = scenario_or_params
+        return str(s.name), s.parameters or {}, getattr(s, "uncertainty", None)
+    if isinstance(scenario_or_params, Mapping):
+        return "", scenario_or_params, None
+    raise ParameterError(
+        "expected a Scenario or a mapping of constant names to values; got "
+        f"{type(scenario_or_params).__name__}"
+    )

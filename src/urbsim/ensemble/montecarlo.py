@@ -35,11 +35,12 @@ import numpy as np
 import xarray as xr
 
 from urbsim.ensemble.distributed import Chunk, dask_client, dask_map, local_map, slice_params
-from urbsim.ensemble.sampling import check_n, round_sobol_n, sample, split_scenario
+from urbsim.ensemble.sampling import check_n, round_sobol_n, sample
 from urbsim.ensemble.store import EnsembleStore
 from urbsim.errors import ParameterError
 from urbsim.indicators import INDICATORS, TARGETS
 from urbsim.model import Model, load_model
+from urbsim.params import split_scenario
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TARGET_YEARS = (2025, 2030)

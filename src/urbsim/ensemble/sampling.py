@@ -30,28 +30,9 @@ from urbsim.ensemble.distributions import (
 )
 from urbsim.errors import ParameterError
 from urbsim.mdlinfo import ModelInfo
-from urbsim.params import coerce_params
+from urbsim.params import coerce_params, split_scenario
 
 SAMPLERS = ("lhs", "sobol", "random")
-
-
-def split_scenario(scenario_or_params: Any) -> tuple[str, Mapping[str, Any], Any]:
-    """``(name, fixed parameters, uncertainty table or None)`` of a Scenario, mapping or None.
-
-    A Scenario is anything with ``.name`` and ``.parameters``; its ``.uncertainty`` (a raw
-    ``[uncertainty]`` table or parsed distributions) is used when present.
-    """
-    if scenario_or_params is None:
-        return "", {}, None
-    if hasattr(scenario_or_params, "parameters") and hasattr(scenario_or_params, "name"):
-        s = scenario_or_params
-        return str(s.name), s.parameters or {}, getattr(s, "uncertainty", None)
-    if isinstance(scenario_or_params, Mapping):
-        return "", scenario_or_params, None
-    raise ParameterError(
-        "expected a Scenario or a mapping of constant names to values; got "
-        f"{type(scenario_or_params).__name__}"
-    )
 
 
 def resolve_uncertainty(

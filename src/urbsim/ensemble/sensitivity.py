@@ -30,12 +30,11 @@ from urbsim.ensemble.sampling import (
     factor_list,
     resolve_uncertainty,
     round_sobol_n,
-    split_scenario,
 )
 from urbsim.errors import ParameterError
 from urbsim.indicators import INDICATORS, TARGETS
 from urbsim.model import Model, load_model
-from urbsim.params import coerce_params
+from urbsim.params import coerce_params, split_scenario
 
 DEFAULT_YEARS = tuple(range(2023, 2036))
 

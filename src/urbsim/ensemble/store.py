@@ -57,9 +57,7 @@ def write_dataset(ds: xr.Dataset, path: Path) -> None:
     if suffix == ".zarr":
         # Zarr format 2: consolidated metadata and text coordinates (subscript and target names)
         # are part of its specification, so every Zarr reader can open the store.
-        write_atomic(
-            path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
-        )
+        write_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2))
     elif suffix == ".csv":
         write_atomic(path, lambda tmp: ds.to_dataframe().to_csv(tmp))
     else:
