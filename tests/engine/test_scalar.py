@@ -3,103 +3,45 @@
 from __future__ import annotations
 
 import shutil
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import MODELS, PROBES, assert_same, model, per_run_params, run
 
 from urbsim.engine import compile_model
 from urbsim.engine import scalar as scalar_mod
 
-ROOT = Path(__file__).resolve().parents[2]
-PROBES = Path(__file__).parent / "probes"
-SUPPORTED = sorted(p.name for p in PROBES.glob("*.mdl") if not p.name.startswith("unsupported"))
-URBSIM = ROOT / "model" / "urbsim.mdl"
-MODELS = [PROBES / name for name in SUPPORTED] + ([URBSIM] if URBSIM.exists() else [])
-CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
-# Measured: probes are bit-equal; model/urbsim.mdl differs by <= ~5e-16 relative (math.exp /
-# math.log vs numpy's SIMD exp/log, one ulp). Feedback loops could amplify that; 1e-12 is the bar.
-RTOL = 1e-12
-
-_cache: dict = {}
-
-
-def _model(path: Path):
-    if path not in _cache:
-        _cache[path] = compile_model(path)
-    return _cache[path]
-
-
-def _run(cm, scalar: bool, **kw):
-    old = cm.scalar_max_n
-    cm.scalar_max_n = 1_000 if scalar else 0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # no RuntimeWarning may escape either backend
-            return cm.simulate(**kw)
-    finally:
-        cm.scalar_max_n = old
-
-
-def _assert_same(ref: dict, got: dict):
-    assert list(ref) == list(got)
-    for k, a in ref.items():
-        b = got[k]
-        assert b.shape == a.shape and b.dtype == np.float64, k
-        scale = np.nanmax(np.abs(a)) if np.isfinite(a).any() else 1.0
-        np.testing.assert_allclose(b, a, rtol=RTOL, atol=RTOL * scale, err_msg=k)
-
-
-def _per_run_params(cm, n=3, lookups=True):
-    """Every non-control constant and (optionally) every lookup's y values, different per run
-    and per element (factors in [0.9, 1.1])."""
-    rng = np.random.default_rng(7)
-    params = {}
-    for name, v in cm.constants.items():
-        if name in CONTROL:
-            continue
-        params[name] = v * rng.uniform(0.9, 1.1, size=(n, *v.shape))
-    if lookups:
-        for name, meta in cm.variables.items():
-            if meta.kind != "lookup":
-                continue
-            nd = cm._node(name, "lookup")
-            y = nd.y[..., 0, :]  # (*dims, npts), the shared default
-            params[name] = y * rng.uniform(0.9, 1.1, size=(n, *y.shape))
-    return params
-
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
 def test_scalar_equals_numpy_at_defaults(path):
-    cm = _model(path)
+    cm = model(path)
     assert cm.scalar_source() is not None, "model fell back to numpy"
-    _assert_same(_run(cm, False), _run(cm, True))
+    assert_same(run(cm, "numpy"), run(cm, "scalar"))
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
 def test_scalar_equals_numpy_with_per_run_parameters(path):
-    cm = _model(path)
-    params = _per_run_params(cm)
-    ref = _run(cm, False, params=params, n=3)
-    got = _run(cm, True, params=params, n=3)
-    _assert_same(ref, got)
+    cm = model(path)
+    params = per_run_params(cm)
+    ref = run(cm, "numpy", params=params, n=3)
+    got = run(cm, "scalar", params=params, n=3)
+    assert_same(ref, got)
     if any(not np.array_equal(v[0], v[1]) for v in params.values()):  # reached the code
         assert any(not np.array_equal(v[0], v[1]) for v in got.values())
 
 
 def test_shared_parameters_and_subscripted_lookup_values():
-    cm = _model(PROBES / "lookups.mdl")
+    cm = model(PROBES / "lookups.mdl")
     params = {"tab": [[1.0, 2.5, 2.7, 3.0], [2.0, 2.0, 1.5, 0.5]], "f effect": [0, 1, 4, 2, 0]}
-    _assert_same(_run(cm, False, params=params), _run(cm, True, params=params))
-    cm = _model(PROBES / "subscripts.mdl")
+    assert_same(run(cm, "numpy", params=params), run(cm, "scalar", params=params))
+    cm = model(PROBES / "subscripts.mdl")
     params = {"growth rate": [0.03, 0.0, -0.02], "mix": np.eye(3)}
-    _assert_same(_run(cm, False, params=params, n=2), _run(cm, True, params=params, n=2))
+    assert_same(run(cm, "numpy", params=params, n=2), run(cm, "scalar", params=params, n=2))
 
 
 def test_untaken_branch_gives_no_warning_and_no_nan():
-    cm = _model(PROBES / "if_then_else.mdl")
-    out = _run(cm, True, outputs=["Safe", "Never"])
+    cm = model(PROBES / "if_then_else.mdl")
+    out = run(cm, "scalar", outputs=["Safe", "Never"])
     assert np.isfinite(out["Safe"]).all() and np.isfinite(out["Never"]).all()
     t4 = int(np.argmin(np.abs(cm.time - 4.0)))
     assert cm.time[t4] == 4.0 and out["Safe"][0, t4] == 0.0
@@ -121,8 +63,8 @@ def test_taken_division_by_zero_falls_back_to_numpy_for_that_run(tmp_path):
     cm = compile_model(mdl)
     params = {"p": [2.0, 2.5]}  # run 0 divides by zero at t = 2, run 1 never does
     with np.errstate(all="ignore"):
-        ref = _run(cm, False, params=params, n=2)
-        got = _run(cm, True, params=params, n=2)
+        ref = run(cm, "numpy", params=params, n=2)
+        got = run(cm, "scalar", params=params, n=2)
     assert np.isinf(got["Blowup"][0, 2]) and np.isfinite(got["Blowup"][1]).all()
     for k in ref:
         np.testing.assert_array_equal(got[k], ref[k])
@@ -130,6 +72,7 @@ def test_taken_division_by_zero_falls_back_to_numpy_for_that_run(tmp_path):
 
 def test_dispatch_threshold_cache_and_fallback(monkeypatch):
     cm = compile_model(PROBES / "subscripts.mdl")
+    cm.native = False  # the dispatch between numpy and scalar code, without a C compiler
     assert cm.scalar_max_n >= 1
     cm._scalar_cache.clear()
     cm.simulate(n=cm.scalar_max_n + 1)
@@ -142,9 +85,10 @@ def test_dispatch_threshold_cache_and_fallback(monkeypatch):
     # something the scalar generator cannot express: the model keeps the numpy backend
     monkeypatch.setattr(scalar_mod, "MAX_ELEMENTS", 1)
     cm2 = compile_model(PROBES / "subscripts.mdl")
+    cm2.native = False
     assert cm2.scalar_source() is None
     out2 = cm2.simulate(n=cm.scalar_max_n)
-    _assert_same(cm.simulate(n=cm.scalar_max_n, outputs=list(out)), out2)
+    assert_same(cm.simulate(n=cm.scalar_max_n, outputs=list(out)), out2)
 
 
 def test_outputs_subset_and_order(tmp_path):
@@ -153,4 +97,4 @@ def test_outputs_subset_and_order(tmp_path):
     names = list(cm.variables)
     outs = [n for n in names if cm.variables[n].kind in ("auxiliary", "stateful")][::-1][:3]
     outs = outs + [n for n in names if cm.variables[n].kind == "constant"][:1]
-    _assert_same(_run(cm, False, outputs=outs, n=2), _run(cm, True, outputs=outs, n=2))
+    assert_same(run(cm, "numpy", outputs=outs, n=2), run(cm, "scalar", outputs=outs, n=2))

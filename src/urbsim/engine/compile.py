@@ -28,6 +28,7 @@ from pysd.translators.structures import abstract_model as am_
 from urbsim.errors import ModelError, ParameterError, UnsupportedFeature
 from urbsim.pysd_compat import abstract_model
 
+from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
 from .backends import namespace
@@ -129,6 +130,14 @@ class Program:
             if pat.match(line):
                 return i + 1
         return None
+
+    def delay_order_error(self, nid: int) -> str:
+        """Message for a DELAY whose delay time is shorter than TIME STEP (all backends)."""
+        name = self.nodes[nid].name.split("#")[0]
+        return (
+            f"variable '{name}' of {self.path_name}: delay time shorter than TIME STEP, PySD "
+            "cannot run it either"
+        )
 
     def err(self, name, line, what, cls=UnsupportedFeature):
         where = f" (line {line})" if line else ""
@@ -811,6 +820,12 @@ class CompiledModel:
         # 0 disables it. Measured crossover: see README.md.
         self.scalar_max_n = SCALAR_MAX_N if backend == "numpy" else 0
         self._scalar_cache: dict = {}
+        # the scalar program compiled to C (native.py) runs every n when a C compiler is
+        # available; False (or URBSIM_NATIVE=0) keeps the numpy/scalar backends
+        self.native = backend == "numpy" and os.environ.get("URBSIM_NATIVE", "1") != "0"
+        self.native_block = 8192  # runs per parameter matrix, bounds its memory
+        self._native_cache: dict = {}
+        self.native_status = "not used yet"
         self._steps_list = self._steps.tolist()
         self._rec_list = rec.astype(bool).tolist()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
@@ -844,7 +859,6 @@ class CompiledModel:
     # -- runtime helpers bound into the generated namespace ---------------------------------
     def _helpers(self):
         p = self._p
-        names = [nd.name.split("#")[0] for nd in p.nodes]
         dt = p.dt
 
         def _dorder(dtm, k, ndim, nid):
@@ -854,10 +868,7 @@ class CompiledModel:
             for _ in range(k):
                 o = np.where(o * dt > m, o - 1, o)
             if (o <= 0).any():
-                raise ModelError(
-                    f"variable '{names[nid]}' of {p.path_name}: delay time shorter than TIME "
-                    "STEP, PySD cannot run it either"
-                )
+                raise ModelError(p.delay_order_error(nid))
             return o.astype(np.float64)
 
         def _dfo(dtm, n, nid):
@@ -971,6 +982,48 @@ class CompiledModel:
         self._scalar_cache[key] = fn
         return fn
 
+    def _native_kernel(self, out_ids):
+        """The C kernel for ``out_ids`` (cached), or None where it cannot be built."""
+        key = tuple(out_ids)
+        if key in self._native_cache:
+            return self._native_cache[key]
+        kernel = None
+        scalar = self._scalar_function(out_ids)
+        if scalar is None:
+            self.native_status = "unavailable: the program has no scalar form"
+        else:
+            _, layout, _, cols, _, src = scalar
+            try:
+                csrc, width = native_mod.translate(src, layout, self._p)
+                lib = native_mod.build(csrc)
+            except native_mod.NotNative as err:
+                self.native_status = f"unavailable: {err}"
+            else:
+                kernel = native_mod.NativeKernel(
+                    lib, width, int(cols[-1]), self._p.delay_order_error
+                )
+                self.native_status = f"compiled ({lib.name})"
+        self._native_cache[key] = kernel
+        return kernel
+
+    def _native_params(self, layout, values, start, stop):
+        """Rows ``start:stop`` of the kernel's parameter matrix (see ``native.translate``)."""
+        m = stop - start
+        cols = []
+        for kind, i in layout:
+            nd = self._p.nodes[i]
+            if kind == "lookup":  # (*dims, R, npts)
+                y = values.get(i, nd.y)
+                R, npts = y.shape[-2], y.shape[-1]
+                y = np.moveaxis(y.reshape(-1, R, npts), 1, 0).reshape(R, -1)
+                cols.append(np.broadcast_to(nd.x, (m, npts)))
+            else:  # (*dims, R)
+                y = values.get(i, nd.value)
+                R = y.shape[-1]
+                y = y.reshape(-1, R).T
+            cols.append(np.broadcast_to(y if R == 1 else y[start:stop], (m, y.shape[1])))
+        return np.concatenate(cols, axis=1) if cols else np.empty((m, 0))
+
     @staticmethod
     def _scalar_values(nd, a, r):
         """Flat list of Python floats of run ``r`` of a constant/lookup value array."""
@@ -1074,10 +1127,21 @@ class CompiledModel:
 
             starts = list(range(0, n, block))
             workers = min(len(starts), self.threads or 1)
-            scalar = None
-            if self.backend == "numpy" and n <= self.scalar_max_n:
+            scalar = kernel = None
+            if self.native:
+                kernel = self._native_kernel(dyn_ids)
+            if kernel is None and self.backend == "numpy" and n <= self.scalar_max_n:
                 scalar = self._scalar_function(dyn_ids)
-            if scalar is not None:
+            if kernel is not None:
+                _, layout, _, cols, shapes, _ = self._scalar_function(dyn_ids)
+                rec = np.asarray(self._rec_list, dtype=np.uint8)
+                for start in range(0, n, max(1, int(self.native_block))):
+                    stop = min(n, start + int(self.native_block))
+                    P = self._native_params(layout, values, start, stop)
+                    rows = kernel.run(P, self._steps, rec, T, self.threads or 1)
+                    for o, c0, c1, shape in zip(outs, cols[:-1], cols[1:], shapes, strict=True):
+                        o[start:stop] = rows[:, :, c0:c1].reshape((stop - start, T, *shape))
+            elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)
                 for r in range(n):
                     self._run_scalar(scalar, values, n, r, outs, run_block)

@@ -475,7 +475,6 @@ def _lkf(x, xs, ys):
 def namespace(program) -> dict:
     """Globals of the scalar source: math functions and the helpers above, nothing else."""
     dt = program.dt
-    names = [nd.name.split("#")[0] for nd in program.nodes]
 
     def _dorder1(nid, k, *dts):
         m = dts[0]
@@ -486,10 +485,7 @@ def namespace(program) -> dict:
             if o * dt > m:
                 o -= 1
         if o <= 0:
-            raise ModelError(
-                f"variable '{names[nid]}' of {program.path_name}: delay time shorter than TIME "
-                "STEP, PySD cannot run it either"
-            )
+            raise ModelError(program.delay_order_error(nid))
         return float(o)
 
     def _dfo1(nid, d):

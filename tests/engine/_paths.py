@@ -1,0 +1,87 @@
+"""Shared by the tests that hold the engine's three execution paths equal to each other.
+
+``numpy`` is the vectorised array code, ``scalar`` the plain-Python one-run code and ``native``
+the scalar code compiled to C (see ``src/urbsim/engine/README.md``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from urbsim.engine import compile_model, native
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBES = Path(__file__).parent / "probes"
+SUPPORTED = sorted(p.name for p in PROBES.glob("*.mdl") if not p.name.startswith("unsupported"))
+URBSIM = ROOT / "model" / "urbsim.mdl"
+MODELS = [PROBES / name for name in SUPPORTED] + ([URBSIM] if URBSIM.exists() else [])
+CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+# Measured: probes are bit-equal; model/urbsim.mdl differs by <= ~5e-16 relative (math.exp /
+# math.log vs numpy's SIMD exp/log, one ulp). Feedback loops could amplify that; 1e-12 is the bar.
+RTOL = 1e-12
+
+_cache: dict = {}
+
+
+def model(path: Path):
+    if path not in _cache:
+        _cache[path] = compile_model(path)
+    return _cache[path]
+
+
+def require_compiler():
+    """Skip outside CI when no C compiler exists; under ``CI=true`` (which installs gcc) fail."""
+    if native.compiler() is None:
+        reason = "no C compiler (install gcc) for the native engine path"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the native tests must run)")
+        pytest.skip(reason)
+
+
+def run(cm, path: str, **kw):
+    """``cm.simulate(**kw)`` forced onto one execution path; no RuntimeWarning may escape."""
+    old = cm.scalar_max_n, cm.native
+    cm.scalar_max_n = 1_000 if path == "scalar" else 0
+    cm.native = path == "native"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = cm.simulate(**kw)
+    finally:
+        cm.scalar_max_n, cm.native = old
+    if path == "native":
+        assert cm.native_status.startswith("compiled"), cm.native_status
+    return out
+
+
+def assert_same(ref: dict, got: dict, rtol: float = RTOL):
+    assert list(ref) == list(got)
+    for k, a in ref.items():
+        b = got[k]
+        assert b.shape == a.shape and b.dtype == np.float64, k
+        scale = np.nanmax(np.abs(a)) if np.isfinite(a).any() else 1.0
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=rtol * scale, err_msg=k)
+
+
+def per_run_params(cm, n=3, lookups=True):
+    """Every non-control constant and (optionally) every lookup's y values, different per run
+    and per element (factors in [0.9, 1.1])."""
+    rng = np.random.default_rng(7)
+    params = {}
+    for name, v in cm.constants.items():
+        if name in CONTROL:
+            continue
+        params[name] = v * rng.uniform(0.9, 1.1, size=(n, *v.shape))
+    if lookups:
+        for name, meta in cm.variables.items():
+            if meta.kind != "lookup":
+                continue
+            nd = cm._node(name, "lookup")
+            y = nd.y[..., 0, :]  # (*dims, npts), the shared default
+            params[name] = y * rng.uniform(0.9, 1.1, size=(n, *y.shape))
+    return params

@@ -1,0 +1,146 @@
+"""The native path (the scalar program compiled to C) must reproduce the scalar code exactly,
+equal the numpy code, and fall back cleanly where it cannot be built."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from _paths import MODELS, PROBES, assert_same, model, per_run_params, require_compiler, run
+
+from urbsim.engine import compile_model, native
+from urbsim.errors import ModelError
+
+pytestmark = pytest.mark.usefixtures("_compiler")
+
+
+@pytest.fixture
+def _compiler():
+    require_compiler()
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
+def test_native_reproduces_the_scalar_code_and_equals_numpy(path):
+    cm = model(path)
+    params = per_run_params(cm, n=5)
+    got = run(cm, "native", params=params, n=5)
+    # same operations in the same order, same C library: bit for bit
+    assert_same(run(cm, "scalar", params=params, n=5), got, rtol=0.0)
+    assert_same(run(cm, "numpy", params=params, n=5), got)
+    if any(not np.array_equal(v[0], v[1]) for v in params.values()):
+        assert any(not np.array_equal(v[0], v[1]) for v in got.values())
+
+
+def test_blocks_and_threads_do_not_change_results():
+    cm = compile_model(MODELS[-1])
+    params = per_run_params(cm, n=131)
+    one = run(cm, "native", params=params, n=131)
+    cm.threads, cm.native_block = 3, 17  # uneven blocks, uneven thread slices
+    assert_same(one, run(cm, "native", params=params, n=131), rtol=0.0)
+
+
+def test_taken_division_by_zero_gives_numpys_inf(tmp_path):
+    mdl = tmp_path / "divzero.mdl"
+    mdl.write_text(
+        "{UTF-8}\n"
+        "p = 2 ~~|\n"
+        "Blowup = 1 / (Time - p) ~~|\n"
+        "Level = INTEG(Blowup, 0) ~~|\n"
+        "FINAL TIME = 4 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 1 ~~|\n",
+        encoding="utf-8",
+    )
+    cm = compile_model(mdl)
+    params = {"p": [2.0, 2.5]}  # run 0 divides by zero at t = 2, run 1 never does
+    with np.errstate(all="ignore"):
+        ref = run(cm, "numpy", params=params, n=2)
+    got = run(cm, "native", params=params, n=2)
+    assert np.isinf(got["Blowup"][0, 2]) and np.isfinite(got["Blowup"][1]).all()
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k])
+
+
+def test_delay_shorter_than_time_step_is_the_same_model_error(tmp_path):
+    shutil.copy(PROBES / "delay.mdl", tmp_path / "delay.mdl")
+    cm = compile_model(tmp_path / "delay.mdl")
+    params = {"short delay": [1.0, 0.001]}  # the second run has no admissible order
+    msgs = []
+    for path in ("numpy", "native"):
+        with pytest.raises(ModelError) as info:
+            run(cm, path, params=params, n=2)
+        msgs.append(str(info.value))
+    assert msgs[0] == msgs[1] and "delay time shorter than TIME STEP" in msgs[1]
+
+
+def test_library_is_cached_by_content(monkeypatch):
+    cm = compile_model(PROBES / "smooth.mdl")
+    run(cm, "native", n=2)
+    first = cm.native_status
+
+    def no_compiler(*a, **k):
+        raise AssertionError("the cached library must be reused")
+
+    monkeypatch.setattr(subprocess, "run", no_compiler)
+    cm2 = compile_model(PROBES / "smooth.mdl")
+    run(cm2, "native", n=2)
+    assert cm2.native_status == first
+
+
+def test_without_a_compiler_the_numpy_code_runs(monkeypatch):
+    monkeypatch.setattr(native, "compiler", lambda: None)
+    cm = compile_model(PROBES / "subscripts.mdl")
+    out = cm.simulate(n=20)
+    assert "no C compiler" in cm.native_status
+    cm.native = False
+    assert_same(cm.simulate(n=20), out)
+
+
+def test_a_failing_compiler_is_reported_and_the_numpy_code_runs(monkeypatch, tmp_path):
+    bad = tmp_path / "badcc"
+    bad.write_text("#!/bin/sh\necho 'cc: fatal error: out of licences' >&2\nexit 1\n")
+    bad.chmod(0o755)
+    monkeypatch.setenv("CC", str(bad))
+    cm = compile_model(PROBES / "subscripts.mdl")
+    out = cm.simulate(n=20)
+    assert "C compiler failed" in cm.native_status and "out of licences" in cm.native_status
+    cm.native = False
+    assert_same(cm.simulate(n=20), out)
+
+
+def test_c_source_holds_only_generated_names(tmp_path):
+    """No text from the model file reaches the C source: identifiers are generated."""
+    mdl = tmp_path / "names.mdl"
+    mdl.write_text(
+        "{UTF-8}\n"
+        'rate = 0.1 ~~|\n"system(rm -rf /)" = rate * 2 ~~|\n'
+        'Stock = INTEG("system(rm -rf /)", 1) ~~|\n'
+        "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 0.5 ~~|\n",
+        encoding="utf-8",
+    )
+    cm = compile_model(mdl)
+    _, layout, *_, src = cm._scalar_function([cm._node("Stock", "output").id])
+    csrc, _ = native.translate(src, layout, cm._p)
+    assert "system" not in csrc and "rm -rf" not in csrc and "rate" not in csrc
+    body = csrc[csrc.index("long urbsim_run") :]
+    words = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", body))
+    allowed = {"long", "const", "double", "unsigned", "char", "for", "if", "else", "return"}
+    allowed |= {"break", "free", "err", "r", "r0", "r1", "P", "pw", "nT", "T", "REC", "O"}
+    allowed |= {"ow", "pr", "orow", "owned", "nown", "k", "t", "j", "DT", "urbsim_run"}
+    allowed |= {"NAN", "INFINITY", "fabs", "exp", "log", "sqrt", "trunc", "pow"}
+    allowed |= {"u_mod", "u_lk", "u_lkf", "u_dorder", "u_dfo", "u_pipe"}
+    odd = {w for w in words if w not in allowed and not re.fullmatch(r"u_[vsxw]\w*", w)}
+    odd = {w for w in odd if not re.fullmatch(r"0x[0-9a-f.p+-]+|p\d+", w)}
+    assert not odd, odd
+    assert_same(run(cm, "numpy"), run(cm, "native"))
+
+
+def test_unknown_construct_raises_not_native():
+    with pytest.raises(native.NotNative, match="statement"):
+        native.translate("def _sim1(P, T, REC):\n    import os\n", [], None)
