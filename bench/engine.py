@@ -3,7 +3,9 @@
     python bench/engine.py [--model PATH] [--skip-pysd] [--max-n 100000] [--million]
 
 Prints PySD's seconds per run, the engine's runs/s at N = 1, 1,000, 10,000, 100,000 with 5
-recorded outputs, the ratio to PySD, peak memory, and N = 1,000,000 streamed in chunks.
+recorded outputs on each execution path (native C when a compiler exists, which is the
+default; the numpy array code), the ratio to PySD, peak memory, and N = 1,000,000 streamed in
+chunks (default path).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from urbsim.engine import compile_model  # noqa: E402
+from urbsim.engine.compile import SCALAR_MAX_N  # noqa: E402
 from urbsim.errors import UrbsimError  # noqa: E402
 
 DRAFT = Path("/work/shared/research/draft_county_town_sd.mdl")
@@ -99,52 +102,58 @@ def main(argv=None):
             pysd_s = time.perf_counter() - t
         print(f"PySD: {pysd_s:.2f} s per run")
 
-    def n1(outputs, scalar: bool, reps=25):
+    native_default = cm.native
+
+    def use(path: str):
+        """Force one execution path: native (C), scalar (Python floats) or numpy (arrays)."""
+        cm.native = native_default and path == "native"
+        cm.scalar_max_n = SCALAR_MAX_N if path == "scalar" else 0
+
+    t = time.perf_counter()
+    cm.simulate(n=1, outputs=outs)
+    print(f"native path: {cm.native_status} (first call {time.perf_counter() - t:.2f} s)")
+    paths = ["native"] if cm.native_status.startswith("compiled") else []
+    scalar_ok = cm.scalar_source(outs) is not None
+    print(f"scalar path: {'yes' if scalar_ok else 'not available for this model'}")
+
+    def n1(outputs, reps=25):
         """Median seconds of one N = 1 run (the machine may be shared: median, not mean)."""
-        old = cm.scalar_max_n
-        cm.scalar_max_n = old if scalar else 0
-        try:
-            cm.simulate(n=1, outputs=outputs)  # warm the code cache
-            ts = []
-            for _ in range(reps):
-                t = time.perf_counter()
-                cm.simulate(n=1, outputs=outputs)
-                ts.append(time.perf_counter() - t)
-        finally:
-            cm.scalar_max_n = old
+        cm.simulate(n=1, outputs=outputs)  # warm the code caches
+        ts = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            cm.simulate(n=1, outputs=outputs)
+            ts.append(time.perf_counter() - t)
         return float(np.median(ts))
 
-    scalar_ok = cm.scalar_source(outs) is not None
-    print(
-        f"scalar backend: {'yes' if scalar_ok else 'not available for this model'}, "
-        f"used for n <= {cm.scalar_max_n}"
-    )
     for label, outputs in (("5 outputs", outs), ("all outputs", None)):
-        for path, scalar in (("numpy", False), ("scalar", True)):
-            if scalar and not scalar_ok:
-                continue
-            s1 = n1(outputs, scalar)
-            line = f"N=1 {path:>6}, {label:<11}: {s1 * 1e3:6.1f} ms per run (median of 25)"
+        for path in [*paths, *(["scalar"] if scalar_ok else []), "numpy"]:
+            use(path)
+            s1 = n1(outputs)
+            line = f"N=1 {path:>6}, {label:<11}: {s1 * 1e3:7.2f} ms per run (median of 25)"
             if pysd_s:
                 line += f"  ({pysd_s / s1:,.0f}x PySD)"
             print(line)
 
-    for n in (1_000, 10_000, 100_000):
-        if n > a.max_n:
-            break
-        params = draws(cm, n, rng)
-        rss0 = rss_mb()
-        t = time.perf_counter()
-        cm.simulate(params, n=n, outputs=outs)
-        s = time.perf_counter() - t
-        rate = n / s
-        line = (
-            f"N={n:>7,}: {s:7.2f} s  {rate:>10,.0f} runs/s  max RSS {rss_mb():6.0f} MiB "
-            f"(+{rss_mb() - rss0:.0f})"
-        )
-        if pysd_s:
-            line += f"  {rate * pysd_s:>12,.0f}x PySD"
-        print(line)
+    for path in [*paths, "numpy"]:
+        use(path)
+        for n in (1_000, 10_000, 100_000):
+            if n > a.max_n:
+                break
+            params = draws(cm, n, rng)
+            rss0 = rss_mb()
+            t = time.perf_counter()
+            cm.simulate(params, n=n, outputs=outs)
+            s = time.perf_counter() - t
+            rate = n / s
+            line = (
+                f"{path:>6} N={n:>7,}: {s:7.2f} s  {rate:>10,.0f} runs/s  max RSS "
+                f"{rss_mb():6.0f} MiB (+{rss_mb() - rss0:.0f})"
+            )
+            if pysd_s:
+                line += f"  {rate * pysd_s:>12,.0f}x PySD"
+            print(line)
+    use(paths[0] if paths else "numpy")
 
     if a.million:
         total, chunk = 1_000_000, a.chunk

@@ -32,6 +32,7 @@ import ctypes
 import hashlib
 import math
 import os
+import platform
 import shlex
 import shutil
 import subprocess
@@ -45,7 +46,12 @@ import numpy as np
 from urbsim.errors import ModelError
 from urbsim.paths import cache_dir
 
+# -ffp-contract=off: no fused multiply-add, so every operation rounds as in Python/numpy;
+# -fno-math-errno lets the compiler treat exp/log/pow as pure (same results, no errno writes)
 CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w")
+# tuned for this CPU where the compiler supports it; the library's key includes the CPU
+# (``_host``), so a cache shared between different machines never loads a foreign build
+NATIVE_ARCH = ("-march=native",)
 _MATH = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
 _MATH2 = {"_pow": "pow"}
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -62,28 +68,6 @@ static double u_mod(double a, double b) {
     if (r != 0.0) { if ((b < 0.0) != (r < 0.0)) r += b; }
     else r = copysign(0.0, b);
     return r;
-}
-/* np.interp for one point (scalar._lk): clamped ends, NaN passes through */
-static double u_lk(double x, const double *xs, const double *ys, long m) {
-    if (x >= xs[m - 1]) return ys[m - 1];
-    if (x < xs[0]) return ys[0];
-    if (x != x) return x;
-    long lo = 0, hi = m;            /* bisect_right(xs, x) - 1 */
-    while (lo < hi) { long mid = (lo + hi) / 2; if (x < xs[mid]) hi = mid; else lo = mid + 1; }
-    long i = lo - 1;
-    double x0 = xs[i], y0 = ys[i];
-    return ((ys[i + 1] - y0) / (xs[i + 1] - x0)) * (x - x0) + y0;
-}
-/* the numpy backend's interpolation for multi-element tables (scalar._lkf) */
-static double u_lkf(double x, const double *xs, const double *ys, long m) {
-    if (x != x) return x;
-    double xc = x < xs[0] ? xs[0] : (x > xs[m - 1] ? xs[m - 1] : x);
-    long lo = 0, hi = m;
-    while (lo < hi) { long mid = (lo + hi) / 2; if (xc < xs[mid]) hi = mid; else lo = mid + 1; }
-    long i = lo - 1;
-    i = i < 0 ? 0 : (i > m - 2 ? m - 2 : i);
-    double x0 = xs[i], y0 = ys[i];
-    return y0 + (xc - x0) * ((ys[i + 1] - y0) / (xs[i + 1] - x0));
 }
 /* PySD's delay order lowering (scalar._dorder1); *err = nid + 1 when no order fits */
 static double u_dorder(long *err, long nid, long k, double dt, long nd, const double *dts) {
@@ -127,6 +111,7 @@ class _Translator:
 
     def __init__(self, tables: dict[str, int]):
         self.tables = tables  # lookup x-name / y-element name -> number of points
+        self.used_lookups: set[tuple[str, str]] = set()  # (_lk | _lkf, x-name)
         self.doubles: set[str] = set()
         self.pipes: set[str] = set()
         self.lines: list[str] = []
@@ -284,10 +269,10 @@ class _Translator:
             if not (isinstance(xs, ast.Name) and isinstance(ys, ast.Name)):
                 raise NotNative("lookup table")
             m = self.tables.get(xs.id)
-            if m is None or self.tables.get(ys.id) != m:
+            if m is None or m < 2 or self.tables.get(ys.id) != m:
                 raise NotNative("lookup table layout")
-            c = "u_lk" if f == "_lk" else "u_lkf"
-            return f"{c}({self.expr(args[0])}, {self.name(xs.id)}, {self.name(ys.id)}, {m})"
+            self.used_lookups.add((f, xs.id))
+            return f"u{f}_{xs.id}({self.expr(args[0])}, {self.name(ys.id)})"
         if f == "_dorder1" and len(args) >= 3:
             nid, k = (int(ast.literal_eval(a)) for a in args[:2])
             dts = ", ".join(self.expr(a) for a in args[2:])
@@ -295,6 +280,39 @@ class _Translator:
         if f == "_dfo1" and len(args) == 2:
             return f"u_dfo({self.expr(args[1])}, DT)"
         raise NotNative(f"function {f}")
+
+
+def _lookup_function(kind: str, xname: str, xs) -> str:
+    """Interpolation in one table whose x points are fixed by the model (they cannot be set,
+    see ``CompiledModel._param_value``): the segment is a sum of comparisons with literals.
+
+    ``_lk`` is ``np.interp`` (``scalar._lk``: clamped ends, NaN passes through, segment
+    ``bisect_right(xs, x) - 1``); ``_lkf`` the numpy backend's formula for multi-element
+    tables (``scalar._lkf``: clamp x, then extrapolate the clipped segment).
+    """
+    m = len(xs)
+    lit = ", ".join(_lit(x) for x in xs)
+    seg = " + ".join(f"(X >= {_lit(x)})" for x in xs[1 : m - 1]) or "0"
+    head = f"static double u{kind}_{xname}(double x, const double *ys) {{\n"
+    head += f"    static const double xs[{m}] = {{{lit}}};\n"
+    if kind == "_lk":
+        body = (
+            f"    if (x >= xs[{m - 1}]) return ys[{m - 1}];\n"
+            "    if (x < xs[0]) return ys[0];\n"
+            "    if (x != x) return x;\n"
+            f"    long i = {seg.replace('X', 'x')};\n"
+            "    double x0 = xs[i], y0 = ys[i];\n"
+            "    return ((ys[i + 1] - y0) / (xs[i + 1] - x0)) * (x - x0) + y0;\n}\n"
+        )
+    else:
+        body = (
+            "    if (x != x) return x;\n"
+            f"    double xc = x < xs[0] ? xs[0] : (x > xs[{m - 1}] ? xs[{m - 1}] : x);\n"
+            f"    long i = {seg.replace('X', 'xc')};\n"
+            "    double x0 = xs[i], y0 = ys[i];\n"
+            "    return y0 + (xc - x0) * ((ys[i + 1] - y0) / (xs[i + 1] - x0));\n}\n"
+        )
+    return head + body
 
 
 def translate(src: str, layout, program) -> tuple[str, int]:
@@ -313,6 +331,7 @@ def translate(src: str, layout, program) -> tuple[str, int]:
     if body and isinstance(body[0], ast.Assign) and isinstance(body[0].targets[0], ast.Tuple):
         names = [e.id for e in body.pop(0).targets[0].elts]
     tables: dict[str, int] = {}
+    xpoints: dict[str, tuple] = {}  # x-name -> x points (the first name of each lookup)
     unpack: list[str] = []
     off = 0
     pos = 0
@@ -323,6 +342,7 @@ def translate(src: str, layout, program) -> tuple[str, int]:
             m = len(nd.x)
             for nm in names[pos : pos + 1 + size]:
                 tables[nm] = m
+                xpoints.setdefault(nm, tuple(float(x) for x in nd.x))
                 unpack.append(f"    const double *u_{nm} = pr + {off};")
                 off += m
             pos += 1 + size
@@ -341,6 +361,7 @@ def translate(src: str, layout, program) -> tuple[str, int]:
     decl_d = sorted(tr.doubles - params)
     decl_p = sorted(tr.pipes)
     out = [_PRELUDE]
+    out.extend(_lookup_function(kind, xn, xpoints[xn]) for kind, xn in sorted(tr.used_lookups))
     out.append(
         "long urbsim_run(long r0, long r1, const double *P, long pw, long nT, const double *T,\n"
         "                const unsigned char *REC, double *O, long ow)\n{"
@@ -387,7 +408,7 @@ def build(csrc: str) -> Path:
     cc = compiler()
     if cc is None:
         raise NotNative("no C compiler found (set $CC, or install gcc or the ziglang package)")
-    key = hashlib.sha256("\0".join([*cc, *CFLAGS, csrc]).encode()).hexdigest()[:24]
+    key = hashlib.sha256("\0".join([*cc, *CFLAGS, _host(), csrc]).encode()).hexdigest()[:24]
     lib = cache_dir() / "native" / f"urbsim_{key}.so"
     if lib.exists():
         return lib
@@ -396,16 +417,29 @@ def build(csrc: str) -> Path:
         c = Path(tmp) / "kernel.c"
         c.write_text(csrc)
         so = Path(tmp) / "kernel.so"
-        proc = subprocess.run(
-            [*cc, *CFLAGS, "-o", str(so), str(c), "-lm"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0 or not so.exists():
+        for arch in (NATIVE_ARCH, ()):  # a compiler without -march=native gets a generic build
+            proc = subprocess.run(
+                [*cc, *CFLAGS, *arch, "-o", str(so), str(c), "-lm"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode == 0 and so.exists():
+                break
+        else:
             raise NotNative(f"C compiler failed: {proc.stderr.strip()[-500:]}")
         os.replace(so, lib)  # atomic: concurrent builders never see a partial library
     return lib
+
+
+def _host() -> str:
+    """What ``-march=native`` depends on: the CPU's model and feature flags."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
+    except OSError:
+        info = []
+    keep = [x for x in info if x.startswith(("model name", "flags", "Features"))][:2]
+    return "|".join([platform.machine(), platform.processor(), *keep])
 
 
 class NativeKernel:
