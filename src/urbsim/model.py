@@ -240,6 +240,21 @@ class Model:
             result = self._runner.simulate(sliced, stop - start, names)
             yield self.to_dataset(result, np.arange(start, stop), attrs)
 
+    def simulate(
+        self,
+        params: Mapping[str, Any] | Any | None = None,
+        *,
+        n: int | None = None,
+        outputs: Sequence[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Like :meth:`run` without the Dataset: ``{Vensim name: (run, time, *dims) array}``.
+
+        For ensembles that reduce the arrays themselves (Monte Carlo, sensitivity), where
+        wrapping every chunk in xarray would cost more than the runs.
+        """
+        _, arrays, total = self.prepare(params, n)
+        return self._runner.simulate(arrays, total, self._resolve_outputs(outputs))
+
     def provenance(self, scenario: str, arrays: Mapping[str, np.ndarray]) -> dict[str, str]:
         """Attrs that say where a result came from."""
         return {

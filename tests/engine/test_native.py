@@ -119,23 +119,25 @@ def test_c_source_holds_only_generated_names(tmp_path):
     mdl = tmp_path / "names.mdl"
     mdl.write_text(
         "{UTF-8}\n"
-        'rate = 0.1 ~~|\n"system(rm -rf /)" = rate * 2 ~~|\n'
+        'rate = 0.1 ~~|\n"system(rm -rf /)" = rate * 2 * "f(x)"(Time) ~~|\n'
+        '"f(x)"([(0,0)-(2,2)],(0,1),(1,1.5),(2,1)) ~~|\n'
         'Stock = INTEG("system(rm -rf /)", 1) ~~|\n'
         "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 0.5 ~~|\n",
         encoding="utf-8",
     )
     cm = compile_model(mdl)
-    _, layout, *_, src = cm._scalar_function([cm._node("Stock", "output").id])
-    csrc, _ = native.translate(src, layout, cm._p)
+    _, layout, _, cols, _, src = cm._scalar_function([cm._node("Stock", "output").id])
+    csrc, _ = native.translate(src, layout, np.diff(cols).tolist(), cm._p)
     assert "system" not in csrc and "rm -rf" not in csrc and "rate" not in csrc
-    body = csrc[csrc.index("long urbsim_run") :]
+    body = csrc[csrc.index("static double u_lk") :]  # the model-specific part
     words = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", body))
     allowed = {"long", "const", "double", "unsigned", "char", "for", "if", "else", "return"}
-    allowed |= {"break", "free", "err", "r", "r0", "r1", "P", "pw", "nT", "T", "REC", "O"}
-    allowed |= {"ow", "pr", "orow", "owned", "nown", "k", "t", "j", "DT", "urbsim_run"}
+    allowed |= {"break", "free", "err", "r", "r0", "r1", "P", "pw", "nT", "T", "REC", "OUT"}
+    allowed |= {"pbase", "nrec", "irec", "o", "pr", "owned", "nown", "k", "t", "j", "DT"}
+    allowed |= {"urbsim_run"}
     allowed |= {"NAN", "INFINITY", "fabs", "exp", "log", "sqrt", "trunc", "pow"}
-    allowed |= {"u_mod", "u_lk", "u_lkf", "u_dorder", "u_dfo", "u_pipe"}
-    odd = {w for w in words if w not in allowed and not re.fullmatch(r"u_[vsxw]\w*", w)}
+    allowed |= {"u_mod", "u_dorder", "u_dfo", "u_pipe", "static", "xs", "ys", "x", "x0", "y0", "i"}
+    odd = {w for w in words if w not in allowed and not re.fullmatch(r"u(_lkf?)?_[vsxw]\w*", w)}
     odd = {w for w in odd if not re.fullmatch(r"0x[0-9a-f.p+-]+|p\d+", w)}
     assert not odd, odd
     assert_same(run(cm, "numpy"), run(cm, "native"))
@@ -143,4 +145,4 @@ def test_c_source_holds_only_generated_names(tmp_path):
 
 def test_unknown_construct_raises_not_native():
     with pytest.raises(native.NotNative, match="statement"):
-        native.translate("def _sim1(P, T, REC):\n    import os\n", [], None)
+        native.translate("def _sim1(P, T, REC):\n    import os\n", [], [], None)

@@ -994,14 +994,12 @@ class CompiledModel:
         else:
             _, layout, _, cols, _, src = scalar
             try:
-                csrc, width = native_mod.translate(src, layout, self._p)
+                csrc, width = native_mod.translate(src, layout, np.diff(cols).tolist(), self._p)
                 lib = native_mod.build(csrc)
             except native_mod.NotNative as err:
                 self.native_status = f"unavailable: {err}"
             else:
-                kernel = native_mod.NativeKernel(
-                    lib, width, int(cols[-1]), self._p.delay_order_error
-                )
+                kernel = native_mod.NativeKernel(lib, width, self._p.delay_order_error)
                 self.native_status = f"compiled ({lib.name})"
         self._native_cache[key] = kernel
         return kernel
@@ -1133,14 +1131,12 @@ class CompiledModel:
             if kernel is None and self.backend == "numpy" and n <= self.scalar_max_n:
                 scalar = self._scalar_function(dyn_ids)
             if kernel is not None:
-                _, layout, _, cols, shapes, _ = self._scalar_function(dyn_ids)
+                layout = self._scalar_function(dyn_ids)[1]
                 rec = np.asarray(self._rec_list, dtype=np.uint8)
                 for start in range(0, n, max(1, int(self.native_block))):
                     stop = min(n, start + int(self.native_block))
                     P = self._native_params(layout, values, start, stop)
-                    rows = kernel.run(P, self._steps, rec, T, self.threads or 1)
-                    for o, c0, c1, shape in zip(outs, cols[:-1], cols[1:], shapes, strict=True):
-                        o[start:stop] = rows[:, :, c0:c1].reshape((stop - start, T, *shape))
+                    kernel.run(P, start, self._steps, rec, outs, self.threads or 1)
             elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)
                 for r in range(n):

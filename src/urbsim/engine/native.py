@@ -109,8 +109,9 @@ def _lit(x: float) -> str:
 class _Translator:
     """Python scalar source (``scalar.generate_scalar``) -> C statements."""
 
-    def __init__(self, tables: dict[str, int]):
+    def __init__(self, tables: dict[str, int], widths: list[int]):
         self.tables = tables  # lookup x-name / y-element name -> number of points
+        self.widths = widths  # elements recorded per output
         self.used_lookups: set[tuple[str, str]] = set()  # (_lk | _lkf, x-name)
         self.doubles: set[str] = set()
         self.pipes: set[str] = set()
@@ -178,10 +179,16 @@ class _Translator:
                 if not (isinstance(call, ast.Call) and isinstance(call.args[0], ast.Tuple)):
                     raise NotNative("record")
                 self.rec = [self.expr(e) for e in call.args[0].elts]
+                if sum(self.widths) != len(self.rec):
+                    raise NotNative("recorded elements do not match the outputs")
                 self.emit("if (REC[k]) {")
-                for j, e in enumerate(self.rec):
-                    self.emit(f"    orow[{j}] = {e};")
-                self.emit(f"    orow += {len(self.rec)};")
+                j = 0
+                for q, w in enumerate(self.widths):  # output q is (n, saved times, w) C order
+                    self.emit(f"    o = OUT[{q}] + (r * nrec + irec) * {w};")
+                    for e in range(w):
+                        self.emit(f"    o[{e}] = {self.rec[j]};")
+                        j += 1
+                self.emit("    irec++;")
                 self.emit("}")
                 return
             if (
@@ -315,12 +322,14 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
     return head + body
 
 
-def translate(src: str, layout, program) -> tuple[str, int]:
+def translate(src: str, layout, widths, program) -> tuple[str, int]:
     """C source of ``urbsim_run`` from the scalar source ``src``; returns (C text, P width).
 
-    ``layout`` is ``scalar.generate_scalar``'s: the constants and lookups in the order of the
-    parameter tuple. Each run's row of ``P`` holds, in that order, a constant's elements, or
-    a lookup's x points followed by each element's y points.
+    ``layout`` and ``widths`` are ``scalar.generate_scalar``'s: the constants and lookups in
+    the order of the parameter tuple, and the number of elements recorded per output. Each
+    run's row of ``P`` holds, in that order, a constant's elements, or a lookup's x points
+    followed by each element's y points. Output ``q`` is written straight into ``OUT[q]``,
+    a C-ordered ``(runs, saved times, widths[q])`` array.
     """
     tree = ast.parse(src)
     fn = tree.body[0]
@@ -353,7 +362,7 @@ def translate(src: str, layout, program) -> tuple[str, int]:
             pos += size
     if pos != len(names):
         raise NotNative("parameter layout")
-    tr = _Translator(tables)
+    tr = _Translator(tables, list(widths))
     tr.stmts(body)
     if tr.rec is None:
         raise NotNative("no recorded outputs")
@@ -363,14 +372,14 @@ def translate(src: str, layout, program) -> tuple[str, int]:
     out = [_PRELUDE]
     out.extend(_lookup_function(kind, xn, xpoints[xn]) for kind, xn in sorted(tr.used_lookups))
     out.append(
-        "long urbsim_run(long r0, long r1, const double *P, long pw, long nT, const double *T,\n"
-        "                const unsigned char *REC, double *O, long ow)\n{"
+        "long urbsim_run(long r0, long r1, const double *P, long pbase, long pw, long nT,\n"
+        "                const double *T, const unsigned char *REC, long nrec, double **OUT)\n{"
     )
     out.append(f"    const double DT = {_lit(program.dt)};")
     out.append("    long err = 0;")
     out.append("    for (long r = r0; r < r1; r++) {")
-    out.append("    const double *pr = P + r * pw;")
-    out.append("    double *orow = O + r * ow;")
+    out.append("    const double *pr = P + (r - pbase) * pw;")
+    out.append("    double *o; long irec = 0;")
     out.append(f"    double *owned[{max(1, len(decl_p))}]; long nown = 0;")
     out.append("    long k = 0; double t = T[0];")
     out.extend(unpack)
@@ -443,38 +452,43 @@ def _host() -> str:
 
 
 class NativeKernel:
-    """A compiled ``urbsim_run``: ``run(P, O, T, REC, threads)`` fills ``O`` in place."""
+    """A compiled ``urbsim_run``; :meth:`run` fills the output arrays in place."""
 
-    def __init__(self, lib: Path, width: int, out_width: int, error_message):
+    def __init__(self, lib: Path, width: int, error_message):
         self._lib = ctypes.CDLL(str(lib))
         f = self._lib.urbsim_run
         f.restype = ctypes.c_long
         f.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_long]
-        f.argtypes += [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        f.argtypes += [ctypes.c_long]
+        f.argtypes += [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        f.argtypes += [ctypes.c_long, ctypes.c_void_p]
         self._f = f
         self.width = width
-        self.out_width = out_width
         self._error = error_message
 
-    def run(self, P: np.ndarray, T: np.ndarray, REC: np.ndarray, nrec: int, threads: int):
-        """Simulate the rows of ``P`` (n, width); return (n, nrec, out_width) float64."""
-        n = P.shape[0]
+    def run(self, P: np.ndarray, start: int, T: np.ndarray, REC: np.ndarray, outs, threads: int):
+        """Simulate runs ``start : start + len(P)`` with the parameter rows ``P``.
+
+        ``outs`` are C-contiguous float64 arrays ``(n, saved times, *dims)``, one per output;
+        the runs' rows are written in place. Raises ModelError where the model cannot run.
+        """
+        m = P.shape[0]
         P = np.ascontiguousarray(P, dtype=np.float64)
         T = np.ascontiguousarray(T, dtype=np.float64)
         REC = np.ascontiguousarray(REC, dtype=np.uint8)
-        out = np.empty((n, nrec, self.out_width))
-        ow = nrec * self.out_width
+        if not all(o.flags.c_contiguous and o.dtype == np.float64 for o in outs):
+            raise ValueError("outputs must be C-contiguous float64 arrays")
+        ptrs = (ctypes.c_void_p * max(1, len(outs)))(*[o.ctypes.data for o in outs])
+        nrec = int(REC.sum())
 
         def part(bounds):
             return self._f(
-                bounds[0], bounds[1], P.ctypes.data, self.width, len(T),
-                T.ctypes.data, REC.ctypes.data, out.ctypes.data, ow,
+                bounds[0], bounds[1], P.ctypes.data, start, self.width, len(T),
+                T.ctypes.data, REC.ctypes.data, nrec, ptrs,
             )  # fmt: skip
 
-        k = max(1, min(threads, n // 64 or 1))
-        edges = np.linspace(0, n, k + 1).astype(int)
-        parts = list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+        k = max(1, min(threads, m // 64 or 1))
+        edges = (start + np.linspace(0, m, k + 1).astype(int)).tolist()
+        parts = list(zip(edges[:-1], edges[1:], strict=True))
         if k == 1:
             errs = [part(parts[0])]
         else:
@@ -483,4 +497,3 @@ class NativeKernel:
         bad = next((e for e in errs if e), 0)
         if bad:
             raise ModelError(self._error(bad - 1))
-        return out

@@ -35,8 +35,8 @@ def run_chunk(
     model: Model, params: Mapping[str, np.ndarray], n: int, outputs: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Run ``n`` runs and return each output as a ``(run, time)`` float64 array."""
-    ds = model.run(dict(params), n=n, outputs=list(outputs))
-    return {name: np.asarray(ds[name].values, dtype=np.float64) for name in outputs}
+    arrays = model.simulate(dict(params), n=n, outputs=list(outputs))
+    return {name: np.asarray(arrays[name], dtype=np.float64) for name in outputs}
 
 
 def _remote_chunk(
