@@ -3,7 +3,6 @@ equal the numpy code, and fall back cleanly where it cannot be built."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 
@@ -114,33 +113,32 @@ def test_a_failing_compiler_is_reported_and_the_numpy_code_runs(monkeypatch, tmp
     assert_same(cm.simulate(n=20), out)
 
 
-def test_c_source_holds_only_generated_names(tmp_path):
-    """No text from the model file reaches the C source: identifiers are generated."""
-    mdl = tmp_path / "names.mdl"
-    mdl.write_text(
+def test_c_source_does_not_depend_on_the_models_names(tmp_path):
+    """No text from the model file reaches the C source: renaming every variable of a model
+    leaves the C text identical (identifiers are generated, numbers are hex literals)."""
+    text = (
         "{UTF-8}\n"
         'rate = 0.1 ~~|\n"system(rm -rf /)" = rate * 2 * "f(x)"(Time) ~~|\n'
         '"f(x)"([(0,0)-(2,2)],(0,1),(1,1.5),(2,1)) ~~|\n'
         'Stock = INTEG("system(rm -rf /)", 1) ~~|\n'
-        "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 0.5 ~~|\n",
-        encoding="utf-8",
+        "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 0.5 ~~|\n"
     )
-    cm = compile_model(mdl)
-    _, layout, _, cols, _, src = cm._scalar_function([cm._node("Stock", "output").id])
-    csrc, _ = native.translate(src, layout, np.diff(cols).tolist(), cm._p)
-    assert "system" not in csrc and "rm -rf" not in csrc and "rate" not in csrc
-    body = csrc[csrc.index("static double u_lk") :]  # the model-specific part
-    words = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", body))
-    allowed = {"long", "const", "double", "unsigned", "char", "for", "if", "else", "return"}
-    allowed |= {"break", "free", "err", "r", "r0", "r1", "P", "pw", "nT", "T", "REC", "OUT"}
-    allowed |= {"pbase", "nrec", "irec", "o", "pr", "owned", "nown", "k", "t", "j", "DT"}
-    allowed |= {"urbsim_run"}
-    allowed |= {"NAN", "INFINITY", "fabs", "exp", "log", "sqrt", "trunc", "pow"}
-    allowed |= {"u_mod", "u_dorder", "u_dfo", "u_pipe", "static", "xs", "ys", "x", "x0", "y0", "i"}
-    odd = {w for w in words if w not in allowed and not re.fullmatch(r"u(_lkf?)?_[vsxw]\w*", w)}
-    odd = {w for w in odd if not re.fullmatch(r"0x[0-9a-f.p+-]+|p\d+", w)}
-    assert not odd, odd
-    assert_same(run(cm, "numpy"), run(cm, "native"))
+    renamed = {"rate": "alpha", '"system(rm -rf /)"': "beta", '"f(x)"': "gee", "Stock": "Level"}
+    sources = []
+    for k, body in enumerate((text, text)):
+        if k:
+            for a, b in renamed.items():
+                body = body.replace(a, b)
+        mdl = tmp_path / f"m{k}.mdl"
+        mdl.write_text(body, encoding="utf-8")
+        cm = compile_model(mdl)
+        out = cm._node("Level" if k else "Stock", "output").id
+        _, layout, _, cols, _, src = cm._scalar_function([out])
+        sources.append(native.translate(src, layout, np.diff(cols).tolist(), cm._p)[0])
+        assert_same(run(cm, "numpy"), run(cm, "native"))
+    assert "system" not in sources[0] and "rm -rf" not in sources[0]
+    assert "rate" not in sources[0] and "Stock" not in sources[0]
+    assert sources[0] == sources[1]
 
 
 def test_unknown_construct_raises_not_native():

@@ -52,7 +52,9 @@ CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w
 # tuned for this CPU where the compiler supports it; the library's key includes the CPU
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
-_MATH = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
+LANES = 4  # runs advanced together, one SIMD value (4 x float64 = AVX2) per variable
+
+_MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
 _MATH2 = {"_pow": "pow"}
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -62,6 +64,17 @@ _PRELUDE = r"""
 #include <stdlib.h>
 #include <string.h>
 
+/* one value per lane (run); comparisons give masks (all bits set = true) */
+typedef double vd __attribute__((vector_size(8 * W)));
+typedef long long vm __attribute__((vector_size(8 * W)));
+
+static inline vd vsel(vm m, vd a, vd b) { return (vd)((m & (vm)a) | (~m & (vm)b)); }
+static inline vd vbool(vm m) { return vsel(m, VB(1.0), VB(0.0)); }
+#define LANEWISE1(name, f) static inline vd name(vd a) \
+    { vd r; for (int l = 0; l < W; l++) r[l] = f(a[l]); return r; }
+#define LANEWISE2(name, f) static inline vd name(vd a, vd b) \
+    { vd r; for (int l = 0; l < W; l++) r[l] = f(a[l], b[l]); return r; }
+
 /* Python's float %: the result takes the sign of the divisor */
 static double u_mod(double a, double b) {
     double r = fmod(a, b);
@@ -69,26 +82,42 @@ static double u_mod(double a, double b) {
     else r = copysign(0.0, b);
     return r;
 }
-/* PySD's delay order lowering (scalar._dorder1); *err = nid + 1 when no order fits */
-static double u_dorder(long *err, long nid, long k, double dt, long nd, const double *dts) {
-    double m = dts[0];
-    for (long j = 1; j < nd; j++) { double d = dts[j]; if (d < m || d != d) m = d; }
-    long o = k;
-    for (long j = 0; j < k; j++) if (o * dt > m) o -= 1;
-    if (o <= 0) { if (!*err) *err = nid + 1; return 1.0; }
-    return (double)o;
-}
 /* DELAY FIXED pipe length (scalar._dfo1): np.round is half to even, as nearbyint */
-static double u_dfo(double d, double dt) {
-    double a = d / dt;
+static double u_dfo(double d) {
+    double a = d / DT;
     return nearbyint((a > 1.0 ? a : 1.0) + 1e-6);
 }
-static double *u_pipe(double **owned, long *nown, double v, double len) {
-    long m = (long)len;
-    double *p = (double *)malloc(sizeof(double) * (m > 0 ? m : 1));
-    for (long j = 0; j < m; j++) p[j] = v;
-    owned[(*nown)++] = p;
-    return p;
+LANEWISE1(v_fabs, fabs) LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE1(v_sqrt, sqrt)
+LANEWISE1(v_trunc, trunc) LANEWISE1(v_dfo, u_dfo) LANEWISE2(v_pow, pow) LANEWISE2(v_mod, u_mod)
+
+/* PySD's delay order lowering (scalar._dorder1), per lane; *err = nid + 1 if none fits */
+static vd v_dorder(long *err, long nid, long k, long nd, const vd *dts) {
+    vd r;
+    for (int l = 0; l < W; l++) {
+        double m = dts[0][l];
+        for (long j = 1; j < nd; j++) { double d = dts[j][l]; if (d < m || d != d) m = d; }
+        long o = k;
+        for (long j = 0; j < k; j++) if (o * DT > m) o -= 1;
+        if (o <= 0 && !*err) *err = nid + 1;
+        r[l] = o <= 0 ? 1.0 : (double)o;
+    }
+    return r;
+}
+static inline vd v_pread(double *const *p, vd i) {
+    vd r;
+    for (int l = 0; l < W; l++) r[l] = p[l][(long)i[l]];
+    return r;
+}
+static inline void v_pwrite(double **p, vd i, vd v) {
+    for (int l = 0; l < W; l++) p[l][(long)i[l]] = v[l];
+}
+static void v_pipe(double **p, double **owned, long *nown, vd v, vd len) {
+    for (int l = 0; l < W; l++) {
+        long m = (long)len[l];
+        p[l] = (double *)malloc(sizeof(double) * (m > 0 ? m : 1));
+        for (long j = 0; j < m; j++) p[l][j] = v[l];
+        owned[(*nown)++] = p[l];
+    }
 }
 """
 
@@ -107,7 +136,15 @@ def _lit(x: float) -> str:
 
 
 class _Translator:
-    """Python scalar source (``scalar.generate_scalar``) -> C statements."""
+    """Python scalar source (``scalar.generate_scalar``) -> C statements on lane vectors.
+
+    Every float of the scalar program becomes a ``vd`` holding the same variable for
+    ``LANES`` runs; element-wise IEEE operations are exact in SIMD, so each lane computes
+    exactly what the scalar program computes for its run. Where the scalar program branches
+    (``a if c else b``, ``if`` statements), both sides are evaluated and the lanes select
+    (``vsel``): evaluation has no side effects here (walrus temporaries are hoisted, pipes
+    are not written inside branches), and an untaken side's inf/NaN is discarded.
+    """
 
     def __init__(self, tables: dict[str, int], widths: list[int]):
         self.tables = tables  # lookup x-name / y-element name -> number of points
@@ -118,20 +155,30 @@ class _Translator:
         self.lines: list[str] = []
         self.ind = "    "
         self.rec: list[str] | None = None
+        self.rename: dict[str, str] = {}  # inside an ``if`` branch: variable -> branch value
+        self.hoisted: list[str] = []  # walrus assignments of the statement being translated
+        self.branch = 0  # depth of ``if`` branches being translated
+        self.conds = 0  # lane masks of ``if`` statements, _c1 ...
 
     def name(self, n: str) -> str:
-        if n in ("t", "k", "DT"):
-            return {"t": "t", "k": "((double)k)", "DT": "DT"}[n]
-        if n == "_NAN":
-            return "NAN"
-        if n == "_INF":
-            return "INFINITY"
+        special = {"t": "vt", "k": "vk", "DT": "VB(DT)", "_NAN": "VB(NAN)", "_INF": "VB(INFINITY)"}
+        if n in special:
+            return special[n]
+        if n in self.rename:
+            return self.rename[n]
         if not n.replace("_", "").isalnum() or not n.isascii():
             raise NotNative(f"name {n!r}")
         return "u_" + n
 
     def emit(self, s: str):
         self.lines.append(self.ind + s)
+
+    def assign(self, target: str, code: str):
+        """``target = code`` after the walrus temporaries ``code`` reads."""
+        for h in self.hoisted:
+            self.emit(h)
+        self.hoisted = []
+        self.emit(f"{target} = {code};")
 
     # -- statements -------------------------------------------------------------------------
     def stmts(self, body):
@@ -150,69 +197,46 @@ class _Translator:
                     and isinstance(v.left, ast.List)
                     and len(v.left.elts) == 1
                 ):
+                    self._no_branch("pipe")
                     self.pipes.add(tgt.id)
-                    init, length = self.expr(v.left.elts[0]), self.expr(v.right)
-                    self.emit(f"{self.name(tgt.id)} = u_pipe(owned, &nown, {init}, {length});")
+                    init, length = self.d(v.left.elts[0]), self.d(v.right)
+                    self.assign("_pv", init)
+                    self.assign("_pn", length)
+                    self.emit(f"v_pipe({self.name(tgt.id)}, owned, &nown, _pv, _pn);")
                     return
                 if isinstance(v, ast.Name) and v.id in self.pipes:
+                    self._no_branch("pipe")
                     self.pipes.add(tgt.id)
-                    self.emit(f"{self.name(tgt.id)} = {self.name(v.id)};")
+                    a, b = self.name(tgt.id), self.name(v.id)
+                    self.emit(f"memcpy({a}, {b}, sizeof({a}));")
                     return
                 self.doubles.add(tgt.id)
-                self.emit(f"{self.name(tgt.id)} = {self.expr(v)};")
+                code = self.d(v)
+                if self.branch:
+                    tmp = f"u_b{self.branch}_{tgt.id}"
+                    self.doubles.add(tmp[2:])
+                    self.rename[tgt.id] = tmp
+                    self.assign(tmp, code)
+                else:
+                    self.assign(self.name(tgt.id), code)
                 return
             if isinstance(tgt, ast.Subscript) and isinstance(tgt.value, ast.Name):
                 if tgt.value.id not in self.pipes:
                     raise NotNative("item assignment")
-                idx = self.expr(tgt.slice)
-                self.emit(f"{self.name(tgt.value.id)}[(long)({idx})] = {self.expr(v)};")
+                self._no_branch("pipe")
+                idx, val = self.d(tgt.slice), self.d(v)
+                self.assign("_pi", idx)
+                self.assign("_pv", val)
+                self.emit(f"v_pwrite({self.name(tgt.value.id)}, _pi, _pv);")
                 return
             raise NotNative("assignment target")
         if isinstance(st, ast.If):
-            t = st.test
-            if (
-                isinstance(t, ast.Subscript)
-                and isinstance(t.value, ast.Name)
-                and t.value.id == "REC"
-            ):
-                call = st.body[0].value if len(st.body) == 1 else None
-                if not (isinstance(call, ast.Call) and isinstance(call.args[0], ast.Tuple)):
-                    raise NotNative("record")
-                self.rec = [self.expr(e) for e in call.args[0].elts]
-                if sum(self.widths) != len(self.rec):
-                    raise NotNative("recorded elements do not match the outputs")
-                self.emit("if (REC[k]) {")
-                j = 0
-                for q, w in enumerate(self.widths):  # output q is (n, saved times, w) C order
-                    self.emit(f"    o = OUT[{q}] + (r * nrec + irec) * {w};")
-                    for e in range(w):
-                        self.emit(f"    o[{e}] = {self.rec[j]};")
-                        j += 1
-                self.emit("    irec++;")
-                self.emit("}")
-                return
-            if (
-                isinstance(t, ast.Compare)
-                and isinstance(t.comparators[0], ast.Name)
-                and t.comparators[0].id == "_last"
-            ):
-                self.emit("if (k == nT - 1) break;")
-                return
-            self.emit(f"if ({self.expr(t)}) {{")
-            self.ind += "    "
-            self.stmts(st.body)
-            self.ind = self.ind[:-4]
-            if st.orelse:
-                self.emit("} else {")
-                self.ind += "    "
-                self.stmts(st.orelse)
-                self.ind = self.ind[:-4]
-            self.emit("}")
+            self._if(st)
             return
         if isinstance(st, ast.For):
             self.emit("for (k = 0; k < nT; k++) {")
             self.ind += "    "
-            self.emit("t = T[k];")
+            self.emit("t = T[k]; vt = VB(t); vk = VB((double)k);")
             self.stmts(st.body)
             self.ind = self.ind[:-4]
             self.emit("}")
@@ -221,56 +245,130 @@ class _Translator:
             return
         raise NotNative(f"statement {type(st).__name__}")
 
-    # -- expressions ------------------------------------------------------------------------
-    def expr(self, e) -> str:
+    def _no_branch(self, what):
+        if self.branch:
+            raise NotNative(f"{what} inside a branch")
+
+    def _if(self, st):
+        t = st.test
+        if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == "REC":
+            call = st.body[0].value if len(st.body) == 1 else None
+            if not (isinstance(call, ast.Call) and isinstance(call.args[0], ast.Tuple)):
+                raise NotNative("record")
+            self.rec = []
+            self.emit("if (REC[k]) {")
+            self.ind += "    "
+            for j, e in enumerate(call.args[0].elts):
+                self.assign(f"_rec[{j}]", self.d(e))
+                self.rec.append(f"_rec[{j}]")
+            if sum(self.widths) != len(self.rec):
+                raise NotNative("recorded elements do not match the outputs")
+            self.emit("for (l = 0; l < nl; l++) {")
+            j = 0
+            for q, w in enumerate(self.widths):  # output q is (n, saved times, w) in C order
+                self.emit(f"    o = OUT[{q}] + ((r + l) * nrec + irec) * {w};")
+                for e in range(w):
+                    self.emit(f"    o[{e}] = _rec[{j}][l];")
+                    j += 1
+            self.emit("}")
+            self.emit("irec++;")
+            self.ind = self.ind[:-4]
+            self.emit("}")
+            return
+        if (
+            isinstance(t, ast.Compare)
+            and isinstance(t.comparators[0], ast.Name)
+            and t.comparators[0].id == "_last"
+        ):
+            self.emit("if (k == nT - 1) break;")
+            return
+        # lanes may disagree: run both branches into renamed values, then select per lane
+        self.conds += 1
+        cond = f"_c{self.conds}"
+        self.assign(cond, self.m(t))
+        results = []
+        outer = dict(self.rename)
+        for body in (st.body, st.orelse):
+            self.branch += 1
+            self.rename = dict(outer)
+            self.stmts(body)
+            results.append(self.rename)
+            self.branch -= 1
+        self.rename = outer
+        for var in sorted(set(results[0]) | set(results[1])):
+            if var in outer and results[0].get(var) == results[1].get(var):
+                continue
+            a = results[0].get(var, self.name(var))
+            b = results[1].get(var, self.name(var))
+            if self.branch:
+                tmp = f"u_b{self.branch}_{var}"
+                self.doubles.add(tmp[2:])
+                self.rename[var] = tmp
+                self.emit(f"{tmp} = vsel({cond}, {a}, {b});")
+            else:
+                self.emit(f"{self.name(var)} = vsel({cond}, {a}, {b});")
+
+    # -- expressions: d() gives a vd, m() a vm mask ------------------------------------------
+    def d(self, e) -> str:
+        code, kind = self.expr(e)
+        return code if kind == "d" else f"vbool({code})"
+
+    def m(self, e) -> str:
+        code, kind = self.expr(e)
+        return code if kind == "m" else f"({code} != VB(0.0))"
+
+    def expr(self, e) -> tuple[str, str]:
         if isinstance(e, ast.Constant):
             if e.value is True or e.value is False:
-                return "1" if e.value else "0"
+                return ("VB(1.0)" if e.value else "VB(0.0)"), "d"
             if isinstance(e.value, (int, float)):
-                return _lit(e.value)
+                return f"VB({_lit(e.value)})", "d"
             raise NotNative(f"constant {e.value!r}")
         if isinstance(e, ast.Name):
-            return self.name(e.id)
+            return self.name(e.id), "d"
         if isinstance(e, ast.BinOp):
-            a, b = self.expr(e.left), self.expr(e.right)
+            a, b = self.d(e.left), self.d(e.right)
             if isinstance(e.op, ast.Mod):
-                return f"u_mod({a}, {b})"
+                return f"v_mod({a}, {b})", "d"
             op = _BIN.get(type(e.op))
             if op is None:
                 raise NotNative(f"operator {type(e.op).__name__}")
-            return f"({a} {op} {b})"
+            return f"({a} {op} {b})", "d"
         if isinstance(e, ast.UnaryOp):
             if isinstance(e.op, ast.USub):
-                return f"(-{self.expr(e.operand)})"
+                return f"(-{self.d(e.operand)})", "d"
             if isinstance(e.op, ast.Not):
-                return f"(!{self.expr(e.operand)})"
+                return f"(~{self.m(e.operand)})", "m"
             raise NotNative("unary operator")
         if isinstance(e, ast.Compare) and len(e.ops) == 1:
             op = _CMP.get(type(e.ops[0]))
             if op is None:
                 raise NotNative("comparison")
-            return f"({self.expr(e.left)} {op} {self.expr(e.comparators[0])})"
+            return f"({self.d(e.left)} {op} {self.d(e.comparators[0])})", "m"
         if isinstance(e, ast.BoolOp):
-            op = " && " if isinstance(e.op, ast.And) else " || "
-            return "(" + op.join(self.expr(v) for v in e.values) + ")"
+            op = " & " if isinstance(e.op, ast.And) else " | "
+            return "(" + op.join(self.m(v) for v in e.values) + ")", "m"
         if isinstance(e, ast.IfExp):
-            return f"({self.expr(e.test)} ? {self.expr(e.body)} : {self.expr(e.orelse)})"
+            return f"vsel({self.m(e.test)}, {self.d(e.body)}, {self.d(e.orelse)})", "d"
         if isinstance(e, ast.NamedExpr):
+            # hoisted: C leaves the order of operands unspecified, Python evaluates left first
+            value = self.d(e.value)
             self.doubles.add(e.target.id)
-            return f"({self.name(e.target.id)} = {self.expr(e.value)})"
+            self.hoisted.append(f"{self.name(e.target.id)} = {value};")
+            return self.name(e.target.id), "d"
         if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name):
             if e.value.id not in self.pipes:
                 raise NotNative("subscript")
-            return f"{self.name(e.value.id)}[(long)({self.expr(e.slice)})]"
+            return f"v_pread({self.name(e.value.id)}, {self.d(e.slice)})", "d"
         if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and not e.keywords:
-            return self.call(e.func.id, e.args)
+            return self.call(e.func.id, e.args), "d"
         raise NotNative(f"expression {type(e).__name__}")
 
     def call(self, f: str, args) -> str:
-        if f in _MATH and len(args) == 1:
-            return f"{_MATH[f]}({self.expr(args[0])})"
+        if f in _MATH1 and len(args) == 1:
+            return f"v_{_MATH1[f]}({self.d(args[0])})"
         if f in _MATH2 and len(args) == 2:
-            return f"{_MATH2[f]}({self.expr(args[0])}, {self.expr(args[1])})"
+            return f"v_{_MATH2[f]}({self.d(args[0])}, {self.d(args[1])})"
         if f in ("_lk", "_lkf") and len(args) == 3:
             xs, ys = args[1], args[2]
             if not (isinstance(xs, ast.Name) and isinstance(ys, ast.Name)):
@@ -279,13 +377,13 @@ class _Translator:
             if m is None or m < 2 or self.tables.get(ys.id) != m:
                 raise NotNative("lookup table layout")
             self.used_lookups.add((f, xs.id))
-            return f"u{f}_{xs.id}({self.expr(args[0])}, {self.name(ys.id)})"
+            return f"v{f}_{xs.id}({self.d(args[0])}, u_{ys.id})"
         if f == "_dorder1" and len(args) >= 3:
             nid, k = (int(ast.literal_eval(a)) for a in args[:2])
-            dts = ", ".join(self.expr(a) for a in args[2:])
-            return f"u_dorder(&err, {nid}, {k}, DT, {len(args) - 2}, (const double[]){{{dts}}})"
+            dts = ", ".join(self.d(a) for a in args[2:])
+            return f"v_dorder(&err, {nid}, {k}, {len(args) - 2}, (const vd[]){{{dts}}})"
         if f == "_dfo1" and len(args) == 2:
-            return f"u_dfo({self.expr(args[1])}, DT)"
+            return f"v_dfo({self.d(args[1])})"
         raise NotNative(f"function {f}")
 
 
@@ -295,7 +393,8 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
 
     ``_lk`` is ``np.interp`` (``scalar._lk``: clamped ends, NaN passes through, segment
     ``bisect_right(xs, x) - 1``); ``_lkf`` the numpy backend's formula for multi-element
-    tables (``scalar._lkf``: clamp x, then extrapolate the clipped segment).
+    tables (``scalar._lkf``: clamp x, then extrapolate the clipped segment). The lane
+    version applies it to each run with that run's y values.
     """
     m = len(xs)
     lit = ", ".join(_lit(x) for x in xs)
@@ -319,7 +418,12 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
             "    double x0 = xs[i], y0 = ys[i];\n"
             "    return y0 + (xc - x0) * ((ys[i + 1] - y0) / (xs[i + 1] - x0));\n}\n"
         )
-    return head + body
+    lanes = (
+        f"static inline vd v{kind}_{xname}(vd x, const double *const *ys) {{\n"
+        f"    vd r;\n    for (int l = 0; l < W; l++) r[l] = u{kind}_{xname}(x[l], ys[l]);\n"
+        "    return r;\n}\n"
+    )
+    return head + body + lanes
 
 
 def translate(src: str, layout, widths, program) -> tuple[str, int]:
@@ -329,7 +433,9 @@ def translate(src: str, layout, widths, program) -> tuple[str, int]:
     the order of the parameter tuple, and the number of elements recorded per output. Each
     run's row of ``P`` holds, in that order, a constant's elements, or a lookup's x points
     followed by each element's y points. Output ``q`` is written straight into ``OUT[q]``,
-    a C-ordered ``(runs, saved times, widths[q])`` array.
+    a C-ordered ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances
+    ``LANES`` runs at a time; a last, partial group repeats its last run in the spare lanes
+    and records only the real ones.
     """
     tree = ast.parse(src)
     fn = tree.body[0]
@@ -341,6 +447,7 @@ def translate(src: str, layout, widths, program) -> tuple[str, int]:
         names = [e.id for e in body.pop(0).targets[0].elts]
     tables: dict[str, int] = {}
     xpoints: dict[str, tuple] = {}  # x-name -> x points (the first name of each lookup)
+    decl: list[str] = []
     unpack: list[str] = []
     off = 0
     pos = 0
@@ -352,12 +459,14 @@ def translate(src: str, layout, widths, program) -> tuple[str, int]:
             for nm in names[pos : pos + 1 + size]:
                 tables[nm] = m
                 xpoints.setdefault(nm, tuple(float(x) for x in nd.x))
-                unpack.append(f"    const double *u_{nm} = pr + {off};")
+                decl.append(f"    const double *u_{nm}[W];")
+                unpack.append(f"        u_{nm}[l] = pr[l] + {off};")
                 off += m
             pos += 1 + size
         else:
             for nm in names[pos : pos + size]:
-                unpack.append(f"    const double u_{nm} = pr[{off}];")
+                decl.append(f"    vd u_{nm};")
+                unpack.append(f"        u_{nm}[l] = pr[l][{off}];")
                 off += 1
             pos += size
     if pos != len(names):
@@ -369,24 +478,31 @@ def translate(src: str, layout, widths, program) -> tuple[str, int]:
     params = set(names)
     decl_d = sorted(tr.doubles - params)
     decl_p = sorted(tr.pipes)
-    out = [_PRELUDE]
+    out = [f"#define W {LANES}", f"#define DT {_lit(program.dt)}"]
+    out.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * LANES) + "})")
+    out.append(_PRELUDE)
     out.extend(_lookup_function(kind, xn, xpoints[xn]) for kind, xn in sorted(tr.used_lookups))
     out.append(
         "long urbsim_run(long r0, long r1, const double *P, long pbase, long pw, long nT,\n"
         "                const double *T, const unsigned char *REC, long nrec, double **OUT)\n{"
     )
-    out.append(f"    const double DT = {_lit(program.dt)};")
     out.append("    long err = 0;")
-    out.append("    for (long r = r0; r < r1; r++) {")
-    out.append("    const double *pr = P + (r - pbase) * pw;")
-    out.append("    double *o; long irec = 0;")
-    out.append(f"    double *owned[{max(1, len(decl_p))}]; long nown = 0;")
-    out.append("    long k = 0; double t = T[0];")
-    out.extend(unpack)
-    for i in range(0, len(decl_d), 16):
-        out.append("    double " + ", ".join(f"u_{x}" for x in decl_d[i : i + 16]) + ";")
+    out.append(f"    vd _rec[{max(1, len(tr.rec))}], _pv, _pn, _pi;")
+    out.extend(f"    vm _c{j + 1};" for j in range(tr.conds))
+    out.extend(decl)
+    for i in range(0, len(decl_d), 16):  # zeroed: a lane never reads an indeterminate value
+        out.append("    vd " + ", ".join(f"u_{x} = {{0}}" for x in decl_d[i : i + 16]) + ";")
     for x in decl_p:
-        out.append(f"    double *u_{x};")
+        out.append(f"    double *u_{x}[W];")
+    out.append("    for (long r = r0; r < r1; r += W) {")
+    out.append("    const long nl = r1 - r < W ? r1 - r : W;  /* real runs in this group */")
+    out.append("    const double *pr[W]; double *o; long irec = 0, l;")
+    out.append(f"    double *owned[W * {max(1, len(decl_p))}]; long nown = 0;")
+    out.append("    long k = 0; double t = T[0]; vd vt = VB(t), vk = VB(0.0);")
+    out.append("    for (l = 0; l < W; l++) {")
+    out.append("        pr[l] = P + (r + (l < nl ? l : nl - 1) - pbase) * pw;")
+    out.extend(unpack)
+    out.append("    }")
     out.extend(tr.lines)
     out.append("    for (long j = 0; j < nown; j++) free(owned[j]);")
     out.append("    if (err) return err;")
@@ -486,8 +602,10 @@ class NativeKernel:
                 T.ctypes.data, REC.ctypes.data, nrec, ptrs,
             )  # fmt: skip
 
-        k = max(1, min(threads, m // 64 or 1))
-        edges = (start + np.linspace(0, m, k + 1).astype(int)).tolist()
+        groups = -(-m // LANES)
+        k = max(1, min(threads, groups // 16 or 1))
+        edges = (start + np.minimum(np.linspace(0, groups, k + 1).astype(int) * LANES, m))
+        edges = edges.tolist()
         parts = list(zip(edges[:-1], edges[1:], strict=True))
         if k == 1:
             errs = [part(parts[0])]
