@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,19 +135,23 @@ UNREPRESENTED: dict[str, str] = {
 }
 
 
-def add_indicators(ds: xr.Dataset) -> xr.Dataset:
-    """Add every standard indicator whose model variable is in ``ds`` under its snake_case name.
-
-    The data are shared with the Vensim-named variable; only the name and ``units`` attr differ.
-    """
-    new = {
-        ind.name: ds[ind.variable].assign_attrs(units=ind.units, variable=ind.variable)
-        for ind in INDICATORS.values()
-        if ind.variable in ds
-    }
-    return ds.assign(new)
+def indicator_variables(variables: Mapping[str, xr.Variable]) -> dict[str, xr.Variable]:
+    """Every standard indicator whose model variable is in ``variables``, under its
+    snake_case name: the same data (not copied), with the indicator's ``units`` and
+    ``variable`` attrs."""
+    out = {}
+    for ind in INDICATORS.values():
+        v = variables.get(ind.variable)
+        if v is not None:
+            out[ind.name] = xr.Variable(
+                v.dims, v.data, {"units": ind.units, "variable": ind.variable}
+            )
+    return out
 
 
 def value_at(da: xr.DataArray, year: float) -> xr.DataArray:
-    """The value of a time series at ``year`` (end of that year in model time)."""
-    return da.sel(time=float(year), method="nearest")
+    """The value of a time series at ``year`` (end of that year in model time): the saved
+    time nearest ``year`` (positional, much cheaper than a label lookup on every slider move).
+    """
+    time = da["time"].values
+    return da.isel(time=int(np.argmin(np.abs(time - float(year)))))

@@ -34,7 +34,7 @@ import xarray as xr
 
 from urbsim import __version__
 from urbsim.errors import ModelError, ParameterError, UrbsimError
-from urbsim.indicators import INDICATORS, add_indicators
+from urbsim.indicators import INDICATORS, indicator_variables
 from urbsim.mdlinfo import ModelInfo, model_info
 from urbsim.params import changed_params, coerce_params, split_scenario
 from urbsim.paths import cache_dir, default_model_path
@@ -279,9 +279,10 @@ class Model:
             data_vars[name] = xr.Variable(
                 ("run", "time", *var.dims), arr, attrs={"units": var.units}
             )
+        data_vars.update(indicator_variables(data_vars))
         ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
         ds["time"].attrs["units"] = "year"
-        return add_indicators(ds)
+        return ds
 
 
 def _infer_n(info: ModelInfo, raw: Mapping[str, Any]) -> int:

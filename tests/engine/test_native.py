@@ -21,9 +21,12 @@ def _compiler():
     require_compiler()
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path / "cache"))
+@pytest.fixture(scope="module", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Libraries built here go to a cache of this module (compiled once, not per test)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("URBSIM_CACHE_DIR", str(tmp_path_factory.mktemp("native-cache")))
+        yield
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
@@ -78,7 +81,8 @@ def test_delay_shorter_than_time_step_is_the_same_model_error(tmp_path):
     assert msgs[0] == msgs[1] and "delay time shorter than TIME STEP" in msgs[1]
 
 
-def test_library_is_cached_by_content(monkeypatch):
+def test_library_is_cached_by_content(monkeypatch, tmp_path):
+    monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path))  # empty: the first build compiles
     cm = compile_model(PROBES / "smooth.mdl")
     run(cm, "native", n=2)
     first = cm.native_status

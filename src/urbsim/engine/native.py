@@ -604,7 +604,7 @@ class NativeKernel:
 
         groups = -(-m // LANES)
         k = max(1, min(threads, groups // 16 or 1))
-        edges = (start + np.minimum(np.linspace(0, groups, k + 1).astype(int) * LANES, m))
+        edges = start + np.minimum(np.linspace(0, groups, k + 1).astype(int) * LANES, m)
         edges = edges.tolist()
         parts = list(zip(edges[:-1], edges[1:], strict=True))
         if k == 1:
