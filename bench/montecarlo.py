@@ -39,7 +39,7 @@ def main() -> None:
     run_montecarlo(n=64, seed=1, model=model)  # compile once (cached on disk), outside timings
     print(
         f"first ensemble call (code generation, native compile unless cached): "
-        f"{time.perf_counter() - t:.1f} s; native path: {model._runner.native_status}"
+        f"{time.perf_counter() - t:.1f} s; native path: {model.native_status}"
     )
     t = time.perf_counter()
     run_montecarlo(n=a.n, seed=1, model=model, chunk=a.chunk)

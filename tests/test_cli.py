@@ -170,6 +170,18 @@ def test_check_reports_the_project_state(capsys):
     assert "scenarios: " in out
 
 
+def test_check_says_which_engine_path_runs(capsys, monkeypatch):
+    from urbsim.engine import native
+
+    monkeypatch.setattr(native, "compiler", lambda: ["/opt/cc"])
+    assert "engine: C compiler /opt/cc: runs use the native path" in run_cli(capsys, "check")[1]
+    monkeypatch.setattr(native, "compiler", lambda: None)
+    out = run_cli(capsys, "check")[1]
+    assert "engine: no C compiler found: runs use the numpy code" in out and "gcc" in out
+    monkeypatch.setenv("URBSIM_NATIVE", "0")
+    assert "engine: URBSIM_NATIVE=0: runs use the numpy code" in run_cli(capsys, "check")[1]
+
+
 def test_check_lists_problems_of_a_small_model(capsys, tmp_path, monkeypatch):
     model = tmp_path / "small.mdl"
     model.write_text(

@@ -294,6 +294,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"scenarios: {count} file(s), {'ok' if not bad else f'{len(bad)} problem(s)'}")
     for p in bad:
         print(f"  {p}")
+    from urbsim.engine.native import availability
+
+    print(f"engine: {availability()}")
     return 1 if problems or bad else 0
 
 

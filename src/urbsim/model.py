@@ -145,6 +145,12 @@ class Model:
         """Saved times, in years (end of year)."""
         return self._runner.time
 
+    @property
+    def native_status(self) -> str | None:
+        """Whether the fast engine's last run used its compiled C path, and if not, why
+        (see ``src/urbsim/engine/README.md``); ``None`` for the PySD engine."""
+        return getattr(self._runner, "native_status", None)
+
     def default_outputs(self) -> list[str]:
         """Every auxiliary and stock of the model (constants and lookups excluded)."""
         return [v.name for v in self.info.variables.values() if v.kind in ("auxiliary", "stateful")]

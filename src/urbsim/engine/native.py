@@ -1,22 +1,22 @@
-"""Native backend: the scalar program translated to C, compiled once, run on all cores.
+"""Native path: the scalar program translated to C with SIMD over runs, compiled once.
 
 The numpy backend pays for ~730 array operations per time step (temporaries, call overhead);
 the scalar backend pays Python's interpreter per float operation. Both are the same program:
 :mod:`scalar` has already unrolled every array statement into straight-line float code, one
 local per element. This module translates *that* source (its :mod:`ast`) into a C function
-``urbsim_run`` that simulates a range of runs, each run entirely in registers and on the
-stack, and compiles it with the machine's C compiler (``$CC``, else ``cc``, ``gcc``,
-``clang``, else the ``ziglang`` package). The shared library is cached under
-:func:`urbsim.paths.cache_dir` keyed by the sha256 of the C source and the compiler command,
-so each model is compiled once per machine. Runs are split over threads; ``ctypes`` releases
-the GIL during the call.
+``urbsim_run`` in which every local is a vector of ``LANES`` runs (GCC/Clang vector
+extensions: one AVX2 register of float64), compiles it with the machine's C compiler
+(``$CC``, else ``cc``, ``gcc``, ``clang``, else the ``ziglang`` package) and calls it with
+``ctypes``, which releases the GIL, on several threads. The shared library is cached under
+:func:`urbsim.paths.cache_dir` keyed by the sha256 of the C text, the compiler, the flags
+and the CPU, so each model and set of outputs is compiled once per machine.
 
-Numerics: the C code performs the scalar program's operations in the same order, in IEEE
-double (``-ffp-contract=off``, no fast-math), calling the same C library ``exp``/``log``/
-``pow`` that Python's :mod:`math` calls, so it reproduces the scalar backend's numbers
-(tested). Where Python raises (x/0, ``log(0)``, ``exp`` overflow), C yields inf/NaN as numpy
-does. Python's float ``%`` (floor modulo) and ``np.round`` (half to even) are replicated by
-``u_mod`` and ``nearbyint``.
+Numerics: element-wise IEEE operations are exact in SIMD; branches evaluate both sides and
+select per lane; ``exp``/``log``/``pow`` are the C library's, called per lane, as Python's
+:mod:`math` calls them; no fused multiply-add, no fast-math. So every lane reproduces the
+scalar backend's numbers bit for bit (tested). Where Python raises (x/0, ``log(0)``), C
+yields inf/NaN as numpy does. Python's float ``%`` (floor modulo) and ``np.round`` (half to
+even) are replicated by ``u_mod`` and ``nearbyint``.
 
 Safety: the C text is produced from the scalar source, which contains only generated
 identifiers (prefixed ``u_`` here, so they cannot collide with C or libm names), numbers
@@ -526,6 +526,19 @@ def compiler() -> list[str] | None:
     except ImportError:
         return None
     return [sys.executable, "-m", "ziglang", "cc"]
+
+
+def availability() -> str:
+    """One line for ``urbsim check``: whether runs will take the native path."""
+    if os.environ.get("URBSIM_NATIVE", "1") == "0":
+        return "URBSIM_NATIVE=0: runs use the numpy code (about 5x slower than native)"
+    cc = compiler()
+    if cc is None:
+        return (
+            "no C compiler found: runs use the numpy code (about 5x slower); install gcc "
+            "(Debian: apt install gcc) or set $CC"
+        )
+    return f"C compiler {' '.join(cc)}: runs use the native path (compiled once per machine)"
 
 
 def build(csrc: str) -> Path:
