@@ -18,11 +18,8 @@ import datetime as dt
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +34,9 @@ from urbsim.app.compute import (  # noqa: E402
     simulate_case,
     simulate_live,
 )
+from urbsim.app.serve import CHROMIUM, CHROMIUM_ARGS, serve_app  # noqa: E402
 from urbsim.app.state import DEFAULT_SEED  # noqa: E402
 from urbsim.charts import CHARTS, chart_data, time_spec  # noqa: E402
-from urbsim.cli import streamlit_command  # noqa: E402
 from urbsim.scenarios import list_scenarios  # noqa: E402
 
 
@@ -83,46 +80,16 @@ def first_render() -> float:
     """Seconds from starting the server to the first complete page in chromium."""
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        streamlit_command(port, headless=True),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--no-first-run",
-                ],
-            )
-            page = browser.new_page()
-            page.goto(url)
-            page.locator("[data-testid='stTable']").wait_for(timeout=120_000)
-            page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=120_000)
-            elapsed = time.perf_counter() - start
-            browser.close()
-        return elapsed
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with serve_app() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        page = browser.new_page()
+        page.goto(url)
+        page.locator("[data-testid='stTable']").wait_for(timeout=120_000)
+        page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=120_000)
+        elapsed = time.perf_counter() - start
+        browser.close()
+    return elapsed
 
 
 def main() -> None:
