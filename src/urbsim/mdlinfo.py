@@ -140,16 +140,33 @@ class ModelInfo:
 
 
 def _normalize(name: str) -> str:
-    return " ".join(name.replace("_", " ").split()).lower()
+    return " ".join(name.strip().strip('"').replace("_", " ").split()).lower()
+
+
+# a left-hand side: a plain or "quoted" name, optional [subscripts], then = (equation),
+# ([ (lookup table) or : (subscript range)
+_LHS_RE = re.compile(r'\s*("[^"]+"|[A-Za-z][^=\[\(~|:]*?)\s*(\[[^\]]*\])?\s*(=|\(\[|:)')
+
+
+def definition_lines(text: str) -> dict[str, int]:
+    """1-based line of each definition in a `.mdl` text, by normalized name (case, spaces
+    and underscores ignored; see :func:`definition_line`)."""
+    lines: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        match = _LHS_RE.match(raw)
+        if match:
+            lines.setdefault(_normalize(match.group(1)), number)
+    return lines
+
+
+def definition_line(lines: dict[str, int], name: str) -> int | None:
+    """The line of ``name`` in ``definition_lines(text)``, or None."""
+    return lines.get(_normalize(name))
 
 
 def _definition_lines(text: str) -> tuple[dict[str, int], list[tuple[int, str]]]:
     """Map each normalized left-hand-side name to its first line, and list sector markers."""
-    lines: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        match = re.match(r"\s*([A-Za-z][^=\[\(~|:]*?)\s*(\[[^\]]*\])?\s*(=|\(\[|:)", raw)
-        if match:
-            lines.setdefault(_normalize(match.group(1)), number)
+    lines = definition_lines(text)
     sectors = [
         (text.count("\n", 0, m.start()) + 1, m.group(1).strip()) for m in _SECTOR_RE.finditer(text)
     ]

@@ -5,6 +5,6 @@
 >>> out = cm.simulate({"plan switch": [0, 1]}, n=2)  # doctest: +SKIP
 """
 
-from .compile import CompiledModel, VarMeta, compile_model
+from .compile import CompiledModel, compile_model
 
-__all__ = ["CompiledModel", "VarMeta", "compile_model"]
+__all__ = ["CompiledModel", "compile_model"]

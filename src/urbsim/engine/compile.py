@@ -26,6 +26,7 @@ from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am_
 
 from urbsim.errors import ModelError, ParameterError, UnsupportedFeature
+from urbsim.mdlinfo import VariableInfo, definition_line, definition_lines, model_info
 from urbsim.pysd_compat import abstract_model
 
 from . import native as native_mod
@@ -46,19 +47,6 @@ _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 SCALAR_MAX_N = 8  # default n up to which simulate() uses the scalar backend
 
 
-@dataclass(frozen=True)
-class VarMeta:
-    """What the engine knows about one model variable."""
-
-    name: str
-    dims: tuple
-    units: str
-    kind: str  # constant | auxiliary | stateful | lookup | data
-    doc: str = ""
-    limits: tuple = (None, None)
-    line: int | None = None
-
-
 class Node:
     def __init__(self, nid, name, kind, dims, line=None, public=True):
         self.id = nid
@@ -77,7 +65,6 @@ class Node:
         self.x = None
         self.y = None  # lookup default y (1, *dims, npts)
         self.per_run = False
-        self.vkind = None  # public kind for VarMeta
 
 
 def _is_literal(ast) -> bool:
@@ -94,7 +81,7 @@ class Program:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as err:
             raise ModelError(f"model file {path}: cannot be read ({err.strerror})") from err
-        self.lines = text.splitlines()
+        self.def_lines = definition_lines(text)
         # The parse is shared with model metadata and cached on disk; the compiler annotates
         # nothing in it, but takes its own copy so no other reader can ever see a change.
         am = copy.deepcopy(abstract_model(path))
@@ -124,12 +111,7 @@ class Program:
 
     # -- helpers ----------------------------------------------------------------------------
     def find_line(self, name: str) -> int | None:
-        words = [re.escape(w) for w in re.split(r"[\s_]+", name.strip()) if w]
-        pat = re.compile(r"^\s*\"?" + r"[\s_]+".join(words) + r"\"?\s*(\[|=|\(|:|~|$)", re.I)
-        for i, line in enumerate(self.lines):
-            if pat.match(line):
-                return i + 1
-        return None
+        return definition_line(self.def_lines, name)
 
     def delay_order_error(self, nid: int) -> str:
         """Message for a DELAY whose delay time is shorter than TIME STEP (all backends)."""
@@ -346,7 +328,6 @@ class Program:
             node.code = e.code
             node.deps = set(e.deps)
             node.ra = True
-            node.vkind = "auxiliary"
             self._hoisted[key] = node
         return E(node.py, e.dims, True, {node.id})
 
@@ -384,7 +365,6 @@ class Program:
                 node.name, node.line, "some subscript elements are not defined", ModelError
             )
         node.value = val
-        node.vkind = "constant"
 
     def _table(self, node, ast):
         if not isinstance(ast, ae.LookupsStructure):
@@ -417,7 +397,6 @@ class Program:
             )
         node.x, node.y = xs, y
         node.xpy = f"x{node.id}"
-        node.vkind = "lookup"
 
     def hidden_lookup(self, ast, ctx):
         self._hidden_count += 1
@@ -485,19 +464,15 @@ class Program:
         el = node.el
         tail = self.sizes(node.dims)
         parts = []
-        stateful_top = True
         for c in el.components:
             ix, lhs = self._placement(c, node.dims)
             ctx = ExprCompiler(self, node.name, lhs, node.line)
             if isinstance(c.ast, np.ndarray) and c.ast.ndim > 0:
                 raise ctx.unsupported("mixing a constant table with equations")
-            if not isinstance(c.ast, _STATEFUL_TYPES) or isinstance(c.ast, ae.InitialStructure):
-                stateful_top = False
             e = ctx.expr(c.ast)
             cdims = tuple(d for d in lhs if d is not None)
             self._check_dims(e, cdims, ctx)
             parts.append((ix, lhs, e))
-        node.vkind = "stateful" if stateful_top else "auxiliary"
         if len(parts) == 1 and all(lh == d for lh, d in zip(parts[0][1], node.dims, strict=True)):
             e = parts[0][2]
             code = align(e, node.dims)
@@ -506,8 +481,6 @@ class Program:
             node.code = code
             node.ra = bool(node.dims) or e.ra
             node.deps = set(e.deps)
-            if len(el.components) == 1 and isinstance(el.components[0].ast, ae.InitialStructure):
-                node.vkind = "stateful"
             return
         items = []
         deps: set = set()
@@ -831,23 +804,9 @@ class CompiledModel:
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
         self._rec[np.nonzero(rec)[0]] = np.arange(int(rec.sum()))
         self.subscripts = {k: list(v) for k, v in program.ranges.items()}
-        self.variables: dict[str, VarMeta] = {}
-        self._public: dict[str, Node] = {}
-        for nd in program.nodes:
-            if not nd.public:
-                continue
-            el = nd.el
-            kind = "constant" if nd.kind == "control" else nd.vkind
-            self.variables[nd.name] = VarMeta(
-                nd.name,
-                tuple(nd.dims),
-                el.units or "",
-                kind,
-                (el.documentation or "").strip(),
-                tuple(el.limits) if el.limits else (None, None),
-                nd.line,
-            )
-            self._public[nd.name] = nd
+        # documentation of every variable: the project's one reader of .mdl metadata
+        self.variables: dict[str, VariableInfo] = dict(model_info(program.path).variables)
+        self._public = {nd.name: nd for nd in program.nodes if nd.public}
         self._norm_public = {norm(k): v for k, v in self._public.items()}
         self.constants = {
             nd.name: (nd.value[..., 0].copy() if nd.dims else np.float64(nd.value.reshape(-1)[0]))
