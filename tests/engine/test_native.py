@@ -21,14 +21,6 @@ def _compiler():
     require_compiler()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_cache(tmp_path_factory):
-    """Libraries built here go to a cache of this module (compiled once, not per test)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("URBSIM_CACHE_DIR", str(tmp_path_factory.mktemp("native-cache")))
-        yield
-
-
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
 def test_native_reproduces_the_scalar_code_and_equals_numpy(path):
     cm = model(path)
