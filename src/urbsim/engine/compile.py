@@ -796,7 +796,7 @@ class CompiledModel:
         # the scalar program compiled to C (native.py) runs every n when a C compiler is
         # available; False (or URBSIM_NATIVE=0) keeps the numpy/scalar backends
         self.native = backend == "numpy" and os.environ.get("URBSIM_NATIVE", "1") != "0"
-        self.native_block = 8192  # runs per parameter matrix, bounds its memory
+        self.native_block = 16384  # runs per parameter matrix, bounds its memory
         self._native_cache: dict = {}
         self.native_status = "not used yet"
         self._steps_list = self._steps.tolist()
