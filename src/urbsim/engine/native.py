@@ -389,41 +389,50 @@ class _Translator:
 
 def _lookup_function(kind: str, xname: str, xs) -> str:
     """Interpolation in one table whose x points are fixed by the model (they cannot be set,
-    see ``CompiledModel._param_value``): the segment is a sum of comparisons with literals.
+    see ``CompiledModel._param_value``), for a vector of runs with their own y values.
 
     ``_lk`` is ``np.interp`` (``scalar._lk``: clamped ends, NaN passes through, segment
     ``bisect_right(xs, x) - 1``); ``_lkf`` the numpy backend's formula for multi-element
-    tables (``scalar._lkf``: clamp x, then extrapolate the clipped segment). The lane
-    version applies it to each run with that run's y values.
+    tables (``scalar._lkf``: clamp x, then extrapolate the clipped segment). The segment is a
+    sum of comparisons with the literal x points; each lane then does the scalar formula's
+    operations in its order, and the scalar code's early returns become selections in
+    reverse order of priority.
     """
     m = len(xs)
     lit = ", ".join(_lit(x) for x in xs)
-    seg = " + ".join(f"(X >= {_lit(x)})" for x in xs[1 : m - 1]) or "0"
-    head = f"static double u{kind}_{xname}(double x, const double *ys) {{\n"
-    head += f"    static const double xs[{m}] = {{{lit}}};\n"
+    first, last = _lit(xs[0]), _lit(xs[-1])
+    seg = " + ".join(f"(X >= VB({_lit(x)}))" for x in xs[1 : m - 1]) or "(vm){0}"
+    head = (
+        f"static inline vd v{kind}_{xname}(vd x, const double *const *ys) {{\n"
+        f"    static const double xs[{m}] = {{{lit}}};\n"
+    )
+    gather = (
+        "    vd x0, x1, y0, y1, ylo, yhi;\n"
+        "    for (int l = 0; l < W; l++) {\n"
+        "        long i = -seg[l];  /* masks are -1: the sum counts x points below x */\n"
+        "        x0[l] = xs[i]; x1[l] = xs[i + 1]; y0[l] = ys[l][i]; y1[l] = ys[l][i + 1];\n"
+        f"        ylo[l] = ys[l][0]; yhi[l] = ys[l][{m - 1}];\n"
+        "    }\n"
+    )
     if kind == "_lk":
         body = (
-            f"    if (x >= xs[{m - 1}]) return ys[{m - 1}];\n"
-            "    if (x < xs[0]) return ys[0];\n"
-            "    if (x != x) return x;\n"
-            f"    long i = {seg.replace('X', 'x')};\n"
-            "    double x0 = xs[i], y0 = ys[i];\n"
-            "    return ((ys[i + 1] - y0) / (xs[i + 1] - x0)) * (x - x0) + y0;\n}\n"
+            f"    vm seg = {seg.replace('X', 'x')};\n"
+            + gather
+            + "    vd r = ((y1 - y0) / (x1 - x0)) * (x - x0) + y0;\n"
+            "    r = vsel(x != x, x, r);\n"
+            f"    r = vsel(x < VB({first}), ylo, r);\n"
+            f"    return vsel(x >= VB({last}), yhi, r);\n}}\n"
         )
     else:
         body = (
-            "    if (x != x) return x;\n"
-            f"    double xc = x < xs[0] ? xs[0] : (x > xs[{m - 1}] ? xs[{m - 1}] : x);\n"
-            f"    long i = {seg.replace('X', 'xc')};\n"
-            "    double x0 = xs[i], y0 = ys[i];\n"
-            "    return y0 + (xc - x0) * ((ys[i + 1] - y0) / (xs[i + 1] - x0));\n}\n"
+            f"    vd xc = vsel(x > VB({last}), VB({last}), x);\n"
+            f"    xc = vsel(x < VB({first}), VB({first}), xc);\n"
+            f"    vm seg = {seg.replace('X', 'xc')};\n"
+            + gather
+            + "    vd r = y0 + (xc - x0) * ((y1 - y0) / (x1 - x0));\n"
+            "    return vsel(x != x, x, r);\n}\n"
         )
-    lanes = (
-        f"static inline vd v{kind}_{xname}(vd x, const double *const *ys) {{\n"
-        f"    vd r;\n    for (int l = 0; l < W; l++) r[l] = u{kind}_{xname}(x[l], ys[l]);\n"
-        "    return r;\n}\n"
-    )
-    return head + body + lanes
+    return head + body
 
 
 def translate(src: str, layout, widths, program) -> tuple[str, int]:
