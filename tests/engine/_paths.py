@@ -85,3 +85,25 @@ def per_run_params(cm, n=3, lookups=True):
             y = nd.y[..., 0, :]  # (*dims, npts), the shared default
             params[name] = y * rng.uniform(0.9, 1.1, size=(n, *y.shape))
     return params
+
+
+def assert_taken_division_by_zero_as_numpy(tmp_path: Path, path: str):
+    """A division by exactly zero in a taken branch gives numpy's inf on ``path`` too (the
+    scalar code reruns that run with numpy; C gives inf itself), and only in that run."""
+    mdl = tmp_path / "divzero.mdl"
+    mdl.write_text(
+        "{UTF-8}\n"
+        "p = 2 ~~|\n"
+        "Blowup = 1 / (Time - p) ~~|\n"
+        "Level = INTEG(Blowup, 0) ~~|\n"
+        "FINAL TIME = 4 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 1 ~~|\n",
+        encoding="utf-8",
+    )
+    cm = compile_model(mdl)
+    params = {"p": [2.0, 2.5]}  # run 0 divides by zero at t = 2, run 1 never does
+    with np.errstate(all="ignore"):
+        ref = run(cm, "numpy", params=params, n=2)
+        got = run(cm, path, params=params, n=2)
+    assert np.isinf(got["Blowup"][0, 2]) and np.isfinite(got["Blowup"][1]).all()
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k])

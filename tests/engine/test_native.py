@@ -8,7 +8,16 @@ import subprocess
 
 import numpy as np
 import pytest
-from _paths import MODELS, PROBES, assert_same, model, per_run_params, require_compiler, run
+from _paths import (
+    MODELS,
+    PROBES,
+    assert_same,
+    assert_taken_division_by_zero_as_numpy,
+    model,
+    per_run_params,
+    require_compiler,
+    run,
+)
 
 from urbsim.engine import compile_model, native
 from urbsim.errors import ModelError
@@ -42,23 +51,7 @@ def test_blocks_and_threads_do_not_change_results():
 
 
 def test_taken_division_by_zero_gives_numpys_inf(tmp_path):
-    mdl = tmp_path / "divzero.mdl"
-    mdl.write_text(
-        "{UTF-8}\n"
-        "p = 2 ~~|\n"
-        "Blowup = 1 / (Time - p) ~~|\n"
-        "Level = INTEG(Blowup, 0) ~~|\n"
-        "FINAL TIME = 4 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 1 ~~|\n",
-        encoding="utf-8",
-    )
-    cm = compile_model(mdl)
-    params = {"p": [2.0, 2.5]}  # run 0 divides by zero at t = 2, run 1 never does
-    with np.errstate(all="ignore"):
-        ref = run(cm, "numpy", params=params, n=2)
-    got = run(cm, "native", params=params, n=2)
-    assert np.isinf(got["Blowup"][0, 2]) and np.isfinite(got["Blowup"][1]).all()
-    for k in ref:
-        np.testing.assert_array_equal(got[k], ref[k])
+    assert_taken_division_by_zero_as_numpy(tmp_path, "native")
 
 
 def test_delay_shorter_than_time_step_is_the_same_model_error(tmp_path):

@@ -6,7 +6,15 @@ import shutil
 
 import numpy as np
 import pytest
-from _paths import MODELS, PROBES, assert_same, model, per_run_params, run
+from _paths import (
+    MODELS,
+    PROBES,
+    assert_same,
+    assert_taken_division_by_zero_as_numpy,
+    model,
+    per_run_params,
+    run,
+)
 
 from urbsim.engine import compile_model
 from urbsim.engine import scalar as scalar_mod
@@ -51,23 +59,7 @@ def test_untaken_branch_gives_no_warning_and_no_nan():
 
 
 def test_taken_division_by_zero_falls_back_to_numpy_for_that_run(tmp_path):
-    mdl = tmp_path / "divzero.mdl"
-    mdl.write_text(
-        "{UTF-8}\n"
-        "p = 2 ~~|\n"
-        "Blowup = 1 / (Time - p) ~~|\n"
-        "Level = INTEG(Blowup, 0) ~~|\n"
-        "FINAL TIME = 4 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 1 ~~|\n",
-        encoding="utf-8",
-    )
-    cm = compile_model(mdl)
-    params = {"p": [2.0, 2.5]}  # run 0 divides by zero at t = 2, run 1 never does
-    with np.errstate(all="ignore"):
-        ref = run(cm, "numpy", params=params, n=2)
-        got = run(cm, "scalar", params=params, n=2)
-    assert np.isinf(got["Blowup"][0, 2]) and np.isfinite(got["Blowup"][1]).all()
-    for k in ref:
-        np.testing.assert_array_equal(got[k], ref[k])
+    assert_taken_division_by_zero_as_numpy(tmp_path, "scalar")
 
 
 def test_dispatch_threshold_cache_and_fallback(monkeypatch):
