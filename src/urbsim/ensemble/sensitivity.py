@@ -15,8 +15,10 @@ Example
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -183,15 +185,13 @@ def sobol_indices(
     problem, _, factors, y = _evaluate(
         model, scenario, uncertainty, draw, outputs, years, chunk, progress
     )
+
+    def one(yij: np.ndarray, rng: np.random.Generator) -> dict:
+        with np.errstate(divide="ignore", invalid="ignore"):  # thread-local: set per task
+            return analyze.analyze(problem, yij, calc_second_order=False, seed=rng)
+
     keys = ("S1", "S1_conf", "ST", "ST_conf")
-    res = {k: np.empty((len(outputs), len(years), len(factors))) for k in keys}
-    for i in range(len(outputs)):
-        for j in range(len(years)):
-            rng = np.random.Generator(np.random.PCG64(seed))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                si = analyze.analyze(problem, y[i, j], calc_second_order=False, seed=rng)
-            for k in keys:
-                res[k][i, j] = si[k]
+    res = _analyze_all(one, y, seed, keys, len(factors))
     attrs = _attrs(model, scenario, "sobol", n2, seed, y.shape[2])
     return _dataset(res, outputs, years, factors, attrs)
 
@@ -227,16 +227,41 @@ def morris_indices(
     problem, x, factors, y = _evaluate(
         model, scenario, uncertainty, draw, outputs, years, chunk, progress
     )
+
+    def one(yij: np.ndarray, rng: np.random.Generator) -> dict:
+        return analyze.analyze(problem, x, yij, num_levels=num_levels, seed=rng)
+
     keys = ("mu_star", "mu_star_conf", "mu", "sigma")
-    res = {k: np.empty((len(outputs), len(years), len(factors))) for k in keys}
-    for i in range(len(outputs)):
-        for j in range(len(years)):
-            rng = np.random.Generator(np.random.PCG64(seed))
-            si = analyze.analyze(problem, x, y[i, j], num_levels=num_levels, seed=rng)
-            for k in keys:
-                res[k][i, j] = np.asarray(si[k], dtype=float)
+    res = _analyze_all(one, y, seed, keys, len(factors))
     attrs = _attrs(model, scenario, "morris", n, seed, y.shape[2])
     return _dataset(res, outputs, years, factors, attrs)
+
+
+def _analyze_all(
+    one: Callable[[np.ndarray, np.random.Generator], dict],
+    y: np.ndarray,
+    seed: int,
+    keys: Sequence[str],
+    n_factors: int,
+) -> dict[str, np.ndarray]:
+    """``one(y[i, j], rng)`` for every output ``i`` and year ``j``, on all cores.
+
+    Each analysis gets its own generator seeded with ``seed`` (as one after the other would),
+    so the indices do not depend on the order the threads finish in; SALib's bootstrap is
+    numpy work that mostly runs without the GIL.
+    """
+    cells = [(i, j) for i in range(y.shape[0]) for j in range(y.shape[1])]
+
+    def task(cell: tuple[int, int]) -> dict:
+        return one(y[cell], np.random.Generator(np.random.PCG64(seed)))
+
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(cells)))) as pool:
+        results = list(pool.map(task, cells))
+    res = {k: np.empty((y.shape[0], y.shape[1], n_factors)) for k in keys}
+    for (i, j), si in zip(cells, results, strict=True):
+        for k in keys:
+            res[k][i, j] = np.asarray(si[k], dtype=float)
+    return res
 
 
 def _attrs(model: Model, scenario: Any, method: str, n: int, seed: int, runs: int) -> dict:
