@@ -798,7 +798,7 @@ class CompiledModel:
         self.native = backend == "numpy" and os.environ.get("URBSIM_NATIVE", "1") != "0"
         self.native_block = 16384  # runs per parameter matrix, bounds its memory
         self._native_cache: dict = {}
-        self.native_status = "not used yet"
+        self.native_status = "not used yet" if self.native else "off"
         self._steps_list = self._steps.tolist()
         self._rec_list = rec.astype(bool).tolist()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
@@ -973,7 +973,6 @@ class CompiledModel:
                 y = values.get(i, nd.y)
                 R, npts = y.shape[-2], y.shape[-1]
                 y = np.moveaxis(y.reshape(-1, R, npts), 1, 0).reshape(R, -1)
-                cols.append(np.broadcast_to(nd.x, (m, npts)))
             else:  # (*dims, R)
                 y = values.get(i, nd.value)
                 R = y.shape[-1]

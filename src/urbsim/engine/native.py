@@ -440,11 +440,11 @@ def translate(src: str, layout, widths, program) -> tuple[str, int]:
 
     ``layout`` and ``widths`` are ``scalar.generate_scalar``'s: the constants and lookups in
     the order of the parameter tuple, and the number of elements recorded per output. Each
-    run's row of ``P`` holds, in that order, a constant's elements, or a lookup's x points
-    followed by each element's y points. Output ``q`` is written straight into ``OUT[q]``,
-    a C-ordered ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances
-    ``LANES`` runs at a time; a last, partial group repeats its last run in the spare lanes
-    and records only the real ones.
+    run's row of ``P`` holds, in that order, a constant's elements, or each element's y
+    points of a lookup (its x points are fixed by the model and compiled in). Output ``q``
+    is written straight into ``OUT[q]``, a C-ordered ``(runs, saved times, widths[q])``
+    array. ``urbsim_run`` advances ``LANES`` runs at a time; a last, partial group repeats its
+    last run in the spare lanes and records only the real ones.
     """
     tree = ast.parse(src)
     fn = tree.body[0]
@@ -465,9 +465,11 @@ def translate(src: str, layout, widths, program) -> tuple[str, int]:
         size = math.prod(program.sizes(nd.dims))
         if kind == "lookup":
             m = len(nd.x)
-            for nm in names[pos : pos + 1 + size]:
+            xname = names[pos]  # the x points are literals of the lookup functions
+            tables[xname] = m
+            xpoints[xname] = tuple(float(x) for x in nd.x)
+            for nm in names[pos + 1 : pos + 1 + size]:
                 tables[nm] = m
-                xpoints.setdefault(nm, tuple(float(x) for x in nd.x))
                 decl.append(f"    const double *u_{nm}[W];")
                 unpack.append(f"        u_{nm}[l] = pr[l] + {off};")
                 off += m
