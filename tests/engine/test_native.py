@@ -102,6 +102,16 @@ def test_a_failing_compiler_is_reported_and_the_numpy_code_runs(monkeypatch, tmp
     assert_same(cm.simulate(n=20), out)
 
 
+def test_a_missing_compiler_binary_is_reported_and_the_numpy_code_runs(monkeypatch, tmp_path):
+    monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    cm = compile_model(PROBES / "subscripts.mdl")
+    out = cm.simulate(n=20)
+    assert "cannot be run" in cm.native_status and "no-such-cc" in cm.native_status
+    cm.native = False
+    assert_same(cm.simulate(n=20), out)
+
+
 def test_c_source_does_not_depend_on_the_models_names(tmp_path):
     """No text from the model file reaches the C source: renaming every variable of a model
     leaves the C text identical (identifiers are generated, numbers are hex literals)."""

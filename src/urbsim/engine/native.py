@@ -52,6 +52,7 @@ CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w
 # tuned for this CPU where the compiler supports it; the library's key includes the CPU
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
+COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy takes over
 LANES = 4  # runs advanced together, one SIMD value (4 x float64 = AVX2) per variable
 
 _MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
@@ -567,12 +568,16 @@ def build(csrc: str) -> Path:
         c.write_text(csrc)
         so = Path(tmp) / "kernel.so"
         for arch in (NATIVE_ARCH, ()):  # a compiler without -march=native gets a generic build
-            proc = subprocess.run(
-                [*cc, *CFLAGS, *arch, "-o", str(so), str(c), "-lm"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            try:
+                proc = subprocess.run(
+                    [*cc, *CFLAGS, *arch, "-o", str(so), str(c), "-lm"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=COMPILE_TIMEOUT_S,
+                )
+            except (OSError, subprocess.TimeoutExpired) as err:
+                raise NotNative(f"C compiler {' '.join(cc)!r} cannot be run: {err}") from None
             if proc.returncode == 0 and so.exists():
                 break
         else:
