@@ -21,35 +21,6 @@ ALLOWED = {
 }  # fmt: skip
 GENERATED = re.compile(r"^(v|x)\d+$|^s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn|o\d+))$")
 ATTRS = re.compile(r"^[a-z_]+$")
-
-
-def _check(src: str):
-    tree = ast.parse(src)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            assert node.id in ALLOWED or GENERATED.match(node.id), node.id
-        elif isinstance(node, ast.Constant):
-            v = node.value
-            assert v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)), v
-        elif isinstance(node, ast.Attribute):
-            assert ATTRS.match(node.attr), node.attr
-        elif isinstance(node, ast.arg):
-            assert node.arg in ALLOWED, node.arg
-
-
-@pytest.mark.parametrize(
-    "name", sorted(p.name for p in PROBES.glob("*.mdl") if "unsup" not in p.name)
-)
-def test_generated_source_has_only_whitelisted_names(name, tmp_path):
-    shutil.copy(PROBES / name, tmp_path / name)
-    cm = compile_model(tmp_path / name)
-    src = cm.source()
-    _check(src)
-    model_names = [v for v in cm.variables if len(v) > 3]
-    for v in model_names:
-        assert v not in src
-
-
 SCALAR_ALLOWED = {
     "_abs", "_exp", "_log", "_sqrt", "_trunc", "_pow", "_lk", "_lkf", "_dorder1", "_dfo1",
     "_NAN", "_INF", "_sim1", "_rows", "_app", "_last", "range", "len", "t", "k", "DT", "P", "T",
@@ -58,34 +29,46 @@ SCALAR_ALLOWED = {
 SCALAR_GENERATED = re.compile(
     r"^((v|x)\d+|s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn|o\d+)))(_\d+)*$|^_w\d+$"
 )
+# per kind of source: allowed names, generated names, allowed attributes, whether every call
+# must be a plain allowed name, whether None may appear
+RULES = {
+    "numpy": (ALLOWED, GENERATED, ATTRS.match, False, True),
+    "scalar": (SCALAR_ALLOWED, SCALAR_GENERATED, lambda a: a == "append", True, False),
+}
+MODELS = sorted(p.name for p in PROBES.glob("*.mdl") if "unsup" not in p.name)
 
 
-def _check_scalar(src: str):
-    tree = ast.parse(src)
-    for node in ast.walk(tree):
+def _check(src: str, kind: str):
+    allowed, generated, attr_ok, plain_calls, none_ok = RULES[kind]
+    for node in ast.walk(ast.parse(src)):
         if isinstance(node, ast.Name):
-            assert node.id in SCALAR_ALLOWED or SCALAR_GENERATED.match(node.id), node.id
+            assert node.id in allowed or generated.match(node.id), node.id
         elif isinstance(node, ast.Constant):
             v = node.value
-            assert isinstance(v, (int, float)) and not isinstance(v, bool), v
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            assert ok or (none_ok and v is None), v
         elif isinstance(node, ast.Attribute):
-            assert node.attr == "append", node.attr
+            assert attr_ok(node.attr), node.attr
         elif isinstance(node, ast.arg):
-            assert node.arg in SCALAR_ALLOWED, node.arg
-        elif isinstance(node, ast.Call):
+            assert node.arg in allowed, node.arg
+        elif isinstance(node, ast.Call) and plain_calls:
             assert isinstance(node.func, ast.Name), ast.dump(node)
-            assert node.func.id in SCALAR_ALLOWED or node.func.id == "_app", node.func.id
+            assert node.func.id in allowed or node.func.id == "_app", node.func.id
 
 
-@pytest.mark.parametrize(
-    "name", sorted(p.name for p in PROBES.glob("*.mdl") if "unsup" not in p.name)
-)
-def test_scalar_source_has_only_whitelisted_names(name, tmp_path):
+def _source(cm, kind: str) -> str:
+    src = cm.source() if kind == "numpy" else cm.scalar_source()
+    assert src is not None
+    return src
+
+
+@pytest.mark.parametrize("kind", list(RULES))
+@pytest.mark.parametrize("name", MODELS)
+def test_generated_source_has_only_whitelisted_names(name, kind, tmp_path):
     shutil.copy(PROBES / name, tmp_path / name)
     cm = compile_model(tmp_path / name)
-    src = cm.scalar_source()
-    assert src is not None
-    _check_scalar(src)
+    src = _source(cm, kind)
+    _check(src, kind)
     for v in [v for v in cm.variables if len(v) > 3]:
         assert v not in src
 
@@ -94,7 +77,4 @@ def test_scalar_source_of_the_project_model():
     mdl = Path(__file__).resolve().parents[2] / "model" / "urbsim.mdl"
     if not mdl.exists():
         pytest.skip("model/urbsim.mdl not present")
-    cm = compile_model(mdl)
-    src = cm.scalar_source()
-    assert src is not None
-    _check_scalar(src)
+    _check(_source(compile_model(mdl), "scalar"), "scalar")
