@@ -4,8 +4,10 @@
 
 Prints PySD's seconds per run, the engine's runs/s at N = 1, 1,000, 10,000, 100,000 with 5
 recorded outputs on each execution path (native C when a compiler exists, which is the
-default; the numpy array code), the ratio to PySD, peak memory, and N = 1,000,000 streamed in
-chunks (default path). N = 1,000 and 10,000 report the median of 5 repetitions.
+default, with glibc's vector maths where available; native-exact, the same C with the C
+library's maths; the numpy array code), the ratio to PySD, peak memory, and N = 1,000,000
+streamed in chunks (default path). N = 1,000 and 10,000 report the median of 5 repetitions.
+The JAX backend on an accelerator: ``bench/jax_gpu.py``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ def draws(cm, n, rng):
     return out
 
 
+def pysd_seconds(mdl: Path) -> float:
+    """Seconds of one PySD ``run()`` of ``mdl`` at its defaults (translation not counted)."""
+    import pysd
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dst = Path(tmp) / mdl.name
+        shutil.copy(mdl, dst)
+        model = pysd.read_vensim(str(dst))
+        t = time.perf_counter()
+        model.run()
+        return time.perf_counter() - t
+
+
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -90,29 +106,22 @@ def main(argv=None):
 
     pysd_s = None
     if not a.skip_pysd:
-        import pysd
-
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dst = Path(tmp) / mdl.name
-            shutil.copy(mdl, dst)
-            model = pysd.read_vensim(str(dst))
-            t = time.perf_counter()
-            model.run()
-            pysd_s = time.perf_counter() - t
+        pysd_s = pysd_seconds(mdl)
         print(f"PySD: {pysd_s:.2f} s per run")
 
     native_default = cm.native
 
     def use(path: str):
-        """Force one execution path: native (C), scalar (Python floats) or numpy (arrays)."""
-        cm.native = native_default and path == "native"
+        """Force one execution path: native (C, vector maths where available), native-exact
+        (C with the C library's maths), scalar (Python floats) or numpy (arrays)."""
+        cm.native = native_default and path.startswith("native")
+        cm.native_vector_math = path == "native"
         cm.scalar_max_n = SCALAR_MAX_N if path == "scalar" else 0
 
     t = time.perf_counter()
     cm.simulate(n=1, outputs=outs)
     print(f"native path: {cm.native_status} (first call {time.perf_counter() - t:.2f} s)")
-    paths = ["native"] if cm.native_status.startswith("compiled") else []
+    paths = ["native", "native-exact"] if cm.native_status.startswith("compiled") else []
     scalar_ok = cm.scalar_source(outs) is not None
     print(f"scalar path: {'yes' if scalar_ok else 'not available for this model'}")
 
@@ -130,7 +139,7 @@ def main(argv=None):
         for path in [*paths, *(["scalar"] if scalar_ok else []), "numpy"]:
             use(path)
             s1 = n1(outputs)
-            line = f"N=1 {path:>6}, {label:<11}: {s1 * 1e3:7.2f} ms per run (median of 25)"
+            line = f"N=1 {path:>12}, {label:<11}: {s1 * 1e3:7.2f} ms per run (median of 25)"
             if pysd_s:
                 line += f"  ({pysd_s / s1:,.0f}x PySD)"
             print(line)
@@ -152,7 +161,7 @@ def main(argv=None):
             rate = n / s
             spread = f" (of {reps}: {n / max(secs):,.0f}-{n / min(secs):,.0f})" if reps > 1 else ""
             line = (
-                f"{path:>6} N={n:>7,}: {s:7.2f} s  {rate:>10,.0f} runs/s{spread}  max RSS "
+                f"{path:>12} N={n:>7,}: {s:7.2f} s  {rate:>10,.0f} runs/s{spread}  max RSS "
                 f"{rss_mb():6.0f} MiB (+{rss_mb() - rss0:.0f})"
             )
             if pysd_s:

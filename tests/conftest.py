@@ -30,3 +30,11 @@ def fast_model() -> urbsim.Model:
 def data_dir() -> Path:
     """``tests/data``: deliberately broken scenario files."""
     return DATA
+
+
+@pytest.fixture(scope="session")
+def pysd_at_defaults():
+    """``model/urbsim.mdl`` run once by PySD (the reference) at its defaults, every variable
+    recorded, through ``urbsim.load_model(engine="pysd")``: one PySD run takes ~40 s, so the
+    tests that need it share it."""
+    return urbsim.load_model(engine="pysd").run()

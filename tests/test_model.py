@@ -60,21 +60,8 @@ def assert_stocks_sane(model, ds) -> None:
             assert values.min() >= 0, f"{name} goes negative: {values.min()}"
 
 
-def test_model_loads_and_runs_in_pysd():
-    pysd_model = urbsim.load_model(engine="pysd")
-    ds = pysd_model.run(
-        outputs=[
-            "Total Population",
-            "Rural Population",
-            "Nonhukou Residents",
-            "Hukou Residents",
-            "Other Urban Population",
-            "Cumulative Births",
-            "Cumulative Deaths",
-            "Cumulative Net In Migration",
-            "county_town_share",
-        ]
-    )
+def test_model_loads_and_runs_in_pysd(pysd_at_defaults):
+    ds = pysd_at_defaults
     assert ds.attrs["engine"] == "pysd"
     assert ds.sizes["time"] == 61 and float(ds.time[-1]) == 2035.0
     share = ds.county_town_share.isel(run=0)

@@ -37,6 +37,20 @@ def pysd_columns(cm, name):
     return [f"{name}[{','.join(c)}]" for c in itertools.product(*elems)]
 
 
+def as_pysd_frame(cm, ds, run: int = 0):
+    """A run of an urbsim Dataset as the DataFrame PySD's ``run()`` returns (its column
+    names), for the variables of ``cm`` it holds."""
+    import pandas as pd
+
+    columns = {}
+    for name in ds.data_vars:
+        if name in cm.variables:
+            da = ds[name].isel(run=run).transpose("time", *cm.variables[name].dims)
+            values = da.to_numpy().reshape(ds.sizes["time"], -1)
+            columns.update(zip(pysd_columns(cm, name), values.T, strict=True))
+    return pd.DataFrame(columns, index=ds["time"].to_numpy())
+
+
 def compare(cm, out: dict, df, run: int = 0, names=None):
     """Assert every engine output equals PySD's at every saved time; returns #values checked."""
     k = len(df.index)  # PySD may have been run over a prefix of the horizon
