@@ -796,7 +796,7 @@ class CompiledModel:
         # the scalar program compiled to C (native.py) runs every n when a C compiler is
         # available; False (or URBSIM_NATIVE=0) keeps the numpy/scalar backends
         self.native = backend == "numpy" and os.environ.get("URBSIM_NATIVE", "1") != "0"
-        # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.5x
+        # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.8x
         # faster); False builds with the C library's maths: the scalar code bit for bit
         self.native_vector_math = True
         self._native_cache: dict = {}
