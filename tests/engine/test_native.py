@@ -144,6 +144,33 @@ def test_a_missing_compiler_binary_is_reported_and_the_numpy_code_runs(monkeypat
     assert_same(cm.simulate(n=20), out)
 
 
+def test_without_libmvec_the_c_library_maths_build_runs(monkeypatch, tmp_path):
+    """A C library without vector maths (musl, macOS), or a link that fails on ``-lmvec``:
+    the kernel is built with the C library's maths and reproduces the scalar code exactly."""
+    cc = native.compiler()
+    wrapper = tmp_path / "cc-without-libmvec"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do\n'
+        '  [ "$a" = -lmvec ] && { echo "ld: cannot find -lmvec" >&2; exit 1; }\n'
+        "done\n"
+        f'exec {" ".join(cc)} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    cases = {"no libmvec found": None, "the link fails": str(wrapper)}
+    for case, cc_env in cases.items():
+        monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path / case))  # empty: builds afresh
+        with monkeypatch.context() as m:
+            if cc_env:
+                m.setenv("CC", cc_env)
+            else:
+                m.setattr(native.ctypes.util, "find_library", lambda name: None)
+            cm = compile_model(PROBES / "functions.mdl")
+            got = run(cm, "native", n=3)
+        assert "C library maths" in cm.native_status, (case, cm.native_status)
+        assert_same(run(cm, "scalar", n=3), got, rtol=0.0)
+
+
 def test_c_source_does_not_depend_on_the_models_names(tmp_path):
     """No text from the model file reaches the C source: renaming every variable of a model
     leaves the C text identical (identifiers are generated, numbers are hex literals)."""

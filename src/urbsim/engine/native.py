@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import ctypes
+import ctypes.util
 import hashlib
 import math
 import os
@@ -580,9 +581,9 @@ def _attempts(vector_math: bool) -> list[tuple[tuple[str, ...], tuple[str, ...]]
     """(flags, libraries) to try in turn: vector maths where glibc may provide them, tuned
     for this CPU, then a generic build for a compiler without ``-march=native``."""
     tuned = [(NATIVE_ARCH, ("-lm",)), ((), ("-lm",))]
-    if vector_math and sys.platform.startswith("linux") and platform.machine() == "x86_64":
-        # libmvec ships with glibc on x86-64; where it is missing the link fails and the
-        # next attempt builds with the C library's scalar maths
+    if vector_math and platform.machine() == "x86_64" and ctypes.util.find_library("mvec"):
+        # libmvec ships with glibc on x86-64 (not with musl, macOS or Windows); should the
+        # link still fail, the next attempt builds with the C library's scalar maths
         tuned.insert(0, ((*NATIVE_ARCH, "-DURBSIM_MVEC"), ("-lmvec", "-lm")))
     return tuned
 
