@@ -18,24 +18,25 @@ import re
 import sys
 
 import urbsim
-from urbsim.calibration import MAPE_SERIES, POINT_CHECKS, calibrate, load_observed, write_defaults
+from urbsim.calibration import CHECKS, EXTRA_POINTS, calibrate, load_observed, write_defaults
 from urbsim.charts import calibration_chart
 from urbsim.export import Stamp, chart_png
 from urbsim.fileio import write_atomic
 from urbsim.paths import default_model_path, model_dir
 
+MEASURES = {"mape": "MAPE (%)", "abs": "abs. error (pp)"}
 FIT_BLOCK = re.compile(r"(<!-- fit:start -->\n).*?(<!-- fit:end -->)", re.S)
 
 
 def markdown(result) -> str:
     lines = [
-        "| series | years | points | error (%) | threshold (%) | passes |",
-        "|---|---|---|---|---|---|",
+        "| series | years | points | measure | error | threshold | passes |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in result.summary.itertuples():
         lines.append(
-            f"| {r.indicator} | {r.years} | {r.points} | {r.error_pct:.2f} | "
-            f"{r.threshold_pct:.1f} | {'yes' if r.passes else 'NO'} |"
+            f"| {r.indicator} | {r.years} | {r.points} | {MEASURES[r.measure]} | {r.error:.2f} | "
+            f"{r.threshold:.1f} | {'yes' if r.passes else 'NO'} |"
         )
     lines += ["", "| calibrated constant | value |", "|---|---|"]
     lines += [f"| {k} | {v:g} |" for k, v in result.values.items()]
@@ -47,9 +48,11 @@ def markdown(result) -> str:
 
 def write_fit_chart(model, scenario) -> None:
     """model/data/calibration_fit.png: the refitted model against the observed series."""
-    indicators = [*MAPE_SERIES, *(name for name, _ in POINT_CHECKS), "new_energy_capacity"]
+    indicators = list(
+        dict.fromkeys([*(c.indicator for c in CHECKS), *(i for i, _ in EXTRA_POINTS)])
+    )
     ds = model.run(scenario, outputs=indicators)
-    chart = calibration_chart(ds, load_observed(), indicators, "en")
+    chart = calibration_chart(ds, load_observed(), indicators, "en", years=(2010, 2024))
     stamp = Stamp(scenario=scenario.name, model_sha256=model.sha256, date=str(dt.date.today()))
     write_atomic(model_dir() / "data" / "calibration_fit.png", chart_png(chart, stamp, "en"))
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import urbsim
 from urbsim.calibration import (
+    CHECKS,
     MAPE_SERIES,
     calibrate,
     calibrated_constants,
+    census_adjusted,
     fit_summary,
     fit_table,
     load_observed,
@@ -28,6 +31,38 @@ def test_plan_scenario_meets_the_fit_thresholds(model):
     assert "county_town_population" in set(summary.indicator)
     failing = summary[~summary.passes]
     assert failing.empty, failing.to_string()
+
+
+def test_the_fit_covers_the_decade_from_the_2010_census():
+    """The thresholds of the model issue: 2020 urbanization within 0.5 pp and total population
+    within 1 % after a run from 2010, the decade's resident and registered urbanization, and
+    2021-2023 within 2 % MAPE."""
+    checks = {(c.indicator, c.years): (c.measure, c.threshold) for c in CHECKS}
+    assert checks[("urbanization_rate", (2020, 2020))] == ("abs", 0.5)
+    assert checks[("total_population", (2020, 2020))] == ("mape", 1.0)
+    assert checks[("urbanization_rate", (2010, 2019))] == ("mape", 2.0)
+    assert checks[("registered_urbanization_rate", (2010, 2015))] == ("mape", 2.0)
+    for name in MAPE_SERIES:
+        assert checks[(name, (2021, 2023))] == ("mape", 2.0)
+
+
+def test_population_after_2023_is_held_out_of_the_observed_data():
+    """Population figures for 2024 and later are reserved for out-of-sample validation."""
+    observed = load_observed()
+    population = observed.unit.eq("万人") | observed.indicator.str.contains("urbanization")
+    assert observed[population].year.max() <= 2023
+
+
+def test_census_break_spreads_the_2020_gap_over_the_decade():
+    rows = [(2010, 50.0), (2015, 55.0), (2018, 58.0), (2019, 59.0), (2020, 64.0)]
+    observed = pd.DataFrame(
+        [{"indicator": "urbanization_rate", "year": y, "value": v} for y, v in rows]
+    )
+    out = census_adjusted(observed).set_index("year")
+    # gap = 64 - (59 + 1) = 4 points, spread linearly from 2010 to 2020
+    assert out.value[2010] == 50.0 and out.value[2020] == 64.0
+    assert out.value[2015] == pytest.approx(57.0) and out.value[2019] == pytest.approx(62.6)
+    assert out.reported[2015] == 55.0
 
 
 def test_observed_series_carry_sources():

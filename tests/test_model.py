@@ -12,6 +12,7 @@ import urbsim
 from urbsim.ensemble.distributions import range_uncertainty
 from urbsim.ensemble.sampling import sample
 from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED
+from urbsim.mdlinfo import name_clashes
 
 #: Stocks that accumulate a net flow and may legitimately be negative.
 SIGNED_STOCKS = {"Cumulative Net In Migration"}
@@ -63,7 +64,7 @@ def assert_stocks_sane(model, ds) -> None:
 def test_model_loads_and_runs_in_pysd(pysd_at_defaults):
     ds = pysd_at_defaults
     assert ds.attrs["engine"] == "pysd"
-    assert ds.sizes["time"] == 61 and float(ds.time[-1]) == 2035.0
+    assert ds.sizes["time"] == 101 and float(ds.time[0]) == 2010.0 and float(ds.time[-1]) == 2035.0
     share = ds.county_town_share.isel(run=0)
     assert 20 < float(share.sel(time=2025.0)) < 40
     assert_people_conserved(ds)
@@ -123,13 +124,14 @@ def test_every_indicator_and_target_is_in_the_model(fast):
         assert ds[ind.name].attrs["units"] == ind.units
         assert ds[ind.name].dims == ("run", "time")
     ids = set(TARGETS) | set(UNREPRESENTED)
-    assert ids == {f"T{i}" for i in range(1, 20)}
+    # T2 is shown on three definitions of the county-town population.
+    assert ids == {f"T{i}" for i in range(1, 20)} | {"T2b", "T2c"}
     for t in TARGETS.values():
         assert t.indicator in INDICATORS and 2023 <= t.year <= 2035
 
 
 def test_structural_definitions_cannot_be_set(fast):
-    for name in ("res selector", "m2 to km2", "FINAL TIME"):
+    for name in ("residential selector", "m2 to km2", "FINAL TIME"):
         with pytest.raises(urbsim.ParameterError, match="structural"):
             fast.run({name: 1})
 
@@ -144,9 +146,81 @@ def test_every_constant_documents_unit_range_and_source(fast):
 
 def test_plan_switch_only_acts_from_policy_start(fast):
     ds = fast.run({"plan switch": np.array([0.0, 1.0])}, n=2, outputs=list(INDICATORS))
-    before = ds.sel(time=ds.time < 2023.0)
+    before = ds.sel(time=ds.time < 2022.0)
     after = ds.sel(time=2030.0)
     for name in INDICATORS:
         np.testing.assert_array_equal(before[name].isel(run=0), before[name].isel(run=1))
     assert float(after.citizenized_migrants[1]) > float(after.citizenized_migrants[0])
     assert float(after.county_town_share[1]) > float(after.county_town_share[0])
+
+
+def test_plan_window_is_calendar_2023_to_2025(fast):
+    """Time t is the end of year t: the plan acts on the flows of calendar 2023 from t = 2022 on,
+    and after 2025 keeps the share 'post plan continuation' of its lever changes."""
+    ds = fast.run({"post plan continuation": np.array([1.0, 0.0, 0.4])}, n=3, outputs=["policy on"])
+    on = ds["policy on"].to_pandas().T  # time x run
+    assert (on.loc[on.index < 2022] == 0).all().all()
+    assert (on.loc[(on.index >= 2022) & (on.index < 2025)] == 1).all().all()
+    np.testing.assert_array_equal(on.loc[on.index >= 2025].iloc[0], [1.0, 0.0, 0.4])
+    assert (on.loc[on.index >= 2025].nunique() == 1).all()
+
+
+def test_reverting_after_2025_changes_the_outlook_only(fast):
+    ds = fast.run({"post plan continuation": np.array([1.0, 0.0])}, n=2, outputs=list(INDICATORS))
+    early = ds.sel(time=ds.time < 2025.0)
+    for name in INDICATORS:
+        np.testing.assert_array_equal(early[name].isel(run=0), early[name].isel(run=1))
+    late = ds.sel(time=2030.0)
+    assert float(late.citizenized_migrants[0]) > float(late.citizenized_migrants[1])
+
+
+def test_no_two_names_clash_in_vensim(fast):
+    """Vensim ignores case, spaces and underscores: no two names of the model may differ only so."""
+    assert name_clashes(fast.path.read_text(encoding="utf-8")) == []
+    clashes = name_clashes("Use: res, ind, pub\nInd: a, b\nx = 1\nX_ = 2\nx = 3\n")
+    assert clashes == [((1, "ind"), (2, "Ind")), ((3, "x"), (4, "X_"))]
+
+
+def test_split_shares_sum_to_one_by_construction(fast):
+    """Every split of a whole is normalized in the model: any weights give shares summing to 1."""
+    names = ["rural type share", "town type share", "type share of city movers", "use share init"]
+    names += ["park sector share", "service weight"]
+    weights = {
+        "rural type weight": [[0.6, 0.15, 0.6]],
+        "town type weight": [[0.15, 0.15, 0.6]],
+        "type weight of city movers": [[1.0, 0.05, 1.0]],
+        "use weight init": [[0.6, 0.6, 0.1]],
+        "park sector weight": [[1.0, 1.0, 0.05]],
+        "service weight raw": [[1.0, 0.05, 0.05, 1.0]],
+        "industry mix weight": [[[1, 0.05, 1], [0.05, 1, 1], [1, 1, 1]]],
+    }
+    ds = fast.run(weights, outputs=[*names, "industry mix"])
+    for name in names:
+        np.testing.assert_allclose(ds[name].isel(time=0).sum().item(), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(ds["industry mix"].isel(time=0).sum("Ind").values, 1.0, rtol=1e-12)
+
+
+def test_presets_differ_from_the_plan(fast):
+    """Each built-in scenario tells its own story: no two give the same 2030 indicators."""
+    names = [
+        "baseline",
+        "plan",
+        "plan-fiscal-tight",
+        "accelerated",
+        "border-towns",
+        "shrinking-towns",
+    ]
+    values = {}
+    for name in names:
+        ds = fast.run(urbsim.load_scenario(name), outputs=list(INDICATORS))
+        values[name] = np.array([float(ds[i].sel(time=2030.0)[0]) for i in INDICATORS])
+    for a in names:
+        for b in names:
+            if a < b:
+                assert not np.allclose(values[a], values[b], rtol=1e-6), (a, b)
+    shrinking = fast.run(urbsim.load_scenario("shrinking-towns"), outputs=["Town Residents"])
+    plan = fast.run(urbsim.load_scenario("plan"), outputs=["Town Residents"])
+    eco = {"Type": "eco", "time": 2035.0}
+    assert float(shrinking["Town Residents"].sel(**eco)[0]) < float(
+        plan["Town Residents"].sel(**eco)[0]
+    )

@@ -217,12 +217,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def model_problems(path: Path) -> list[str]:
     """Documentation and unit problems of a model file, one ``FILE:LINE: ...`` line each."""
-    from urbsim.mdlinfo import LEVER_GROUPS, model_info
+    from urbsim.mdlinfo import LEVER_GROUPS, model_info, name_clashes
     from urbsim.units import check_units
 
     info = model_info(path)
     where = display_path(info.path)
-    problems = []
+    problems = [
+        f"{where}:{b_line}: {b!r} is the same name as {a!r} (line {a_line}) in Vensim, which "
+        "ignores case, spaces and underscores; rename one"
+        for (a_line, a), (b_line, b) in name_clashes(info.path.read_text(encoding="utf-8"))
+    ]
     for c in info.constants.values():
         at = f"{where}:{c.line}: {c.name!r}"
         if c.range is None:

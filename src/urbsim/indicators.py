@@ -44,8 +44,13 @@ INDICATORS: dict[str, Indicator] = {
         Indicator("urban_population", "Urban Population", "万人"),
         Indicator("rural_population", "Rural Population Total", "万人"),
         Indicator("urbanization_rate", "Urbanization Rate", "%"),
+        Indicator("registered_urbanization_rate", "Registered Urbanization Rate", "%"),
         Indicator("county_town_population", "County Town Population", "万人"),
         Indicator("county_town_share", "County Town Share", "%"),
+        Indicator(
+            "county_town_population_incl_temporary", "County Town Population incl Temporary", "万人"
+        ),
+        Indicator("county_town_share_incl_temporary", "County Town Share incl Temporary", "%"),
         Indicator("county_town_share_incl_cities", "County Town Share incl Cities", "%"),
         Indicator("county_gdp", "County Domain GDP", "亿元"),
         Indicator("regional_gdp", "Regional GDP", "亿元"),
@@ -54,6 +59,9 @@ INDICATORS: dict[str, Indicator] = {
         Indicator("land_quota_used", "Land Quota Used", "万亩"),
         Indicator("transfers_received", "Total Transfers Received", "亿元"),
         Indicator("debt_ratio", "Regional Debt Ratio", "ratio"),
+        Indicator("land_fulfilment", "Regional Land Fulfilment", "%"),
+        Indicator("funding_ratio", "Regional Funding Ratio", "%"),
+        Indicator("plan_public_cost", "Plan Public Cost", "亿元"),
         Indicator("new_energy_capacity", "New Energy Capacity", "GW"),
         Indicator("output_per_land_index", "Output per Land Index", "2020=1"),
         Indicator("central_heating_coverage", "Central Heating Coverage", "%"),
@@ -62,6 +70,7 @@ INDICATORS: dict[str, Indicator] = {
         Indicator("childcare_places_per_1000", "Childcare Places per Thousand", "places/1000"),
         Indicator("garbage_treatment_rate", "Garbage Treatment Rate", "%"),
         Indicator("sewage_treatment_rate", "Sewage Treatment Rate", "%"),
+        Indicator("idle_land_stock", "Idle Land Stock Region", "万亩"),
         Indicator("idle_land_revitalized", "Idle Land Revitalized", "万亩"),
         Indicator("citizenized_share", "Citizenized Share", "%"),
     )
@@ -110,6 +119,8 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("T1", "(三)", "county_gdp", 12000.0, ">=", 2025),
         Target("T2", "(三)", "county_town_share", 30.0, "~", 2025, tolerance=0.5),
+        Target("T2b", "(三)", "county_town_share_incl_temporary", 30.0, "~", 2025, tolerance=0.5),
+        Target("T2c", "(三)", "county_town_share_incl_cities", 30.0, "~", 2025, tolerance=0.5),
         Target("T3", "(七)", "new_energy_capacity", 135.0, ">=", 2025),
         Target("T4", "(八)", "output_per_land_index", 1.2, ">=", 2025),
         Target("T6", "(十六)", "central_heating_coverage", 93.0, ">=", 2025),

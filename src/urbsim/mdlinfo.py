@@ -159,6 +159,33 @@ def definition_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def name_clashes(text: str) -> list[tuple[tuple[int, str], tuple[int, str]]]:
+    """Pairs of names that Vensim would take for one name although they are spelled differently.
+
+    Vensim ignores case, spaces and underscores in names, and variables, subscript ranges and
+    subscript elements share one namespace (an element ``ind`` and a range ``Ind`` clash).
+
+    Returns
+    -------
+    ``((line, name), (line, other name))`` for each clash, in file order.
+    """
+    seen: dict[str, tuple[int, str]] = {}
+    clashes = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        match = _LHS_RE.match(raw)
+        if not match:
+            continue
+        names = [match.group(1).strip().strip('"')]
+        if match.group(3) == ":":
+            elements = raw.split(":", 1)[1].split("->")[0].split(",")
+            names += [e.strip() for e in elements if e.strip() and "(" not in e]
+        for name in names:
+            first = seen.setdefault(_normalize(name), (number, name))
+            if first[1] != name:
+                clashes.append((first, (number, name)))
+    return clashes
+
+
 def definition_line(lines: dict[str, int], name: str) -> int | None:
     """The line of ``name`` in ``definition_lines(text)``, or None."""
     return lines.get(_normalize(name))
