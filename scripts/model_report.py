@@ -1,0 +1,138 @@
+"""Write the model's lever-effect, constraint and scenario tables into model/README.md.
+
+Usage::
+
+    python scripts/model_report.py            # print the tables
+    python scripts/model_report.py --write    # also replace the marked blocks of the README
+                                              # (<!-- NAME:start --> ... <!-- NAME:end -->)
+
+The tables come from the model itself: the lever sweep of :mod:`urbsim.sweep` under the ``plan``
+scenario, and deterministic runs of every built-in scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import numpy as np
+
+import urbsim
+from urbsim.indicators import INDICATORS, value_at
+from urbsim.paths import model_dir
+from urbsim.scenarios import list_scenarios
+from urbsim.sweep import lever_sweep
+
+YEARS = (2025, 2030, 2035)
+
+
+def lever_table(model) -> str:
+    table = lever_sweep(model, urbsim.load_scenario("plan"), 2030)
+    share = lever_sweep_share(model)
+    lines = [
+        "| lever | group | range | moves most (2030) | at min | at max "
+        "| T2 share at min / max (%) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in table.sort_values(["group", "score"], ascending=[True, False]).iterrows():
+        unit = INDICATORS[r.indicator].units
+        lo, hi = share[name]
+        lines.append(
+            f"| {name} | {r.group} | {r['min']:g}-{r['max']:g} | {r.indicator} ({unit}) | "
+            f"{r.at_min:,.2f} | {r.at_max:,.2f} | {lo:.2f} / {hi:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def lever_sweep_share(model) -> dict[str, tuple[float, float]]:
+    """The 2030 county-town share (69 seats) at each lever's range ends."""
+    out = {}
+    plan = urbsim.load_scenario("plan")
+    for group in model.info.levers().values():
+        for c in group:
+            params = dict(plan.parameters)
+            params[c.name] = np.array([c.range[0], c.range[1]])
+            ds = model.run(params, n=2, outputs=["county_town_share"])
+            v = value_at(ds.county_town_share, 2030).values
+            out[c.name] = (float(v[0]), float(v[1]))
+    return out
+
+
+def binding(series, times) -> str:
+    """'from YEAR, lowest X % (YEAR)' or 'never' for a constraint series in %."""
+    below = np.flatnonzero(series < 99.5)
+    if not below.size:
+        return "never binds"
+    low = int(np.argmin(series))
+    span = f"{times[below[0]]:.0f}-{times[below[-1]]:.0f}"
+    return f"below 99.5 % in {span}; lowest {series[low]:.0f} % ({times[low]:.0f})"
+
+
+def scenario_tables(model) -> tuple[str, str]:
+    outputs = [
+        "land_fulfilment",
+        "funding_ratio",
+        "county_town_share",
+        "county_town_share_incl_temporary",
+        "county_town_share_incl_cities",
+        "citizenized_migrants",
+        "county_gdp",
+        "plan_public_cost",
+    ]
+    cons = [
+        "| scenario | land (quota supply / demand) | money (plan capital need funded) |",
+        "|---|---|---|",
+    ]
+    scen = [
+        "| scenario | T2 69 seats 2025 / 2030 / 2035 (%) | T2b + temporary 2025 (%) "
+        "| T2c + cities 2025 (%) | citizenized 2023-2030 (万人) | county GDP 2025 (亿元) "
+        "| plan public cost 2023-2030 (亿元) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario in list_scenarios(model.info):
+        name = scenario.name
+        ds = model.run(scenario, outputs=outputs).isel(run=0)
+        t = ds.time.values
+        land, money = binding(ds.land_fulfilment.values, t), binding(ds.funding_ratio.values, t)
+        cons.append(f"| {name} | {land} | {money} |")
+        at = {y: {k: float(value_at(ds[k], y)) for k in outputs} for y in YEARS}
+        share = " / ".join(f"{at[y]['county_town_share']:.2f}" for y in YEARS)
+        scen.append(
+            f"| {name} | {share} | {at[2025]['county_town_share_incl_temporary']:.2f} | "
+            f"{at[2025]['county_town_share_incl_cities']:.2f} | "
+            f"{at[2030]['citizenized_migrants']:.1f} | {at[2025]['county_gdp']:,.0f} | "
+            f"{at[2030]['plan_public_cost']:,.0f} |"
+        )
+    return "\n".join(cons) + "\n", "\n".join(scen) + "\n"
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"model/README.md has no <!-- {name}:start/end --> block")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--write", action="store_true", help="write the tables into model/README.md"
+    )
+    args = parser.parse_args(argv)
+    model = urbsim.load_model()
+    blocks = {"levers": lever_table(model)}
+    blocks["constraints"], blocks["scenarios"] = scenario_tables(model)
+    for name, body in blocks.items():
+        print(f"## {name}\n{body}")
+    if args.write:
+        readme = model_dir() / "README.md"
+        text = readme.read_text(encoding="utf-8")
+        for name, body in blocks.items():
+            text = replace_block(text, name, body)
+        readme.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
