@@ -35,6 +35,7 @@ import urbsim
 from urbsim.errors import ModelError, OutputError, UrbsimError
 from urbsim.fileio import display_path, write_atomic
 from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED, value_at
+from urbsim.mdlguard import ModelRefused
 from urbsim.model import ENGINES
 from urbsim.paths import default_model_path
 
@@ -284,6 +285,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     try:
         problems = model_problems(path)
+    except ModelRefused:
+        raise  # unsafe or unreadable: bad input (exit 2), not a problem of a model
     except ModelError as exc:
         print(f"model: 1 problem\n  {exc}")
         return 1

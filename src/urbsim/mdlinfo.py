@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from urbsim.errors import ModelError
+from urbsim.mdlguard import read_model_text
 from urbsim.paths import default_model_path
 from urbsim.pysd_compat import abstract_model
 
@@ -241,8 +242,8 @@ def _parse_doc(doc: str) -> dict:
 
 @cache
 def _model_info_cached(path: Path, mtime_ns: int) -> ModelInfo:
-    text = path.read_text(encoding="utf-8")
     am = abstract_model(path)
+    text = read_model_text(path)
     section = am.sections[0]
     subs = {s.name: tuple(s.subscripts) for s in section.subscripts}
     def_lines, sectors = _definition_lines(text)

@@ -34,6 +34,10 @@ def quiet_pysd() -> Iterator[None]:
 with quiet_pysd():
     import pysd  # noqa: E402, F401
 
+from urbsim import mdlguard  # noqa: E402
+
+mdlguard.install()  # no model text reaches Python's eval through PySD's parser
+
 
 def abstract_model(path: str | Path):
     """PySD's abstract model of a `.mdl` file, parsed once per file version.
@@ -44,16 +48,11 @@ def abstract_model(path: str | Path):
     Raises
     ------
     urbsim.errors.ModelError
-        If the file is missing or PySD cannot parse it.
+        If the file is missing, unsafe (see :mod:`urbsim.mdlguard`) or PySD cannot parse it.
     """
-    from urbsim.errors import ModelError
-
     p = Path(path).resolve()
-    try:
-        mtime = p.stat().st_mtime_ns
-    except OSError as exc:
-        raise ModelError(f"{path}: model file cannot be read ({exc.strerror})") from None
-    return _parse(p, mtime)
+    mdlguard.read_model_text(p)
+    return _parse(p, p.stat().st_mtime_ns)
 
 
 @cache
@@ -84,6 +83,9 @@ def _parse(path: Path, mtime_ns: int):
             vf.parse()
             am = vf.get_abstract_model()
     except Exception as exc:  # PySD raises bare exceptions with long messages
+        unsafe = mdlguard.unsafe_cause(exc)
+        if unsafe is not None:  # parsimonious wraps it in a VisitationError
+            raise mdlguard.UnsafeModel(f"{path}: {unsafe}") from None
         first = " ".join(str(exc).split("\n")[0].split())
         raise ModelError(f"{path}: cannot be parsed as a Vensim model: {first}") from exc
     try:
