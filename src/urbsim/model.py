@@ -37,7 +37,7 @@ from urbsim.errors import ModelError, ParameterError, UrbsimError
 from urbsim.indicators import INDICATORS, indicator_variables
 from urbsim.mdlinfo import ModelInfo, model_info
 from urbsim.params import changed_params, coerce_params, split_scenario
-from urbsim.paths import cache_dir, default_model_path
+from urbsim.paths import default_model_path
 from urbsim.pysd_compat import quiet_pysd
 
 ENGINES = ("fast", "pysd")
@@ -62,17 +62,22 @@ class PysdRunner:
     def __init__(self, path: Path, sha256: str, info: ModelInfo):
         import pysd
 
-        target = cache_dir() / "pysd" / sha256[:16]
+        from urbsim import cache
+
+        key = f"{sha256}-pysd{pysd.__version__}"
+        target = cache.subdir("pysd") / sha256[:16]
         py = target / (path.stem + ".py")
         with quiet_pysd():
             try:
-                if py.is_file():
+                if cache.verified(py, key):  # a truncated or altered translation is redone
                     self._model = pysd.load(str(py))
                 else:
-                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.rmtree(target, ignore_errors=True)
+                    target.mkdir(mode=0o700)
                     mdl = target / path.name
                     shutil.copyfile(path, mdl)
                     self._model = pysd.read_vensim(str(mdl))
+                    cache.seal(py, key)
             except Exception as exc:
                 raise ModelError(f"{path}: PySD cannot translate the model: {exc}") from exc
         self._info = info

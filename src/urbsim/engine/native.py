@@ -8,8 +8,9 @@ local per element. This module translates *that* source (its :mod:`ast`) into a 
 extensions: one AVX2 register of float64), compiles it with the machine's C compiler
 (``$CC``, else ``cc``, ``gcc``, ``clang``, else the ``ziglang`` package) and calls it with
 ``ctypes``, which releases the GIL, on several threads. The shared library is cached under
-:func:`urbsim.paths.cache_dir` keyed by the sha256 of the C text, the compiler, the flags
-and the CPU, so each model and set of outputs is compiled once per machine.
+:func:`urbsim.cache.subdir` keyed by the sha256 of the C text, the compiler, the flags and
+the CPU, so each model and set of outputs is compiled once per machine; its content hash is
+checked before each load (:mod:`urbsim.cache`).
 
 Numerics: element-wise IEEE operations are exact in SIMD; branches evaluate both sides and
 select per lane; no fused multiply-add, no fast-math. ``exp``/``log``/``pow`` are, by default
@@ -48,8 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
+from urbsim import cache
 from urbsim.errors import ModelError
-from urbsim.paths import cache_dir
 
 # -ffp-contract=off: no fused multiply-add, so every operation rounds as in Python/numpy;
 # -fno-math-errno lets the compiler treat exp/log/pow as pure (same results, no errno writes)
@@ -599,11 +600,13 @@ def build(csrc: str, vector_math: bool = True) -> Path:
         raise NotNative("no C compiler found (set $CC, or install gcc or the ziglang package)")
     attempts = _attempts(vector_math)
     flags = [f for a in attempts for part in a for f in part]
-    key = hashlib.sha256("\0".join([*cc, *CFLAGS, *flags, _host(), csrc]).encode())
-    lib = cache_dir() / "native" / f"urbsim_{key.hexdigest()[:24]}.so"
-    if lib.exists():
+    key = hashlib.sha256("\0".join([*cc, *CFLAGS, *flags, _host(), csrc]).encode()).hexdigest()
+    try:
+        lib = cache.subdir("native") / f"urbsim_{key[:24]}.so"
+    except cache.CacheUnavailable as err:
+        raise NotNative(str(err)) from None
+    if cache.verified(lib, key):  # a swapped, truncated or altered kernel is rebuilt
         return lib
-    lib.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         c = Path(tmp) / "kernel.c"
         c.write_text(csrc)
@@ -624,6 +627,7 @@ def build(csrc: str, vector_math: bool = True) -> Path:
         else:
             raise NotNative(f"C compiler failed: {proc.stderr.strip()[-500:]}")
         os.replace(so, lib)  # atomic: concurrent builders never see a partial library
+        cache.seal(lib, key, mode=0o700)
     return lib
 
 
