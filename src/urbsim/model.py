@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +42,10 @@ from urbsim.paths import default_model_path
 from urbsim.pysd_compat import quiet_pysd
 
 ENGINES = ("fast", "pysd")
+
+
+class EngineFallback(UserWarning):
+    """The fast engine cannot compile a model, so PySD runs it (the message says why)."""
 
 
 class _Runner(Protocol):
@@ -81,7 +86,9 @@ class PysdRunner:
             except Exception as exc:
                 raise ModelError(f"{path}: PySD cannot translate the model: {exc}") from exc
         self._info = info
-        self.time = _saved_times(info)
+        c = self._model.components  # the control values PySD computes (SAVEPER may be an
+        # expression such as ``TIME STEP``, so not a constant of ``info``)
+        self.time = _saved_times(c.initial_time(), c.final_time(), c.saveper())
 
     def _pysd_value(self, name: str, value: np.ndarray):
         dims = self._info.constants[name].dims
@@ -110,10 +117,23 @@ class PysdRunner:
         return {name: np.stack(v) for name, v in out.items()}
 
 
-def _saved_times(info: ModelInfo) -> np.ndarray:
-    c = {k: float(info.constants[k].default) for k in ("INITIAL TIME", "FINAL TIME", "SAVEPER")}
-    count = int(round((c["FINAL TIME"] - c["INITIAL TIME"]) / c["SAVEPER"])) + 1
-    return c["INITIAL TIME"] + c["SAVEPER"] * np.arange(count)
+def _outside_urbsim() -> int:
+    """``stacklevel`` of the first caller outside the urbsim package (a warning names the
+    user's line, wherever inside urbsim the lazily compiled model was first needed)."""
+    import functools
+    import sys
+
+    inside = (str(Path(__file__).resolve().parent), functools.__file__)  # cached_property
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _saved_times(initial: float, final: float, saveper: float) -> np.ndarray:
+    """PySD's saved times (years) from INITIAL TIME, FINAL TIME and SAVEPER."""
+    count = int(round((float(final) - float(initial)) / float(saveper))) + 1
+    return float(initial) + float(saveper) * np.arange(count)
 
 
 class Model:
@@ -136,6 +156,8 @@ class Model:
         self.backend = backend
         self.info = model_info(self.path)
         self.sha256 = file_sha256(self.path)
+        # why PySD runs a model loaded with the fast engine (None while the fast engine does)
+        self.fallback_reason: str | None = None
 
     @cached_property
     def _runner(self) -> _Runner:
@@ -143,7 +165,31 @@ class Model:
             return PysdRunner(self.path, self.sha256, self.info)
         from urbsim.engine import compile_model
 
-        return compile_model(self.path, backend=self.backend)
+        try:
+            return compile_model(self.path, backend=self.backend)
+        except ModelError as err:
+            # the fast engine refuses the model (a construct it does not compile): PySD runs
+            # it instead, with a one-line notice; if PySD cannot either, the engine's reason
+            # is the clearer message
+            try:
+                runner = PysdRunner(self.path, self.sha256, self.info)
+            except ModelError:
+                raise err from None
+            self.fallback_reason = str(err).split("; supported functions")[0]
+            warnings.warn(
+                f"running with PySD instead of the fast engine: {self.fallback_reason}",
+                EngineFallback,
+                stacklevel=_outside_urbsim(),
+            )
+            return runner
+
+    @property
+    def engine_path(self) -> str:
+        """The execution path of the last run: ``pysd``, or the fast engine's ``native-vector``
+        (C, glibc vector maths), ``native-exact`` (C, C library maths), ``scalar``,
+        ``scalar+numpy``, ``numpy`` or ``jax``; ``fast-<backend>`` before its first run."""
+        path = getattr(self._runner, "last_path", "pysd")
+        return f"fast-{self.backend}" if path == "not run yet" else path
 
     @property
     def time(self) -> np.ndarray:
@@ -249,6 +295,7 @@ class Model:
                 for k, v in arrays.items()
             }
             result = self._runner.simulate(sliced, stop - start, names)
+            attrs = {**attrs, "engine": self.engine_path}  # the path that actually ran
             yield self.to_dataset(result, np.arange(start, stop), attrs)
 
     def simulate(
@@ -274,7 +321,7 @@ class Model:
             "scenario": scenario or "default",
             "parameters_changed": json.dumps(changed_params(self.info, arrays), ensure_ascii=False),
             "urbsim_version": __version__,
-            "engine": self.engine if self.engine == "pysd" else f"fast-{self.backend}",
+            "engine": self.engine_path,
         }
 
     def to_dataset(

@@ -25,7 +25,7 @@ import numpy as np
 from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am_
 
-from urbsim.errors import ModelError, ParameterError, UnsupportedFeature
+from urbsim.errors import ModelError, ParameterError, UnsupportedFeature, UrbsimError
 from urbsim.mdlinfo import VariableInfo, definition_line, definition_lines, model_info
 from urbsim.pysd_compat import abstract_model
 
@@ -103,11 +103,28 @@ class Program:
         self.elements = sec.elements
         self._hidden_count = 0
         self._hoisted: dict = {}
-        self._first_pass()
-        self._control_values()
-        self._scan_dynamic()
-        self._second_pass()
-        self._classify()
+        self._subscript_values: dict[str, E | None] = {}
+        self._at: tuple[str, int | None] | None = None  # the element being compiled
+        try:
+            self._first_pass()
+            self._control_values()
+            self._scan_dynamic()
+            self._second_pass()
+            self._classify()
+        except UrbsimError:
+            raise
+        except Exception as err:  # a construct no pass anticipated: name it, never crash
+            raise self.internal_error(err) from err
+
+    def internal_error(self, err: Exception) -> UnsupportedFeature:
+        """``UnsupportedFeature`` for an unexpected exception while compiling ``self._at``."""
+        name, line = self._at or ("?", None)
+        detail = " ".join(str(err).split())[:200]
+        return self.err(
+            name,
+            line,
+            f"a construct the fast engine cannot compile ({type(err).__name__}: {detail})",
+        )
 
     # -- helpers ----------------------------------------------------------------------------
     def find_line(self, name: str) -> int | None:
@@ -141,6 +158,34 @@ class Program:
                 f"'{ref}', which the model does not define"
             )
         return node
+
+    def subscript_value(self, ref: str) -> E | None:
+        """A subscript range or element used as a value, as PySD computes it: a range gives
+        the 1-based positions of its elements in their main range, an element its position;
+        None if ``ref`` is neither."""
+        key = norm(ref)
+        if key in self._subscript_values:
+            return self._subscript_values[key]
+        mains = {}  # PySD's main ranges: no other range holds more of their elements
+        for r, es in self.ranges.items():
+            bigger = [q for q, qs in self.ranges.items() if set(es) < set(qs)]
+            equal = [q for q, qs in self.ranges.items() if set(es) == set(qs)]
+            if not bigger and norm(r) == min(norm(q) for q in equal):
+                mains[r] = es
+        value = None
+        for es in mains.values():
+            for i, e in enumerate(es, start=1):
+                if norm(e) == key:
+                    value = E(num(i))
+        rng = self.range_of_norm.get(key)
+        if rng is not None:
+            main = next(m for m, es in mains.items() if set(self.ranges[rng]) <= set(es))
+            pos = [mains[main].index(e) + 1.0 for e in self.ranges[rng]]
+            node = self.new_node(f"{rng}#positions", "const", [rng], None, False)
+            node.value = np.asarray(pos, dtype=np.float64).reshape(-1, 1)
+            value = E(node.py, (rng,), True, {node.id})
+        self._subscript_values[key] = value
+        return value
 
     def _range_of(self, name, dim=None):
         if name in self.ranges:
@@ -199,6 +244,7 @@ class Program:
     def _first_pass(self):
         for el in self.elements:
             line = self.find_line(el.name)
+            self._at = (el.name, line)
             comps = el.components
             if isinstance(el, am_.AbstractControlElement) or norm(el.name) in _CONTROL:
                 node = self.new_node(el.name, "control", [], line)
@@ -338,6 +384,7 @@ class Program:
                 continue
             if node.kind == "control":
                 continue
+            self._at = (node.name, node.line)
             if node.kind == "const":
                 self._compile_const(node)
             elif node.kind == "lookup":
@@ -801,6 +848,10 @@ class CompiledModel:
         self.native_vector_math = True
         self._native_cache: dict = {}
         self.native_status = "not used yet" if self.native else "off"
+        # the execution path of the last simulate() that ran equations: native-vector
+        # (C, glibc vector maths), native-exact (C, C library maths), scalar, scalar+numpy
+        # (a run the scalar code could not finish was rerun with numpy), numpy or jax
+        self.last_path = "not run yet"
         self._steps_list = self._steps.tolist()
         self._rec_list = rec.astype(bool).tolist()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
@@ -974,7 +1025,8 @@ class CompiledModel:
             return [tuple(nd.x.tolist())] + [tuple(y) for y in rows.tolist()]
         return a[..., r if a.shape[-1] > 1 else 0].reshape(-1).tolist()
 
-    def _run_scalar(self, scalar, values, n, r, outs, run_block):
+    def _run_scalar(self, scalar, values, n, r, outs, run_block) -> bool:
+        """Run ``r`` through the scalar code; True if it had to be rerun with numpy."""
         fn, layout, defaults, cols, shapes, _ = scalar
         P = []
         for _, i in layout:
@@ -986,10 +1038,11 @@ class CompiledModel:
             # Python raises where numpy gives inf/NaN (x/0, log(0), exp overflow ...): this run
             # takes the numpy code, so it gets numpy's numbers
             run_block(r, r + 1)
-            return
+            return True
         a = np.array(rows, dtype=np.float64)
         for o, c0, c1, shape in zip(outs, cols[:-1], cols[1:], shapes, strict=True):
             o[r] = a[:, c0:c1].reshape((a.shape[0], *shape))
+        return False
 
     def scalar_source(self, outputs: Sequence[str] | None = None) -> str | None:
         """The generated scalar (one run) source for ``outputs``, or None if not available."""
@@ -1082,10 +1135,11 @@ class CompiledModel:
                     params.append((a, a.shape[-2] if kind == "lookup" else a.shape[-1]))
                 rec = np.asarray(self._rec_list, dtype=np.uint8)
                 kernel.run(params, n, self._steps, rec, outs, self.threads or 1)
+                self.last_path = "native-vector" if kernel.vector_math else "native-exact"
             elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)
-                for r in range(n):
-                    self._run_scalar(scalar, values, n, r, outs, run_block)
+                reruns = [self._run_scalar(scalar, values, n, r, outs, run_block) for r in range(n)]
+                self.last_path = "scalar+numpy" if any(reruns) else "scalar"
             elif workers <= 1 or self.backend != "numpy":
                 for start in starts:
                     run_block(start)
@@ -1093,6 +1147,8 @@ class CompiledModel:
                 # numpy releases the GIL inside its loops: blocks run on several cores
                 with ThreadPoolExecutor(workers) as pool:
                     list(pool.map(run_block, starts))
+            if kernel is None and scalar is None:
+                self.last_path = self.backend
             for name, o in zip(dyn_names, outs, strict=True):
                 results[name] = o
         return {name: results[self._node(name, "output").name] for name in names}

@@ -177,10 +177,15 @@ class ExprCompiler:
             if op not in ("+", "-", "*", "/", "^"):
                 raise self.unsupported(f"operator {op!r}")
         if all(op == "^" for op in ops):
-            # PySD emits a**b**c, which Python evaluates right to left
+            # PySD emits the text a**b**c, which Python evaluates right to left; a negative
+            # number written as a base (``-2^2``, ``30^-30^-c``) is emitted as ``-2**2``, which
+            # Python reads as -(2**2): the engine computes the same
             code = codes[-1]
-            for c in reversed(codes[:-1]):
-                code = f"({c} ** {code})"
+            for arg, c in zip(reversed(a.arguments[:-1]), reversed(codes[:-1]), strict=True):
+                if _negative_literal(arg):
+                    code = f"(-({num(-float(arg))} ** {code}))"
+                else:
+                    code = f"({c} ** {code})"
             return E(code, dims, ra, deps)
         code = codes[0]
         for op, c in zip(ops, codes[1:], strict=True):
@@ -217,6 +222,12 @@ class ExprCompiler:
             if a.subscripts:
                 raise self.unsupported("subscripted Time")
             return E("t", (), False, {TIME})
+        if self.p.try_resolve(ref) is None:
+            value = self.p.subscript_value(ref)
+            if value is not None:  # a range or an element used as a number (PySD)
+                if a.subscripts:
+                    raise self.unsupported(f"subscripted subscript range '{ref}'")
+                return value
         node = self.p.resolve(ref, self)
         if node.kind == "lookup":
             raise self.unsupported(f"lookup '{node.name}' used without an argument")
@@ -356,6 +367,13 @@ class ExprCompiler:
                     tab_code = f"({tab_code})[{', '.join([*idx, ':', ':'])}]"
         code = f"_interp({xcode}, x{node.id}, {tab_code})"
         return E(code, dims, True, x.deps | {node.id})
+
+
+def _negative_literal(a) -> bool:
+    """A number literal PySD writes with a leading minus sign (-0.0 included)."""
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.signbit(a)) and not np.isnan(a)
 
 
 def _describe(a) -> str:
