@@ -79,16 +79,49 @@ def test_run_writes_netcdf_with_provenance(capsys, tmp_path, fast_model):
     assert [p.name for p in tmp_path.iterdir()] == ["plan.nc"]
 
 
-def test_run_writes_tidy_csv(capsys, tmp_path):
+def test_run_writes_plain_csv_with_a_provenance_sidecar(capsys, tmp_path):
     out = tmp_path / "plan.csv"
-    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    code, stdout, err = run_cli(capsys, "run", "--out", str(out))
     assert code == 0, err
-    header = out.read_text(encoding="utf-8").splitlines()[0]
-    assert json.loads(header[2:])["scenario"] == "plan"
-    table = pd.read_csv(out, comment="#")
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfrun,time,")  # BOM: Excel reads UTF-8
+    table = pd.read_csv(out)  # no options
     assert list(table.columns) == ["run", "time", "variable", "units", "value"]
     assert set(t.indicator for t in TARGETS.values()) <= set(table.variable)
     assert table.groupby("variable").size().nunique() == 1  # every indicator at every time
+    assert sorted(table.time.unique()) == list(range(2020, 2036))  # whole years by default
+    meta = json.loads((tmp_path / "plan.meta.json").read_text(encoding="utf-8"))
+    assert meta["scenario"] == "plan" and meta["model_sha256"]
+    assert isinstance(meta["parameters_changed"], dict)
+    assert "plan.meta.json" in stdout
+
+
+def test_run_every_step_keeps_quarter_years(capsys, tmp_path, fast_model):
+    out = tmp_path / "plan.csv"
+    code, _, err = run_cli(capsys, "run", "--out", str(out), "--every-step")
+    assert code == 0, err
+    assert pd.read_csv(out).time.nunique() == len(fast_model.time)
+
+
+def test_run_writes_xlsx_with_a_provenance_sheet(capsys, tmp_path):
+    out = tmp_path / "plan.xlsx"
+    code, _, err = run_cli(capsys, "run", "--scenario", "baseline", "--out", str(out))
+    assert code == 0, err
+    sheets = pd.read_excel(out, sheet_name=None, engine="openpyxl")
+    assert set(sheets) == {"data", "provenance"}
+    assert list(sheets["data"].columns) == ["run", "time", "variable", "units", "value"]
+    prov = dict(zip(sheets["provenance"].key, sheets["provenance"].value, strict=True))
+    assert prov["scenario"] == "baseline"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.xlsx"]
+
+
+def test_run_refuses_to_overwrite_without_force(capsys, tmp_path):
+    out = tmp_path / "x.csv"
+    out.write_text("old results\n")
+    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    assert_one_line_error(code, err, "already exists", "--force")
+    assert out.read_text() == "old results\n"
+    code, _, err = run_cli(capsys, "run", "--out", str(out), "--force")
+    assert code == 0, err and pd.read_csv(out).shape[0] > 0
 
 
 def test_failed_write_leaves_no_file(capsys, tmp_path, monkeypatch):
@@ -106,8 +139,8 @@ def test_failed_write_leaves_no_file(capsys, tmp_path, monkeypatch):
 def test_failed_write_keeps_the_previous_file(capsys, tmp_path, monkeypatch):
     out = tmp_path / "x.csv"
     out.write_text("old results\n")
-    monkeypatch.setattr(cli, "indicators_long", lambda ds: 1 / 0)
-    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    monkeypatch.setattr(cli, "indicators_long", lambda ds, every_step: 1 / 0)
+    code, _, err = run_cli(capsys, "run", "--out", str(out), "--force")
     assert code == 1 and "ZeroDivisionError" in err
     assert out.read_text() == "old results\n" and [p.name for p in tmp_path.iterdir()] == ["x.csv"]
 
@@ -120,7 +153,7 @@ BAD_RUNS = [
     ),
     (["run", "--set", "park investment policy[city]=3"], ["no element 'city'", "urb, agr, eco"]),
     (["run", "--set", "no such thing=3"], ["--set: unknown variable 'no such thing'"]),
-    (["run", "--out", "result.xlsx"], ["'.xlsx'", ".nc, .csv"]),
+    (["run", "--out", "result.txt"], ["'.txt'", ".nc, .csv, .xlsx"]),
     (["run", "--out", "/no/such/folder/x.nc"], ["/no/such/folder does not exist"]),
     (["run", "--out", "/proc/x.nc"], ["/proc is not writable"]),
     (["run", "--scenario", "nosuch"], ["unknown scenario 'nosuch'", "plan"]),

@@ -33,14 +33,15 @@ import xarray as xr
 
 import urbsim
 from urbsim.errors import ModelError, OutputError, UrbsimError
-from urbsim.fileio import display_path, write_atomic
+from urbsim.fileio import add_force, check_new, display_path, write_atomic
 from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED, value_at
 from urbsim.mdlguard import ModelRefused
 from urbsim.model import ENGINES
 from urbsim.paths import default_model_path
+from urbsim.tables import annual, provenance, write_table
 
 EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli")
-OUT_SUFFIXES = (".nc", ".csv")
+OUT_SUFFIXES = (".nc", ".csv", ".xlsx")
 REPORT_YEARS = (2025, 2030, 2035)
 BUILTIN_COMMANDS = ("run", "check", "scenarios", "app")
 
@@ -73,8 +74,9 @@ def load_cached_model(engine: str) -> urbsim.Model:
     return _model(engine, path, path.stat().st_mtime_ns)
 
 
-def check_out_path(out: Path) -> None:
-    """Fail before running if ``out`` has a bad suffix or its folder cannot be written."""
+def check_out_path(out: Path, force: bool = False) -> None:
+    """Fail before running if ``out`` has a bad suffix, exists (without ``force``) or its
+    folder cannot be written."""
     if out.suffix.lower() not in OUT_SUFFIXES:
         raise OutputError(
             f"--out {out}: unsupported file type {out.suffix or '(none)'!r}; allowed: "
@@ -85,6 +87,7 @@ def check_out_path(out: Path) -> None:
         raise OutputError(f"--out {out}: folder {folder} does not exist")
     if out.is_dir():
         raise OutputError(f"--out {out}: is a folder; give a file name ending in .nc or .csv")
+    check_new(out, force)
     try:  # trying is the only test that also holds for root, ACLs and read-only mounts
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -94,8 +97,11 @@ def check_out_path(out: Path) -> None:
         ) from None
 
 
-def indicators_long(ds: xr.Dataset) -> pd.DataFrame:
-    """Standard indicators as a tidy table: run, time, variable, units, value."""
+def indicators_long(ds: xr.Dataset, every_step: bool = False) -> pd.DataFrame:
+    """Standard indicators as a tidy table: run, time, variable, units, value.
+
+    Whole years only unless ``every_step`` (the model saves every quarter year).
+    """
     frames = []
     for name in INDICATORS:
         if name not in ds:
@@ -105,25 +111,22 @@ def indicators_long(ds: xr.Dataset) -> pd.DataFrame:
         frame.insert(2, "variable", name)
         frame.insert(3, "units", da.attrs.get("units", ""))
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    return table if every_step else annual(table)
 
 
-def write_result(ds: xr.Dataset, out: Path) -> None:
-    """Write ``ds`` to ``out``: NetCDF (everything, attrs kept) or a tidy indicator CSV.
+def write_result(ds: xr.Dataset, out: Path, every_step: bool = False) -> list[Path]:
+    """Write ``ds`` to ``out``: NetCDF (everything, attrs kept), or the indicators as a tidy
+    table (.csv with a ``NAME.meta.json`` provenance sidecar, or .xlsx with a provenance sheet).
 
-    The CSV starts with one ``#`` line holding the provenance attrs as JSON; read it with
-    ``pandas.read_csv(path, comment="#")``.
+    Returns the files written.
     """
     if out.suffix.lower() == ".nc":
         write_atomic(out, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
-        return
-
-    def write_csv(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            fh.write("# " + json.dumps(dict(ds.attrs), ensure_ascii=False) + "\n")
-            indicators_long(ds).to_csv(fh, index=False)
-
-    write_atomic(out, write_csv)
+        return [out]
+    table = indicators_long(ds, every_step)
+    meta = provenance(ds.attrs, rows="every saved time" if every_step else "whole years")
+    return write_table(table, out, meta)
 
 
 def _format_number(x: float) -> str:
@@ -192,7 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else None
     if out is not None:
-        check_out_path(out)
+        check_out_path(out, args.force)
     scenario = load_scenario(args.scenario)
     overrides = parse_set(args.set or [])
     model = load_cached_model(args.engine)
@@ -208,8 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(target_table(ds))
     if out is not None:
-        write_result(ds, out)
-        print(f"Wrote {out}")
+        for path in write_result(ds, out, args.every_step):
+            print(f"Wrote {path}")
     return 0
 
 
@@ -387,8 +390,15 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     run.add_argument(
         "--out",
         metavar="FILE.nc|FILE.csv",
-        help="write all variables (.nc) or the indicators as a tidy table (.csv)",
+        help="write all variables (.nc), or the indicators as a tidy table: .csv (UTF-8, "
+        "provenance in NAME.meta.json beside it) or .xlsx (with a provenance sheet)",
     )
+    run.add_argument(
+        "--every-step",
+        action="store_true",
+        help="tables hold every saved time (quarter years) instead of whole years",
+    )
+    add_force(run)
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate the model and the scenario files")

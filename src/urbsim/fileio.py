@@ -12,6 +12,7 @@ import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from urbsim.errors import OutputError
 
@@ -22,6 +23,30 @@ def display_path(path: Path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def check_new(path: Path, force: bool) -> None:
+    """The overwrite rule of every command: an existing ``--out`` is refused unless ``force``.
+
+    Raises
+    ------
+    OutputError
+        If ``path`` exists and ``force`` is false (nothing is changed).
+    """
+    if not force and Path(path).exists():
+        raise OutputError(
+            f"--out {display_path(Path(path))} already exists; pass --force to replace it, or "
+            "choose another path (nothing was changed)"
+        )
+
+
+def add_force(parser: Any) -> None:
+    """Add ``--force`` (replace an existing ``--out``) to an ``argparse`` subcommand."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out if it exists (by default an existing file is left untouched)",
+    )
 
 
 def write_atomic(path: Path, write: Callable[[Path], None] | bytes | str) -> None:

@@ -296,7 +296,7 @@ class Model:
             }
             result = self._runner.simulate(sliced, stop - start, names)
             attrs = {**attrs, "engine": self.engine_path}  # the path that actually ran
-            yield self.to_dataset(result, np.arange(start, stop), attrs)
+            yield self.to_dataset(result, np.arange(start, stop), attrs, sliced)
 
     def simulate(
         self,
@@ -325,11 +325,31 @@ class Model:
         }
 
     def to_dataset(
-        self, arrays: Mapping[str, np.ndarray], runs: np.ndarray, attrs: Mapping[str, str]
+        self,
+        arrays: Mapping[str, np.ndarray],
+        runs: np.ndarray,
+        attrs: Mapping[str, str],
+        inputs: Mapping[str, np.ndarray] | None = None,
     ) -> xr.Dataset:
-        """Wrap engine arrays ``(run, time, *dims)`` into a Dataset with units and indicators."""
+        """Wrap engine arrays ``(run, time, *dims)`` into a Dataset with units and indicators.
+
+        ``inputs`` (the parameter arrays the runs used, by Vensim name) become variables on the
+        ``run`` dimension (``(run, *subscripts)``, attr ``role = "input"``), as in an
+        experiments table, whatever outputs were recorded.
+        """
         coords: dict[str, Any] = {"run": runs, "time": self.time}
         data_vars = {}
+        for name, arr in (inputs or {}).items():
+            if name in arrays:
+                continue  # recorded as an output already (a constant asked for by name)
+            c = self.info.constants[name]
+            for d in c.dims:
+                coords.setdefault(d, list(self.info.subscripts[d]))
+            shape = np.shape(arr)
+            per_run = np.broadcast_to(arr, (len(runs), *shape[len(shape) - len(c.dims) :]))
+            data_vars[name] = xr.Variable(
+                ("run", *c.dims), per_run, attrs={"units": c.units, "role": "input"}
+            )
         for name, arr in arrays.items():
             var = self.info.variables[name]
             for d in var.dims:
