@@ -718,6 +718,20 @@ def plot(
     """
     from urbsim import export
 
+    data, drawn = result_chart(ds, chart, lang=lang, county_type=county_type, baseline=baseline)
+    spec = export.stamped_spec(drawn, export.Stamp.from_attrs(ds.attrs), lang)
+    return alt.VConcatChart.from_dict(spec)
+
+
+def result_chart(
+    ds: xr.Dataset,
+    chart: str,
+    *,
+    lang: str,
+    county_type: str | None = None,
+    baseline: xr.Dataset | None = None,
+) -> tuple[ChartData, alt.LayerChart]:
+    """The tables and the (unstamped) chart :func:`plot` draws for a result."""
     if county_type is not None and county_type not in TYPES:
         raise OutputError(f"unknown county type {county_type!r}; allowed: {', '.join(TYPES)}")
     cdef = chart_def(chart)
@@ -731,7 +745,11 @@ def plot(
         cases = {text(lang, "charts.case_current", name=name): ds}
     if baseline is not None:
         cases[text(lang, "charts.case_baseline")] = with_vensim_names(baseline)
+    missing = [s.variable for s in cdef.series if s.variable not in ds]
+    if missing:
+        raise OutputError(
+            f"the result has no {', '.join(repr(m) for m in missing)} for chart {chart!r} "
+            "(run it with those outputs, or save all variables)"
+        )
     data = chart_data(cdef, cases, lang, ensemble=ensemble, county_type=county_type)
-    drawn = time_chart(cdef, data, lang, county_type=county_type)
-    spec = export.stamped_spec(drawn, export.Stamp.from_attrs(ds.attrs), lang)
-    return alt.VConcatChart.from_dict(spec)
+    return data, time_chart(cdef, data, lang, county_type=county_type)
