@@ -1,8 +1,8 @@
 """Chart and data exports: PNG and SVG through vl-convert, CSV through pandas, each stamped.
 
 Every exported chart carries a footer stamp (the scenario, the levers changed, the short model
-hash, the seed and the date) so a figure pasted into a report can be traced back to its run; a CSV table
-carries the same record in a sidecar ``NAME.meta.json`` (:mod:`urbsim.tables`).
+hash, the seed and the date) so a figure pasted into a report can be traced back to its run; a
+CSV table carries the same record in a sidecar ``NAME.meta.json`` (:mod:`urbsim.tables`).
 
 Chinese text needs a CJK font on the machine that renders it; without one vl-convert draws
 boxes (□). :func:`require_cjk_font` checks first and raises :class:`~urbsim.errors.OutputError`

@@ -20,6 +20,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -77,11 +78,9 @@ def provenance(attrs: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     and ``extra`` fields (for example the columns' units)."""
     out: dict[str, Any] = {}
     for key, value in attrs.items():
-        if isinstance(value, str) and value[:1] in "[{":
-            try:
+        if isinstance(value, str) and value.startswith(("[", "{")):
+            with contextlib.suppress(ValueError):
                 value = json.loads(value)
-            except ValueError:
-                pass
         out[key] = value.item() if isinstance(value, np.generic) else value
     out.setdefault("written", dt.date.today().isoformat())
     return {**out, **extra}

@@ -59,7 +59,7 @@ def add_commands(subparsers: Any) -> None:
         "--set",
         action="append",
         metavar='"VAR=VALUE"',
-        help='override a constant of the scenario, as in `urbsim run` (repeatable)',
+        help="override a constant of the scenario, as in `urbsim run` (repeatable)",
     )
     p.add_argument(
         "--n",

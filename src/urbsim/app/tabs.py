@@ -19,10 +19,10 @@ from urbsim.app.state import ALL_TYPES
 from urbsim.charts import CHARTS, ChartDef, chart_data, time_chart, time_spec, tornado_chart
 from urbsim.errors import UrbsimError
 from urbsim.i18n import slug, text, text_or, unit
-from urbsim.tables import xlsx_bytes
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.mdlinfo import ModelInfo
 from urbsim.scenarios import Scenario
+from urbsim.tables import xlsx_bytes
 
 
 @dataclass(frozen=True)
