@@ -278,13 +278,33 @@ def test_app_launches_streamlit_on_the_checkout_script(capsys, tmp_path, monkeyp
     script.write_text("")
     calls = []
     monkeypatch.setattr(cli, "app_path", lambda: script)
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(cli, "run_until_stopped", lambda cmd: calls.append(cmd) or 0)
     code, _, _ = run_cli(capsys, "app", "--port", "8600")
     assert code == 0
     [command] = calls
     assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(script)]
     assert command[command.index("--server.port") + 1] == "8600"
     assert "--server.headless" not in command  # `urbsim app` opens the user's browser
+    # this computer only, no error details for visitors, uploads of at most 1 MB
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert command[command.index("--client.showErrorDetails") + 1] == "none"
+    assert command[command.index("--server.maxUploadSize") + 1] == "1"
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "lab.example.org"])
+def test_app_address_opts_into_another_interface(address, capsys, tmp_path, monkeypatch):
+    (tmp_path / "streamlit_app.py").write_text("")
+    calls = []
+    monkeypatch.setattr(cli, "app_path", lambda: tmp_path / "streamlit_app.py")
+    monkeypatch.setattr(cli, "run_until_stopped", lambda cmd: calls.append(cmd) or 0)
+    assert run_cli(capsys, "app", "--address", address)[0] == 0
+    assert calls[0][calls[0].index("--server.address") + 1] == address
+
+
+@pytest.mark.parametrize("address", ["", "not an address", "-x", "a" * 300])
+def test_app_bad_address_is_one_line(address, capsys):
+    code, _, err = run_cli(capsys, "app", f"--address={address}")
+    assert_one_line_error(code, err, "--address")
 
 
 def test_app_without_the_script_is_a_clear_error(capsys, tmp_path, monkeypatch):

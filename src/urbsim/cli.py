@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli")
 OUT_SUFFIXES = (".nc", ".csv", ".xlsx")
 REPORT_YEARS = (2025, 2030, 2035)
 BUILTIN_COMMANDS = ("run", "check", "scenarios", "app")
+LOCALHOST = "127.0.0.1"
 
 
 class UsageError(Exception):
@@ -334,12 +337,43 @@ def cmd_app(args: argparse.Namespace) -> int:
             f"{script}: the app script is missing; `urbsim app` needs a source checkout "
             "(pip install -e .)"
         )
-    return subprocess.call(streamlit_command(args.port))
+    return run_until_stopped(streamlit_command(args.port, address=args.address))
 
 
-def streamlit_command(port: int, *, headless: bool = False) -> list[str]:
-    """The command that serves the policy lab on ``port`` (used by ``urbsim app``, the
-    browser test and ``bench/app.py``); ``headless`` opens no browser window."""
+def run_until_stopped(command: list[str]) -> int:
+    """Run ``command`` and wait; SIGTERM and SIGHUP sent to urbsim are passed on to it, so
+    stopping ``urbsim app`` stops the Streamlit server too (no orphan keeps the port)."""
+    proc = subprocess.Popen(command)
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    stops = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    previous = {name: signal.signal(getattr(signal, name), forward) for name in stops}
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached Streamlit too: let it finish
+                proc.send_signal(signal.SIGINT)
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def streamlit_command(port: int, *, headless: bool = False, address: str = LOCALHOST) -> list[str]:
+    """The command that serves the policy lab on ``address:port`` (used by ``urbsim app``, the
+    browser test and ``bench/app.py``); ``headless`` opens no browser window.
+
+    Error details are off for visitors and uploads are limited to 1 MB (scenario files are
+    at most :data:`urbsim.scenarios.MAX_SCENARIO_BYTES`).
+    """
     command = [
         sys.executable,
         "-m",
@@ -348,9 +382,28 @@ def streamlit_command(port: int, *, headless: bool = False) -> list[str]:
         str(app_path()),
         "--server.port",
         str(port),
+        "--server.address",
+        address,
+        "--server.maxUploadSize",
+        "1",
+        "--client.showErrorDetails",
+        "none",
     ]
     command += ["--browser.gatherUsageStats", "false"]
     return command + (["--server.headless", "true"] if headless else [])
+
+
+def _address(text: str) -> str:
+    """An IP address or host name to listen on."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    if re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*", text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or host name")
 
 
 def _port(text: str) -> int:
@@ -415,6 +468,13 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
 
     app = sub.add_parser("app", help="open the Streamlit app")
     app.add_argument("--port", type=_port, default=8501)
+    app.add_argument(
+        "--address",
+        type=_address,
+        default=LOCALHOST,
+        help=f"interface to listen on (default {LOCALHOST}: this computer only; 0.0.0.0: "
+        "every network interface, so anyone who can reach this computer can use the app)",
+    )
     app.set_defaults(func=cmd_app)
 
     for module_name in EXTENSIONS if extensions else ():

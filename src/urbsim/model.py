@@ -209,6 +209,8 @@ class Model:
     def _resolve_outputs(self, outputs: Sequence[str] | None) -> list[str]:
         if outputs is None:
             return self.default_outputs()
+        if isinstance(outputs, str):  # one name, not its characters
+            outputs = [outputs]
         names = []
         for name in outputs:
             if name in INDICATORS:

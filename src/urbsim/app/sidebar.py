@@ -8,7 +8,6 @@ reproduces every element exactly.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,13 +21,14 @@ from urbsim.app.state import (
     AppState,
     diff_values,
     from_query,
+    plain,
     preset_values,
 )
 from urbsim.charts import TYPES
-from urbsim.errors import ScenarioError, UrbsimError
+from urbsim.errors import UrbsimError
 from urbsim.i18n import LANGUAGES, slug, text, text_or, unit
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
-from urbsim.scenarios import Scenario, read_scenario
+from urbsim.scenarios import Scenario, parse_scenario
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 _FIXED = "fixed_overrides"  # session key: changed constants that are not levers (from URL/file)
@@ -107,16 +107,13 @@ def parse_upload(data: bytes, filename: str, info: ModelInfo) -> Scenario:
     Raises
     ------
     ScenarioError
-        One line naming the uploaded file (not the temporary copy), the line and what is allowed.
+        One line naming the uploaded file (its name cut to 60 characters), the line and what
+        is allowed; files over :data:`urbsim.scenarios.MAX_SCENARIO_BYTES` are refused unread.
     """
     name = Path(filename).name or "upload.toml"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        try:
-            return read_scenario(path, info)
-        except UrbsimError as exc:
-            raise ScenarioError(str(exc).replace(str(path), name)) from None
+    if len(name) > 60:
+        name = name[:40] + "…" + name[-19:]
+    return parse_scenario(data, name, info)
 
 
 def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
@@ -126,7 +123,7 @@ def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
         return
     try:
         scenario = parse_upload(uploaded.getvalue(), uploaded.name, info)
-    except ScenarioError as exc:
+    except UrbsimError as exc:
         st.session_state["upload_error"] = str(exc)
         return
     st.session_state.pop("upload_error", None)
@@ -207,7 +204,8 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     if preset:
         sb.caption(presets[preset].description.get(lang, ""))
     if st.session_state.get("uploaded_name"):
-        sb.info(text(lang, "sidebar.uploaded", name=st.session_state["uploaded_name"]))
+        name = st.session_state["uploaded_name"]
+        sb.info(plain(text(lang, "sidebar.uploaded", name=name)))
     sb.selectbox(
         text(lang, "sidebar.type_filter"),
         [ALL_TYPES, *TYPES],
