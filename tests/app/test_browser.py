@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -105,3 +106,36 @@ def test_chinese_page_renders(server, browser):
     _wait_for_app(page)
     assert page.get_by_text("内蒙古县城城镇化政策实验室").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "app-zh.png"), full_page=True)
+
+
+HOSTILE = (
+    "/?seed=%C2%B2&final_time=2030&time_step=0.125&m2_to_km2=1"
+    "&scenario=%5BCLICK%5D(https%3A%2F%2Fexample.org)%20!%5Bi%5D(https%3A%2F%2Fexample.org%2Fi.png)"
+)
+
+
+def test_hostile_url_and_upload_show_plain_one_line_notices(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 2000})
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(server + HOSTILE)
+    _wait_for_app(page)
+    alerts = page.locator("[data-testid='stAlert']")
+    assert alerts.count() == 5
+    assert alerts.locator("a, img").count() == 0  # the link and the image stay text
+    texts = [t.replace("\u2060", "") for t in alerts.all_inner_texts()]
+    assert any("[CLICK](https://example.org) ![i](https" in t for t in texts)
+    assert not any(urlparse(u).hostname == "example.org" for u in requested)  # no remote image
+
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        {
+            "name": "n" * 300 + ".toml",
+            "mimeType": "application/toml",
+            "buffer": b'name = "x"\n[parameters]\nx = ' + b"[" * 3000 + b"]" * 3000 + b"\n",
+        }
+    )
+    page.get_by_text("nested too deeply").first.wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "Traceback" not in body and 'File "/' not in body
+    page.screenshot(path=str(ARTIFACTS / "app-hostile.png"), full_page=True)

@@ -117,7 +117,7 @@ def test_plain_escapes_every_markdown_mark():
     shown = plain("[CLICK](https://x.org) ![i](https://x.org/i.png) :red[a] $x$ <b>\nline")
     assert "\n" not in shown
     assert not re.search(r"(?<!\\)[\[\]()!:$<>]", shown)
-    assert re.sub(r"\\(.)", r"\1", shown) == (
+    assert re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "") == (
         "[CLICK](https://x.org) ![i](https://x.org/i.png) :red[a] $x$ <b> line"
     )
 

@@ -64,8 +64,16 @@ def plain(message: str) -> str:
     """``message`` for Streamlit's markdown elements (``st.warning``, ``st.error``, ...), shown
     as the plain text it is: every ASCII punctuation mark escaped, so nothing a visitor wrote in
     a URL or a file (``[link](...)``, ``![img](...)``, ``:red[...]``, ``$x$``) becomes a link,
-    an image or formatting; newlines become spaces (one line)."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(message).split()))
+    an image or formatting; a word joiner (U+2060, invisible) inside ``://``, ``www.`` and
+    ``@`` stops GitHub-style autolinks; newlines become spaces (one line)."""
+    text = " ".join(str(message).split())
+    for pattern, joined in (
+        ("://", ":\u2060//"),
+        (r"(?i)\b(www)\.", "\\1\u2060."),
+        ("@", "@\u2060"),
+    ):
+        text = re.sub(pattern, joined, text)
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
 
 
 def format_number(value: float) -> str:
