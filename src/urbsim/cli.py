@@ -41,7 +41,7 @@ from urbsim.model import ENGINES
 from urbsim.paths import default_model_path
 from urbsim.tables import annual, provenance, write_table
 
-EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli")
+EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli", "urbsim.brief")
 OUT_SUFFIXES = (".nc", ".csv", ".xlsx")
 REPORT_YEARS = (2025, 2030, 2035)
 BUILTIN_COMMANDS = ("run", "check", "scenarios", "app")

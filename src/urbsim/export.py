@@ -46,7 +46,7 @@ _FONT_DIRS = (
     str(Path.home() / ".fonts"),
     str(Path.home() / ".local/share/fonts"),
 )
-_CJK_FONT_NAMES = re.compile(
+CJK_FONT_NAMES = re.compile(
     r"(notosanscjk|notoserifcjk|sourcehan|wqy|wenquanyi|droidsansfallback"
     r"|simhei|simsun|msyh|pingfang)",
     re.I,
@@ -157,7 +157,7 @@ def cjk_font_path() -> str | None:
     for root in _FONT_DIRS:
         for dirpath, _, files in os.walk(root):
             for name in files:
-                if _CJK_FONT_NAMES.search(name):
+                if CJK_FONT_NAMES.search(name):
                     return os.path.join(dirpath, name)
     return None
 

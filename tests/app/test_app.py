@@ -212,3 +212,8 @@ def test_an_unexpected_failure_shows_one_translated_line(monkeypatch):
     at.run()
     assert not at.exception
     assert [e.value for e in at.error] == [text("zh", "app.unexpected")]
+
+
+def test_brief_buttons_are_offered_for_the_current_sliders(app):
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert text("en", "brief.download") in labels and text("en", "brief.download_pdf") in labels

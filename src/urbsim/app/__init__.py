@@ -36,7 +36,7 @@ def _page() -> None:
     import streamlit as st
 
     from urbsim import export
-    from urbsim.app import runs, scorecard, sidebar, tabs
+    from urbsim.app import briefing, runs, scorecard, sidebar, tabs
     from urbsim.app.state import plain, to_query
     from urbsim.errors import UrbsimError
     from urbsim.i18n import text
@@ -70,6 +70,7 @@ def _page() -> None:
     st.session_state["results"] = single
 
     scorecard.render(runs.scorecard_frame(single, ensemble), lang)
+    briefing.render(model, scenario, state.overrides, state.seed, lang)
     stamp = export.Stamp(
         scenario=scenario.name,
         changed=state.overrides,
