@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import pytest
 import xarray as xr
 
 from urbsim import cli
+from urbsim.i18n import text
 from urbsim.indicators import TARGETS, UNREPRESENTED
+from urbsim.report import display_width
 from urbsim.units import check_units
 
 
@@ -46,10 +49,30 @@ def test_run_prints_every_target(capsys):
     assert code == 0, err
     rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
     for target in TARGETS.values():
-        assert target.id in rows and target.indicator in rows[target.id]
+        assert target.id in rows and text("en", f"indicators.{target.indicator}") in rows[target.id]
         assert rows[target.id].split()[-3] in ("yes", "no")
     assert f"{len(UNREPRESENTED)} targets of the plan are not represented" in out
     assert out.splitlines()[0].startswith("Scenario plan: ")
+
+
+def test_run_in_chinese_names_indicators_and_aligns_columns(capsys):
+    code, out, err = run_cli(capsys, "run", "--scenario", "plan", "--lang", "zh")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("情景 plan：")
+    t2 = next(line for line in lines if line.startswith("T2 "))
+    assert text("zh", "indicators.county_town_share") in t2
+    assert text("zh", "report.yes") in out or text("zh", "report.no") in out
+    table = lines[1 : 2 + len(TARGETS)]
+    # every row ends at the same display column: right-aligned numbers, Chinese counted double
+    assert len({display_width(line) for line in table}) == 1
+
+
+def test_run_in_english_uses_english_units(capsys):
+    code, out, _ = run_cli(capsys, "run", "--scenario", "plan")
+    assert code == 0
+    table = "\n".join(out.splitlines()[1:-1])
+    assert "100M yuan" in table and not re.search(r"[\u4e00-\u9fff]", table)
 
 
 def test_run_target_table_agrees_with_the_model(capsys, fast_model):

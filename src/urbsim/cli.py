@@ -35,15 +35,16 @@ import xarray as xr
 import urbsim
 from urbsim.errors import ModelError, OutputError, UrbsimError
 from urbsim.fileio import add_force, check_new, display_path, write_atomic
-from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED, value_at
+from urbsim.i18n import LANGUAGES, text
+from urbsim.indicators import INDICATORS
 from urbsim.mdlguard import ModelRefused
 from urbsim.model import ENGINES
 from urbsim.paths import default_model_path
+from urbsim.report import target_table
 from urbsim.tables import annual, provenance, write_table
 
 EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli", "urbsim.brief")
 OUT_SUFFIXES = (".nc", ".csv", ".xlsx")
-REPORT_YEARS = (2025, 2030, 2035)
 BUILTIN_COMMANDS = ("run", "check", "scenarios", "app")
 LOCALHOST = "127.0.0.1"
 
@@ -131,65 +132,6 @@ def write_result(ds: xr.Dataset, out: Path, every_step: bool = False) -> list[Pa
     return write_table(table, out, meta)
 
 
-def _format_number(x: float) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
-
-
-def target_table(ds: xr.Dataset) -> str:
-    """The plan's represented targets: 2025 value, target, met?, and 2030 and 2035 values."""
-    header = [
-        "id",
-        "indicator",
-        "unit",
-        *map(str, REPORT_YEARS[:1]),
-        "target",
-        "met",
-        *map(str, REPORT_YEARS[1:]),
-    ]
-    rows = [header]
-    for target in sorted(TARGETS.values(), key=lambda t: int(t.id[1:])):
-        da = ds[target.indicator]
-        values = {y: float(value_at(da, y).mean()) for y in REPORT_YEARS}
-        wanted = f"{target.comparison} {target.value:g}"
-        if target.tolerance:
-            wanted += f" (>= {target.threshold:g})"
-        met = bool(np.all(target.is_met(value_at(da, target.year).values)))
-        rows.append(
-            [
-                target.id,
-                target.indicator,
-                INDICATORS[target.indicator].units,
-                _format_number(values[REPORT_YEARS[0]]),
-                wanted,
-                "yes" if met else "no",
-                *(_format_number(values[y]) for y in REPORT_YEARS[1:]),
-            ]
-        )
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(_pad(cell, w, i >= 3) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-    missing = ", ".join(sorted(UNREPRESENTED, key=lambda t: int(t[1:])))
-    lines.append(
-        f"{len(UNREPRESENTED)} targets of the plan are not represented in the model: "
-        f"{missing} (see urbsim.indicators.UNREPRESENTED)."
-    )
-    return "\n".join(lines)
-
-
-def _width(text: str) -> int:
-    """Display width: CJK characters take two columns."""
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    fill = " " * (width - _width(text))
-    return fill + text if right else text + fill
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """``urbsim run``: one scenario, the target table, optionally a result file."""
     from urbsim.params import coerce_params
@@ -207,11 +149,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     everything = out is not None and out.suffix.lower() == ".nc"
     outputs = None if everything else list(INDICATORS)
     ds = model.run(scenario, outputs=outputs)
+    lang = args.lang
     print(
-        f"Scenario {scenario.name}: {scenario.title['en']}  "
-        f"[engine {ds.attrs['engine']}, model {ds.attrs['model_sha256'][:12]}]"
+        text(
+            lang,
+            "report.run_head",
+            name=scenario.name,
+            title=scenario.title.get(lang, scenario.name),
+            engine=ds.attrs["engine"],
+            model=ds.attrs["model_sha256"][:12],
+        )
     )
-    print(target_table(ds))
+    print(target_table(ds, lang))
     if out is not None:
         for path in write_result(ds, out, args.every_step):
             print(f"Wrote {path}")
@@ -450,6 +399,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="tables hold every saved time (quarter years) instead of whole years",
     )
+    run.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
     add_force(run)
     run.set_defaults(func=cmd_run)
 
@@ -463,7 +413,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     scen = sub.add_parser("scenarios", help="list the built-in scenarios")
-    scen.add_argument("--lang", choices=("en", "zh"), default="en")
+    scen.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
     scen.set_defaults(func=cmd_scenarios)
 
     app = sub.add_parser("app", help="open the Streamlit app")

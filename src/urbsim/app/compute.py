@@ -20,6 +20,7 @@ from urbsim.i18n import text, unit
 from urbsim.indicators import INDICATORS, TARGETS, value_at
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
 from urbsim.model import Model
+from urbsim.report import goal_text
 from urbsim.scenarios import Scenario
 
 #: Runs in the live uncertainty ensemble (the issue asks for at least 200).
@@ -171,14 +172,6 @@ def scorecard_frame(single: xr.Dataset, ensemble: xr.Dataset | None) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _goal(lang: str, target_id: str) -> str:
-    t = TARGETS[target_id]
-    value = f"{t.value:,g}"
-    if t.comparison == ">=":
-        return text(lang, "scorecard.at_least", value=value)
-    return text(lang, "scorecard.about", value=value, tol=f"{t.tolerance:g}")
-
-
 def scorecard_table(frame: pd.DataFrame, lang: str, interval: bool = False) -> pd.DataFrame:
     """The scorecard as displayed: translated headers, values with units, met and P(met).
 
@@ -208,7 +201,7 @@ def scorecard_table(frame: pd.DataFrame, lang: str, interval: bool = False) -> p
                 text(lang, "scorecard.target"): f"{t.id} {text(lang, f'targets.{t.id}')}",
                 text(lang, "scorecard.article"): t.article,
                 text(lang, "scorecard.value"): f"{r.value:,.2f} {units}",
-                text(lang, "scorecard.goal"): f"{_goal(lang, t.id)} {units}",
+                text(lang, "scorecard.goal"): f"{goal_text(lang, t.id)} {units}",
                 text(lang, "scorecard.met"): text(
                     lang, "scorecard.yes" if r.met else "scorecard.no"
                 ),

@@ -298,32 +298,3 @@ def progress_bar(total: int, enabled: bool):
         desc="runs",
         dynamic_ncols=True,
     )
-
-
-def format_summary(ds: xr.Dataset) -> str:
-    """The per-target table the CLI prints: P(met) in 2025 and 2030 with 95 % intervals, and
-    the 5/50/95th percentiles of the indicator in 2025."""
-    if "p_met" not in ds:
-        return "no target of the plan is measured by this model's indicators"
-    t2025 = float(ds.time.sel(time=2025, method="nearest"))
-    lines = [
-        f"{ds.attrs.get('runs')} runs, sampler {ds.attrs.get('sampler')}, seed "
-        f"{ds.attrs.get('seed')}, scenario {ds.attrs.get('scenario')}",
-        f"{'target':<6} {'indicator':<31} {'threshold':>9}  {'P(met 2025) [95% CI]':<22} "
-        f"{'P(met 2030) [95% CI]':<22} {'2025: p5 / p50 / p95':<30}",
-    ]
-    for tid in ds.target.values:
-        ind = str(ds.target_indicator.sel(target=tid).values)
-        cells = []
-        for year in TARGET_YEARS:
-            sel = {"target": tid, "year": year}
-            p, lo, hi = (float(ds[v].sel(sel)) for v in ("p_met", "p_met_low", "p_met_high"))
-            cells.append(f"{p:5.1%} [{lo:5.1%}, {hi:5.1%}]")
-        q = ds[ind].sel(time=t2025)
-        pct = " / ".join(f"{float(q.sel(percentile=p)):.4g}" for p in (5, 50, 95))
-        threshold = float(ds.target_threshold.sel(target=tid))
-        units = ds[ind].attrs.get("units", "")
-        lines.append(
-            f"{tid:<6} {ind:<31} {threshold:>9.4g}  {cells[0]:<22} {cells[1]:<22} {pct} {units}"
-        )
-    return "\n".join(lines)
