@@ -194,7 +194,9 @@ def _kind(element) -> str:
     stateful = (
         ae.IntegStructure,
         ae.SmoothStructure,
+        ae.SmoothNStructure,
         ae.DelayStructure,
+        ae.DelayNStructure,
         ae.DelayFixedStructure,
         ae.TrendStructure,
         ae.InitialStructure,
@@ -216,7 +218,8 @@ def _positions(name: str, dim: str, subs: dict[str, tuple[str, ...]]) -> list[in
 def _constant_default(element, dims: tuple[str, ...], subs: dict[str, tuple[str, ...]]):
     shape = tuple(len(subs[d]) for d in dims)
     value = np.full(shape, np.nan)
-    for comp in element.components:
+    # :EXCEPT: blocks first; the excepted elements' own definitions then overwrite them
+    for comp in sorted(element.components, key=lambda c: not c.subscripts[1]):
         ix = [_positions(s, d, subs) for s, d in zip(comp.subscripts[0], dims, strict=True)]
         part = np.asarray(comp.ast, dtype=float)
         # a TABBED ARRAY or a flat list fills its block row by row, like PySD

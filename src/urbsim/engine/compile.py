@@ -38,7 +38,9 @@ from .expressions import TIME, E, ExprCompiler, align, norm, num
 _STATEFUL_TYPES = (
     ae.IntegStructure,
     ae.SmoothStructure,
+    ae.SmoothNStructure,
     ae.DelayStructure,
+    ae.DelayNStructure,
     ae.DelayFixedStructure,
     ae.TrendStructure,
     ae.InitialStructure,
@@ -65,6 +67,12 @@ class Node:
         self.x = None
         self.y = None  # lookup default y (1, *dims, npts)
         self.per_run = False
+
+
+def _except_first(components) -> list:
+    """Components with ``:EXCEPT:`` first: each fills its whole block, then the definitions
+    of the excepted elements overwrite their part (every element is defined exactly once)."""
+    return sorted(components, key=lambda c: not c.subscripts[1])
 
 
 def _is_literal(ast) -> bool:
@@ -200,10 +208,7 @@ class Program:
         comps = el.components
         subs_lists = []
         for c in comps:
-            subs, exc = c.subscripts
-            if exc:
-                raise self.err(el.name, line, "subscript :EXCEPT: is not supported")
-            subs_lists.append(list(subs))
+            subs_lists.append(list(c.subscripts[0]))
         nd = {len(s) for s in subs_lists}
         if len(nd) != 1:
             raise self.err(el.name, line, "components with different numbers of subscripts")
@@ -396,7 +401,7 @@ class Program:
         el = node.el
         tail = self.sizes(node.dims)
         val = np.full((*tail, 1), np.nan)
-        for c in el.components:
+        for c in _except_first(el.components):
             ix, lhs = self._placement(c, node.dims)
             shape = tuple(len(i) for i in ix)
             a = np.asarray(c.ast, dtype=np.float64)
@@ -464,11 +469,11 @@ class Program:
             if ast.non_negative:
                 raise ctx.unsupported("non-negative INTEG")
             stype, args, order = "integ", {"flow": ast.flow, "initial": ast.initial}, 1
-        elif isinstance(ast, ae.SmoothStructure):
-            stype, order = "smooth", int(ast.order)
+        elif isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
+            stype, order = "smooth", self._order(ast, ctx)
             args = {"input": ast.input, "smooth_time": ast.smooth_time, "initial": ast.initial}
-        elif isinstance(ast, ae.DelayStructure):
-            stype, order = "delay", int(ast.order)
+        elif isinstance(ast, (ae.DelayStructure, ae.DelayNStructure)):
+            stype, order = "delay", self._order(ast, ctx)
             args = {"input": ast.input, "delay_time": ast.delay_time, "initial": ast.initial}
         elif isinstance(ast, ae.DelayFixedStructure):
             stype, order = "delayfixed", 1
@@ -490,6 +495,11 @@ class Program:
             self._check_dims(e, sdims, ctx)
             if stype == "delayfixed" and k == "delay_time" and e.dims:
                 raise ctx.unsupported("DELAY FIXED with a subscripted delay time")
+            # PySD's DELAY N keeps each stage's own delay time; with a delay time that does
+            # not change over time that is DELAY3's arithmetic at order N
+            dynamic = any(self.is_dynamic(d) for d in e.deps)
+            if isinstance(ast, ae.DelayNStructure) and k == "delay_time" and dynamic:
+                raise ctx.unsupported("DELAY N with a delay time that changes over time")
             code = align(e, sdims)
             if stype == "initial" and (e.dims != sdims or not e.ra) and sdims:
                 code = f"_bc({code}, {tail!r})"
@@ -498,6 +508,28 @@ class Program:
         node.st = st
         node.ra = bool(sdims) or stype != "initial" or True
         return node
+
+    def _table_part(self, node, values, dims) -> E:
+        """A constant table that defines part of an equation's elements (a hidden constant)."""
+        shape = self.sizes(dims)
+        a = np.asarray(values, dtype=np.float64)
+        if a.size != math.prod(shape):
+            raise self.err(node.name, node.line, "constant table size does not match", ModelError)
+        self._hidden_count += 1
+        part = self.new_node(f"{node.name}#table{self._hidden_count}", "const", dims, node.line)
+        part.public = False
+        part.value = a.reshape((*shape, 1))
+        return E(part.py, tuple(dims), True, {part.id})
+
+    @staticmethod
+    def _order(ast, ctx: ExprCompiler) -> int:
+        """The order of a SMOOTH/DELAY (N): PySD fixes it once, from a whole number."""
+        order = ast.order
+        if isinstance(order, bool) or not isinstance(order, (int, float, np.integer, np.floating)):
+            raise ctx.unsupported("a SMOOTH N / DELAY N order that is not a number")
+        if order != int(order) or order < 1:
+            raise ctx.unsupported(f"SMOOTH N / DELAY N order {order!r} (a whole number >= 1)")
+        return int(order)
 
     def _check_dims(self, e: E, dims, ctx):
         extra = [d for d in e.dims if d not in dims]
@@ -511,13 +543,14 @@ class Program:
         el = node.el
         tail = self.sizes(node.dims)
         parts = []
-        for c in el.components:
+        for c in _except_first(el.components):
             ix, lhs = self._placement(c, node.dims)
             ctx = ExprCompiler(self, node.name, lhs, node.line)
-            if isinstance(c.ast, np.ndarray) and c.ast.ndim > 0:
-                raise ctx.unsupported("mixing a constant table with equations")
-            e = ctx.expr(c.ast)
             cdims = tuple(d for d in lhs if d is not None)
+            if isinstance(c.ast, np.ndarray) and c.ast.ndim > 0:
+                e = self._table_part(node, c.ast, cdims)  # numbers next to equations
+            else:
+                e = ctx.expr(c.ast)
             self._check_dims(e, cdims, ctx)
             parts.append((ix, lhs, e))
         if len(parts) == 1 and all(lh == d for lh, d in zip(parts[0][1], node.dims, strict=True)):

@@ -52,6 +52,8 @@ import numpy as np
 from urbsim import cache
 from urbsim.errors import ModelError
 
+from .expressions import TRIG
+
 # -ffp-contract=off: no fused multiply-add, so every operation rounds as in Python/numpy;
 # -fno-math-errno lets the compiler treat exp/log/pow as pure (same results, no errno writes)
 CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w")
@@ -62,6 +64,9 @@ COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy ta
 LANES = 4  # runs advanced together, one SIMD value (4 x float64 = AVX2) per variable
 
 _MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
+# trigonometric functions: the C library's, lane by lane (as Python's math calls them)
+_C_TRIG = {"arcsin": "asin", "arccos": "acos", "arctan": "atan"}
+_MATH1.update({f"_{f}": _C_TRIG.get(f, f) for f in TRIG})
 _MATH2 = {"_pow": "pow"}
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -112,6 +117,9 @@ static double u_dfo(double d) {
     return nearbyint((a > 1.0 ? a : 1.0) + 1e-6);
 }
 LANEWISE1(v_fabs, fabs) LANEWISE1(v_sqrt, sqrt) LANEWISE1(v_trunc, trunc)
+LANEWISE1(v_sin, sin) LANEWISE1(v_cos, cos) LANEWISE1(v_tan, tan)
+LANEWISE1(v_asin, asin) LANEWISE1(v_acos, acos) LANEWISE1(v_atan, atan)
+LANEWISE1(v_sinh, sinh) LANEWISE1(v_cosh, cosh) LANEWISE1(v_tanh, tanh)
 LANEWISE1(v_dfo, u_dfo) LANEWISE2(v_mod, u_mod)
 
 /* PySD's delay order lowering (scalar._dorder1), per lane; *err = nid + 1 if none fits */
