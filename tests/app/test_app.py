@@ -104,11 +104,11 @@ def test_bad_url_values_show_notices_and_good_ones_apply():
 def test_a_shared_url_reproduces_the_exact_run():
     first = _start()
     first.slider(key=lever_key("park investment policy", "agr")).set_value(40.0).run()
-    first.selectbox(key="county_type").set_value("eco").run()
+    first.selectbox(key="county_type@en").set_value("eco").run()
     query = dict(first.query_params)
     second = _start(query)
     assert second.session_state["scorecard"] == first.session_state["scorecard"]
-    assert second.selectbox(key="county_type").value == "eco"
+    assert second.selectbox(key="county_type@en").value == "eco"
     assert second.slider(key=lever_key("park investment policy", "agr")).value == 40.0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -90,6 +91,45 @@ def init_from_url(info: ModelInfo, presets: Mapping[str, Scenario], default: str
     state, notices = from_query(st.query_params.to_dict(), info, list(presets), default)
     apply_state(info, presets, state)
     st.session_state["notices"] = notices
+
+
+def widget_key(key: str, lang: str) -> str:
+    """Key of the selectbox that shows the choice stored under ``key`` in ``lang``.
+
+    Streamlit remembers a selectbox by its displayed label, and the labels change with the
+    language; so each language draws its own widget, and the choice itself is kept by id (the
+    preset's name, the type's code) under ``key``.
+    """
+    return f"{key}@{lang}"
+
+
+def _choose(key: str, lang: str) -> None:
+    """Callback of a language-keyed selectbox: keep its choice by id under ``key``."""
+    st.session_state[key] = st.session_state[widget_key(key, lang)]
+
+
+def _choose_preset(info: ModelInfo, presets: Mapping[str, Scenario], lang: str) -> None:
+    """Callback of the preset selectbox: keep the choice, then reset the levers to it."""
+    _choose("preset", lang)
+    _reset(info, presets)
+
+
+def _select(
+    container: Any, key: str, lang: str, label: str, options: list[str], names: Mapping, **kw
+) -> str:
+    """A selectbox for the choice stored by id under ``key`` (see :func:`widget_key`)."""
+    wkey = widget_key(key, lang)
+    st.session_state[wkey] = st.session_state[key]
+    container.selectbox(
+        label,
+        options,
+        key=wkey,
+        format_func=names.__getitem__,
+        on_change=kw.pop("on_change", _choose),
+        args=kw.pop("args", (key, lang)),
+        **kw,
+    )
+    return st.session_state[key]
 
 
 def _reset(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
@@ -191,14 +231,16 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     options = [*presets, ""]
     preset_title = {n: s.title.get(lang, n) for n, s in presets.items()}
     preset_title[""] = text(lang, "sidebar.model_defaults")
-    sb.selectbox(
+    _select(
+        sb,
+        "preset",
+        lang,
         text(lang, "sidebar.scenario"),
         options,
-        key="preset",
-        format_func=preset_title.__getitem__,
+        preset_title,
         help=text(lang, "sidebar.scenario_help"),
-        on_change=_reset,
-        args=(info, presets),
+        on_change=_choose_preset,
+        args=(info, presets, lang),
     )
     preset = st.session_state["preset"]
     if preset:
@@ -206,11 +248,13 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     if st.session_state.get("uploaded_name"):
         name = st.session_state["uploaded_name"]
         sb.info(plain(text(lang, "sidebar.uploaded", name=name)))
-    sb.selectbox(
+    _select(
+        sb,
+        "county_type",
+        lang,
         text(lang, "sidebar.type_filter"),
         [ALL_TYPES, *TYPES],
-        key="county_type",
-        format_func=lambda t: text(lang, f"types.{t}"),
+        {t: text(lang, f"types.{t}") for t in (ALL_TYPES, *TYPES)},
         help=text(lang, "sidebar.type_help"),
     )
 
