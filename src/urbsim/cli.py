@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -137,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from urbsim.params import coerce_params
     from urbsim.scenarios import load_scenario, parse_set
 
-    out = Path(args.out) if args.out else None
+    out = Path(args.out) if args.out is not None else None  # --out "" is refused, not ignored
     if out is not None:
         check_out_path(out, args.force)
     scenario = load_scenario(args.scenario)
@@ -440,8 +441,26 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``urbsim`` console script; returns the exit code."""
+    """Entry point of the ``urbsim`` console script; returns the exit code.
+
+    SIGTERM unwinds like Ctrl-C (exit 130), so every error path's cleanup runs (temporary
+    files, the state of a Monte Carlo that kept no chunk).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
