@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import pytest
 import xarray as xr
 
 from urbsim import cli
+from urbsim.i18n import text
 from urbsim.indicators import TARGETS, UNREPRESENTED
+from urbsim.report import display_width
 from urbsim.units import check_units
 
 
@@ -46,10 +49,30 @@ def test_run_prints_every_target(capsys):
     assert code == 0, err
     rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
     for target in TARGETS.values():
-        assert target.id in rows and target.indicator in rows[target.id]
+        assert target.id in rows and text("en", f"indicators.{target.indicator}") in rows[target.id]
         assert rows[target.id].split()[-3] in ("yes", "no")
     assert f"{len(UNREPRESENTED)} targets of the plan are not represented" in out
     assert out.splitlines()[0].startswith("Scenario plan: ")
+
+
+def test_run_in_chinese_names_indicators_and_aligns_columns(capsys):
+    code, out, err = run_cli(capsys, "run", "--scenario", "plan", "--lang", "zh")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("情景 plan：")
+    t2 = next(line for line in lines if line.startswith("T2 "))
+    assert text("zh", "indicators.county_town_share") in t2
+    assert text("zh", "report.yes") in out or text("zh", "report.no") in out
+    table = lines[1 : 2 + len(TARGETS)]
+    # every row ends at the same display column: right-aligned numbers, Chinese counted double
+    assert len({display_width(line) for line in table}) == 1
+
+
+def test_run_in_english_uses_english_units(capsys):
+    code, out, _ = run_cli(capsys, "run", "--scenario", "plan")
+    assert code == 0
+    table = "\n".join(out.splitlines()[1:-1])
+    assert "100M yuan" in table and not re.search(r"[\u4e00-\u9fff]", table)
 
 
 def test_run_target_table_agrees_with_the_model(capsys, fast_model):
@@ -79,16 +102,49 @@ def test_run_writes_netcdf_with_provenance(capsys, tmp_path, fast_model):
     assert [p.name for p in tmp_path.iterdir()] == ["plan.nc"]
 
 
-def test_run_writes_tidy_csv(capsys, tmp_path):
+def test_run_writes_plain_csv_with_a_provenance_sidecar(capsys, tmp_path):
     out = tmp_path / "plan.csv"
-    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    code, stdout, err = run_cli(capsys, "run", "--out", str(out))
     assert code == 0, err
-    header = out.read_text(encoding="utf-8").splitlines()[0]
-    assert json.loads(header[2:])["scenario"] == "plan"
-    table = pd.read_csv(out, comment="#")
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfrun,time,")  # BOM: Excel reads UTF-8
+    table = pd.read_csv(out)  # no options
     assert list(table.columns) == ["run", "time", "variable", "units", "value"]
     assert set(t.indicator for t in TARGETS.values()) <= set(table.variable)
     assert table.groupby("variable").size().nunique() == 1  # every indicator at every time
+    assert sorted(table.time.unique()) == list(range(2020, 2036))  # whole years by default
+    meta = json.loads((tmp_path / "plan.meta.json").read_text(encoding="utf-8"))
+    assert meta["scenario"] == "plan" and meta["model_sha256"]
+    assert isinstance(meta["parameters_changed"], dict)
+    assert "plan.meta.json" in stdout
+
+
+def test_run_every_step_keeps_quarter_years(capsys, tmp_path, fast_model):
+    out = tmp_path / "plan.csv"
+    code, _, err = run_cli(capsys, "run", "--out", str(out), "--every-step")
+    assert code == 0, err
+    assert pd.read_csv(out).time.nunique() == len(fast_model.time)
+
+
+def test_run_writes_xlsx_with_a_provenance_sheet(capsys, tmp_path):
+    out = tmp_path / "plan.xlsx"
+    code, _, err = run_cli(capsys, "run", "--scenario", "baseline", "--out", str(out))
+    assert code == 0, err
+    sheets = pd.read_excel(out, sheet_name=None, engine="openpyxl")
+    assert set(sheets) == {"data", "provenance"}
+    assert list(sheets["data"].columns) == ["run", "time", "variable", "units", "value"]
+    prov = dict(zip(sheets["provenance"].key, sheets["provenance"].value, strict=True))
+    assert prov["scenario"] == "baseline"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.xlsx"]
+
+
+def test_run_refuses_to_overwrite_without_force(capsys, tmp_path):
+    out = tmp_path / "x.csv"
+    out.write_text("old results\n")
+    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    assert_one_line_error(code, err, "already exists", "--force")
+    assert out.read_text() == "old results\n"
+    code, _, err = run_cli(capsys, "run", "--out", str(out), "--force")
+    assert code == 0, err and pd.read_csv(out).shape[0] > 0
 
 
 def test_failed_write_leaves_no_file(capsys, tmp_path, monkeypatch):
@@ -106,8 +162,8 @@ def test_failed_write_leaves_no_file(capsys, tmp_path, monkeypatch):
 def test_failed_write_keeps_the_previous_file(capsys, tmp_path, monkeypatch):
     out = tmp_path / "x.csv"
     out.write_text("old results\n")
-    monkeypatch.setattr(cli, "indicators_long", lambda ds: 1 / 0)
-    code, _, err = run_cli(capsys, "run", "--out", str(out))
+    monkeypatch.setattr(cli, "indicators_long", lambda ds, every_step: 1 / 0)
+    code, _, err = run_cli(capsys, "run", "--out", str(out), "--force")
     assert code == 1 and "ZeroDivisionError" in err
     assert out.read_text() == "old results\n" and [p.name for p in tmp_path.iterdir()] == ["x.csv"]
 
@@ -120,7 +176,7 @@ BAD_RUNS = [
     ),
     (["run", "--set", "park investment policy[city]=3"], ["no element 'city'", "urb, agr, eco"]),
     (["run", "--set", "no such thing=3"], ["--set: unknown variable 'no such thing'"]),
-    (["run", "--out", "result.xlsx"], ["'.xlsx'", ".nc, .csv"]),
+    (["run", "--out", "result.txt"], ["'.txt'", ".nc, .csv, .xlsx"]),
     (["run", "--out", "/no/such/folder/x.nc"], ["/no/such/folder does not exist"]),
     (["run", "--out", "/proc/x.nc"], ["/proc is not writable"]),
     (["run", "--scenario", "nosuch"], ["unknown scenario 'nosuch'", "plan"]),
@@ -245,13 +301,33 @@ def test_app_launches_streamlit_on_the_checkout_script(capsys, tmp_path, monkeyp
     script.write_text("")
     calls = []
     monkeypatch.setattr(cli, "app_path", lambda: script)
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(cli, "run_until_stopped", lambda cmd: calls.append(cmd) or 0)
     code, _, _ = run_cli(capsys, "app", "--port", "8600")
     assert code == 0
     [command] = calls
     assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(script)]
     assert command[command.index("--server.port") + 1] == "8600"
     assert "--server.headless" not in command  # `urbsim app` opens the user's browser
+    # this computer only, no error details for visitors, uploads of at most 1 MB
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert command[command.index("--client.showErrorDetails") + 1] == "none"
+    assert command[command.index("--server.maxUploadSize") + 1] == "1"
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "lab.example.org"])
+def test_app_address_opts_into_another_interface(address, capsys, tmp_path, monkeypatch):
+    (tmp_path / "streamlit_app.py").write_text("")
+    calls = []
+    monkeypatch.setattr(cli, "app_path", lambda: tmp_path / "streamlit_app.py")
+    monkeypatch.setattr(cli, "run_until_stopped", lambda cmd: calls.append(cmd) or 0)
+    assert run_cli(capsys, "app", "--address", address)[0] == 0
+    assert calls[0][calls[0].index("--server.address") + 1] == address
+
+
+@pytest.mark.parametrize("address", ["", "not an address", "-x", "a" * 300])
+def test_app_bad_address_is_one_line(address, capsys):
+    code, _, err = run_cli(capsys, "app", f"--address={address}")
+    assert_one_line_error(code, err, "--address")
 
 
 def test_app_without_the_script_is_a_clear_error(capsys, tmp_path, monkeypatch):

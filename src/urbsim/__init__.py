@@ -37,6 +37,16 @@ def load_scenario(name_or_path):
     return _load(name_or_path)
 
 
+def plot(ds, chart="county_town_share", **kwargs):
+    """One stamped Altair chart of a run, a multi-run Dataset or a Monte Carlo result.
+
+    See :func:`urbsim.charts.plot` (``lang``, ``county_type``, ``baseline``).
+    """
+    from urbsim.charts import plot as _plot
+
+    return _plot(ds, chart, **kwargs)
+
+
 __all__ = [
     "INDICATORS",
     "TARGETS",
@@ -50,4 +60,5 @@ __all__ = [
     "__version__",
     "load_model",
     "load_scenario",
+    "plot",
 ]

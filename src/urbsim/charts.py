@@ -27,7 +27,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from urbsim.i18n import text, unit
+from urbsim.errors import OutputError
+from urbsim.i18n import slug, text, text_or, unit
+from urbsim.indicators import INDICATORS
+from urbsim.tables import annual
 
 #: The plan's window, in model years (policy start to the target year).
 PLAN_WINDOW: tuple[float, float] = (2023.0, 2025.0)
@@ -204,6 +207,26 @@ CHARTS: dict[str, ChartDef] = {
     )
 }
 
+
+def chart_def(name: str) -> ChartDef:
+    """The chart ``name`` of :data:`CHARTS`, or a one-line chart of any standard indicator.
+
+    Raises
+    ------
+    OutputError
+        If ``name`` is neither.
+    """
+    if name in CHARTS:
+        return CHARTS[name]
+    if name in INDICATORS:
+        ind = INDICATORS[name]
+        return ChartDef(name, (Series(name, ind.variable),), ind.units)
+    raise OutputError(
+        f"unknown chart {name!r}; allowed: a chart ({', '.join(CHARTS)}) or a standard "
+        f"indicator ({', '.join(i for i in INDICATORS if i not in CHARTS)})"
+    )
+
+
 #: Every model variable the time charts need: record only these (``Model.run(outputs=...)``).
 CHART_OUTPUTS: list[str] = list(dict.fromkeys(v for c in CHARTS.values() for v in c.variables))
 
@@ -215,7 +238,8 @@ def series_values(s: Series, ds: xr.Dataset, county_type: str | None) -> tuple[x
     ----------
     county_type : ``None`` for the region, or one of :data:`TYPES`.
     """
-    if county_type is not None and s.by_type is not None:
+    typed = s.by_type is not None and all(v in ds for v in _PER_TYPE_INPUTS.get(s.key, ()))
+    if county_type is not None and typed:
         return s.by_type(ds, county_type), False
     da = ds[s.variable]
     if s.element:
@@ -239,15 +263,17 @@ class ChartData:
     band: pd.DataFrame | None
     regional_note: bool
 
-    def to_csv_frame(self) -> pd.DataFrame:
-        """One wide table for CSV export: a column per series x case, plus the band."""
+    def to_csv_frame(self, lang: str = "en") -> pd.DataFrame:
+        """One wide table for CSV export at whole years: a column per series x case, plus the
+        band's 5 and 95 % columns, headed in ``lang``."""
         wide = self.lines.pivot_table(index="year", columns=["series", "case"], values="value")
         wide.columns = [f"{s} | {c}" for s, c in wide.columns]
         if self.band is not None:
             band = self.band.pivot_table(index="year", columns="series", values=["lo", "hi"])
-            band.columns = [f"{s} | {q}" for q, s in band.columns]
+            band.columns = [text(lang, f"charts.csv_{q}", series=s) for q, s in band.columns]
             wide = wide.join(band)
-        return wide.reset_index()
+        frame = annual(wide.reset_index(), "year")
+        return frame.rename(columns={"year": text(lang, "charts.axis_year")})
 
 
 def chart_data(
@@ -276,22 +302,55 @@ def chart_data(
             da, regional = series_values(s, ds, county_type)
             note |= regional
             lines["year"].append(years)
-            lines["series"].append(np.full(years.shape, text(lang, f"series.{s.key}"), object))
+            lines["series"].append(np.full(years.shape, series_label(lang, s.key), object))
             lines["case"].append(np.full(years.shape, case, object))
-            lines["value"].append(np.median(da.values, axis=0) if "run" in da.dims else da.values)
+            lines["value"].append(_center(da))
     band = None
     if ensemble is not None:
         cols: dict[str, list] = {"year": [], "series": [], "lo": [], "hi": []}
         years = ensemble["time"].values
         for s in chart.series:
             da, _ = series_values(s, ensemble, county_type)
-            lo, hi = np.quantile(da.values, BAND, axis=0)
+            lo, hi = _spread(da)
             cols["year"].append(years)
-            cols["series"].append(np.full(years.shape, text(lang, f"series.{s.key}"), object))
+            cols["series"].append(np.full(years.shape, series_label(lang, s.key), object))
             cols["lo"].append(lo)
             cols["hi"].append(hi)
         band = _frame(cols)
     return ChartData(_frame(lines), band, note)
+
+
+def series_label(lang: str, key: str) -> str:
+    """Legend name of a series: its ``series.*`` entry, else the indicator's name."""
+    return text_or(lang, f"series.{key}", text_or(lang, f"indicators.{key}", key))
+
+
+def _center(da: xr.DataArray) -> np.ndarray:
+    """The line drawn for a case: its run, the median of its runs, or a Monte Carlo median."""
+    if "percentile" in da.dims:
+        return da.sel(percentile=50).values
+    return np.median(da.values, axis=0) if "run" in da.dims else da.values
+
+
+def _spread(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """The :data:`BAND` quantiles over runs (or a Monte Carlo result's saved percentiles)."""
+    if "percentile" in da.dims:
+        return tuple(da.sel(percentile=round(q * 100)).values for q in BAND)
+    return tuple(np.quantile(da.values, BAND, axis=0))
+
+
+def with_vensim_names(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with each standard indicator also under its Vensim name, so that chart series
+    find it in a Monte Carlo result: ``<indicator>_runs`` (run, time) when the runs were saved,
+    else the percentile bands ``<indicator>`` (percentile, time)."""
+    extra = {}
+    for name, ind in INDICATORS.items():
+        if ind.variable in ds:
+            continue
+        source = next((v for v in (f"{name}_runs", name) if v in ds), None)
+        if source is not None:
+            extra[ind.variable] = ds[source]
+    return ds.assign(extra) if extra else ds
 
 
 def _frame(columns: dict[str, list]) -> pd.DataFrame:
@@ -414,7 +473,7 @@ def _skeleton(
     width: int | str,
     height: int,
 ) -> alt.LayerChart:
-    chart = CHARTS[chart_id]
+    chart = chart_def(chart_id)
     year_title = text(lang, "charts.axis_year")
     value_title = unit(lang, chart.unit)
     series_title = text(lang, "charts.legend_series")
@@ -471,7 +530,7 @@ def _skeleton(
     if has_band:
         subtitle.append(text(lang, "charts.band_note"))
     title = alt.TitleParams(
-        text(lang, f"charts.{chart.id}.title"),
+        text_or(lang, f"charts.{chart.id}.title", series_label(lang, chart.id)),
         anchor="start",
         **({"subtitle": subtitle} if subtitle else {}),
     )
@@ -596,3 +655,101 @@ def calibration_chart(
         .resolve_scale(y="independent")
         .properties(title=text(lang, "calibration.title"))
     )
+
+
+#: A multi-run Dataset of at most this many runs is drawn as one line per run (a sweep);
+#: more runs are an ensemble, drawn as the median with the 5-95 % band.
+MAX_LINES = 8
+
+
+def run_labels(ds: xr.Dataset, lang: str) -> list[str]:
+    """A legend name per run: the inputs that differ between runs (``name = value``), or the
+    run number when none does."""
+    varying = []
+    for name, da in ds.data_vars.items():
+        if da.attrs.get("role") != "input" or da.dims[:1] != ("run",):
+            continue
+        flat = da.values.reshape(da.sizes["run"], -1)
+        if not np.all(flat == flat[:1]):
+            varying.append(name)
+    labels = []
+    for i in range(ds.sizes["run"]):
+        parts = [
+            f"{text_or(lang, f'levers.{slug(n)}', n)} = {_short(ds[n].values[i])}" for n in varying
+        ]
+        labels.append("; ".join(parts) or text(lang, "charts.run_label", run=int(ds.run.values[i])))
+    return labels
+
+
+def _short(value: np.ndarray) -> str:
+    flat = np.ravel(value)
+    return ", ".join(f"{v:g}" for v in flat)
+
+
+def plot(
+    ds: xr.Dataset,
+    chart: str = "county_town_share",
+    *,
+    lang: str = "en",
+    county_type: str | None = None,
+    baseline: xr.Dataset | None = None,
+) -> alt.VConcatChart:
+    """One chart of a result, stamped like the exports; the one call a notebook needs.
+
+    Parameters
+    ----------
+    ds : a run (``Model.run``), a multi-run Dataset (up to :data:`MAX_LINES` runs drawn as
+        one line each, labelled by the inputs that differ; more as the median with the 5-95 %
+        band), or a Monte Carlo result (``run_montecarlo``: its median and 5-95 % band).
+    chart : a chart of :data:`CHARTS` or any standard indicator (``"county_gdp"`` ...).
+    lang : ``"en"`` or ``"zh"``.
+    county_type : one of :data:`TYPES` for that type's values (regional series say so).
+    baseline : another result drawn as a dashed comparison line.
+
+    Returns
+    -------
+    altair.VConcatChart
+        The chart above its provenance stamp; ``.save("x.png")`` or display it.
+
+    Example
+    -------
+    >>> ds = urbsim.load_model().run(urbsim.load_scenario("plan"))   # doctest: +SKIP
+    >>> urbsim.plot(ds, "county_town_share", lang="zh")              # doctest: +SKIP
+    """
+    from urbsim import export
+
+    data, drawn = result_chart(ds, chart, lang=lang, county_type=county_type, baseline=baseline)
+    spec = export.stamped_spec(drawn, export.Stamp.from_attrs(ds.attrs), lang)
+    return alt.VConcatChart.from_dict(spec)
+
+
+def result_chart(
+    ds: xr.Dataset,
+    chart: str,
+    *,
+    lang: str,
+    county_type: str | None = None,
+    baseline: xr.Dataset | None = None,
+) -> tuple[ChartData, alt.LayerChart]:
+    """The tables and the (unstamped) chart :func:`plot` draws for a result."""
+    if county_type is not None and county_type not in TYPES:
+        raise OutputError(f"unknown county type {county_type!r}; allowed: {', '.join(TYPES)}")
+    cdef = chart_def(chart)
+    ds = with_vensim_names(ds)
+    name = str(ds.attrs.get("scenario", "")) or "—"
+    runs = ds.sizes.get("run", 1)
+    ensemble = ds if "percentile" in ds.dims or runs > MAX_LINES else None
+    if ensemble is None and runs > 1:
+        cases = {label: ds.isel(run=[i]) for i, label in enumerate(run_labels(ds, lang))}
+    else:
+        cases = {text(lang, "charts.case_current", name=name): ds}
+    if baseline is not None:
+        cases[text(lang, "charts.case_baseline")] = with_vensim_names(baseline)
+    missing = [s.variable for s in cdef.series if s.variable not in ds]
+    if missing:
+        raise OutputError(
+            f"the result has no {', '.join(repr(m) for m in missing)} for chart {chart!r} "
+            "(run it with those outputs, or save all variables)"
+        )
+    data = chart_data(cdef, cases, lang, ensemble=ensemble, county_type=county_type)
+    return data, time_chart(cdef, data, lang, county_type=county_type)

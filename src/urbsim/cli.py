@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -33,15 +35,19 @@ import xarray as xr
 
 import urbsim
 from urbsim.errors import ModelError, OutputError, UrbsimError
-from urbsim.fileio import display_path, write_atomic
-from urbsim.indicators import INDICATORS, TARGETS, UNREPRESENTED, value_at
+from urbsim.fileio import add_force, check_new, display_path, write_atomic
+from urbsim.i18n import LANGUAGES, text
+from urbsim.indicators import INDICATORS
+from urbsim.mdlguard import ModelRefused
 from urbsim.model import ENGINES
 from urbsim.paths import default_model_path
+from urbsim.report import target_table
+from urbsim.tables import annual, provenance, write_table
 
-EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli")
-OUT_SUFFIXES = (".nc", ".csv")
-REPORT_YEARS = (2025, 2030, 2035)
+EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli", "urbsim.brief")
+OUT_SUFFIXES = (".nc", ".csv", ".xlsx")
 BUILTIN_COMMANDS = ("run", "check", "scenarios", "app")
+LOCALHOST = "127.0.0.1"
 
 
 class UsageError(Exception):
@@ -72,8 +78,9 @@ def load_cached_model(engine: str) -> urbsim.Model:
     return _model(engine, path, path.stat().st_mtime_ns)
 
 
-def check_out_path(out: Path) -> None:
-    """Fail before running if ``out`` has a bad suffix or its folder cannot be written."""
+def check_out_path(out: Path, force: bool = False) -> None:
+    """Fail before running if ``out`` has a bad suffix, exists (without ``force``) or its
+    folder cannot be written."""
     if out.suffix.lower() not in OUT_SUFFIXES:
         raise OutputError(
             f"--out {out}: unsupported file type {out.suffix or '(none)'!r}; allowed: "
@@ -84,6 +91,7 @@ def check_out_path(out: Path) -> None:
         raise OutputError(f"--out {out}: folder {folder} does not exist")
     if out.is_dir():
         raise OutputError(f"--out {out}: is a folder; give a file name ending in .nc or .csv")
+    check_new(out, force)
     try:  # trying is the only test that also holds for root, ACLs and read-only mounts
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -93,8 +101,11 @@ def check_out_path(out: Path) -> None:
         ) from None
 
 
-def indicators_long(ds: xr.Dataset) -> pd.DataFrame:
-    """Standard indicators as a tidy table: run, time, variable, units, value."""
+def indicators_long(ds: xr.Dataset, every_step: bool = False) -> pd.DataFrame:
+    """Standard indicators as a tidy table: run, time, variable, units, value.
+
+    Whole years only unless ``every_step`` (the model saves every quarter year).
+    """
     frames = []
     for name in INDICATORS:
         if name not in ds:
@@ -104,84 +115,22 @@ def indicators_long(ds: xr.Dataset) -> pd.DataFrame:
         frame.insert(2, "variable", name)
         frame.insert(3, "units", da.attrs.get("units", ""))
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    return table if every_step else annual(table)
 
 
-def write_result(ds: xr.Dataset, out: Path) -> None:
-    """Write ``ds`` to ``out``: NetCDF (everything, attrs kept) or a tidy indicator CSV.
+def write_result(ds: xr.Dataset, out: Path, every_step: bool = False) -> list[Path]:
+    """Write ``ds`` to ``out``: NetCDF (everything, attrs kept), or the indicators as a tidy
+    table (.csv with a ``NAME.meta.json`` provenance sidecar, or .xlsx with a provenance sheet).
 
-    The CSV starts with one ``#`` line holding the provenance attrs as JSON; read it with
-    ``pandas.read_csv(path, comment="#")``.
+    Returns the files written.
     """
     if out.suffix.lower() == ".nc":
         write_atomic(out, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
-        return
-
-    def write_csv(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            fh.write("# " + json.dumps(dict(ds.attrs), ensure_ascii=False) + "\n")
-            indicators_long(ds).to_csv(fh, index=False)
-
-    write_atomic(out, write_csv)
-
-
-def _format_number(x: float) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
-
-
-def target_table(ds: xr.Dataset) -> str:
-    """The plan's represented targets: 2025 value, target, met?, and 2030 and 2035 values."""
-    header = [
-        "id",
-        "indicator",
-        "unit",
-        *map(str, REPORT_YEARS[:1]),
-        "target",
-        "met",
-        *map(str, REPORT_YEARS[1:]),
-    ]
-    rows = [header]
-    for target in sorted(TARGETS.values(), key=lambda t: int(t.id[1:])):
-        da = ds[target.indicator]
-        values = {y: float(value_at(da, y).mean()) for y in REPORT_YEARS}
-        wanted = f"{target.comparison} {target.value:g}"
-        if target.tolerance:
-            wanted += f" (>= {target.threshold:g})"
-        met = bool(np.all(target.is_met(value_at(da, target.year).values)))
-        rows.append(
-            [
-                target.id,
-                target.indicator,
-                INDICATORS[target.indicator].units,
-                _format_number(values[REPORT_YEARS[0]]),
-                wanted,
-                "yes" if met else "no",
-                *(_format_number(values[y]) for y in REPORT_YEARS[1:]),
-            ]
-        )
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(_pad(cell, w, i >= 3) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
-        for r in rows
-    ]
-    missing = ", ".join(sorted(UNREPRESENTED, key=lambda t: int(t[1:])))
-    lines.append(
-        f"{len(UNREPRESENTED)} targets of the plan are not represented in the model: "
-        f"{missing} (see urbsim.indicators.UNREPRESENTED)."
-    )
-    return "\n".join(lines)
-
-
-def _width(text: str) -> int:
-    """Display width: CJK characters take two columns."""
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    fill = " " * (width - _width(text))
-    return fill + text if right else text + fill
+        return [out]
+    table = indicators_long(ds, every_step)
+    meta = provenance(ds.attrs, rows="every saved time" if every_step else "whole years")
+    return write_table(table, out, meta)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -189,9 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from urbsim.params import coerce_params
     from urbsim.scenarios import load_scenario, parse_set
 
-    out = Path(args.out) if args.out else None
+    out = Path(args.out) if args.out is not None else None  # --out "" is refused, not ignored
     if out is not None:
-        check_out_path(out)
+        check_out_path(out, args.force)
     scenario = load_scenario(args.scenario)
     overrides = parse_set(args.set or [])
     model = load_cached_model(args.engine)
@@ -201,14 +150,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     everything = out is not None and out.suffix.lower() == ".nc"
     outputs = None if everything else list(INDICATORS)
     ds = model.run(scenario, outputs=outputs)
+    lang = args.lang
     print(
-        f"Scenario {scenario.name}: {scenario.title['en']}  "
-        f"[engine {ds.attrs['engine']}, model {ds.attrs['model_sha256'][:12]}]"
+        text(
+            lang,
+            "report.run_head",
+            name=scenario.name,
+            title=scenario.title.get(lang, scenario.name),
+            engine=ds.attrs["engine"],
+            model=ds.attrs["model_sha256"][:12],
+        )
     )
-    print(target_table(ds))
+    print(target_table(ds, lang))
     if out is not None:
-        write_result(ds, out)
-        print(f"Wrote {out}")
+        for path in write_result(ds, out, args.every_step):
+            print(f"Wrote {path}")
     return 0
 
 
@@ -288,6 +244,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     try:
         problems = model_problems(path)
+    except ModelRefused:
+        raise  # unsafe or unreadable: bad input (exit 2), not a problem of a model
     except ModelError as exc:
         print(f"model: 1 problem\n  {exc}")
         return 1
@@ -333,12 +291,43 @@ def cmd_app(args: argparse.Namespace) -> int:
             f"{script}: the app script is missing; `urbsim app` needs a source checkout "
             "(pip install -e .)"
         )
-    return subprocess.call(streamlit_command(args.port))
+    return run_until_stopped(streamlit_command(args.port, address=args.address))
 
 
-def streamlit_command(port: int, *, headless: bool = False) -> list[str]:
-    """The command that serves the policy lab on ``port`` (used by ``urbsim app``, the
-    browser test and ``bench/app.py``); ``headless`` opens no browser window."""
+def run_until_stopped(command: list[str]) -> int:
+    """Run ``command`` and wait; SIGTERM and SIGHUP sent to urbsim are passed on to it, so
+    stopping ``urbsim app`` stops the Streamlit server too (no orphan keeps the port)."""
+    proc = subprocess.Popen(command)
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    stops = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    previous = {name: signal.signal(getattr(signal, name), forward) for name in stops}
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached Streamlit too: let it finish
+                proc.send_signal(signal.SIGINT)
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def streamlit_command(port: int, *, headless: bool = False, address: str = LOCALHOST) -> list[str]:
+    """The command that serves the policy lab on ``address:port`` (used by ``urbsim app``, the
+    browser test and ``bench/app.py``); ``headless`` opens no browser window.
+
+    Error details are off for visitors and uploads are limited to 1 MB (scenario files are
+    at most :data:`urbsim.scenarios.MAX_SCENARIO_BYTES`).
+    """
     command = [
         sys.executable,
         "-m",
@@ -347,9 +336,28 @@ def streamlit_command(port: int, *, headless: bool = False) -> list[str]:
         str(app_path()),
         "--server.port",
         str(port),
+        "--server.address",
+        address,
+        "--server.maxUploadSize",
+        "1",
+        "--client.showErrorDetails",
+        "none",
     ]
     command += ["--browser.gatherUsageStats", "false"]
     return command + (["--server.headless", "true"] if headless else [])
+
+
+def _address(text: str) -> str:
+    """An IP address or host name to listen on."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    if re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*", text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or host name")
 
 
 def _port(text: str) -> int:
@@ -388,8 +396,16 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     run.add_argument(
         "--out",
         metavar="FILE.nc|FILE.csv",
-        help="write all variables (.nc) or the indicators as a tidy table (.csv)",
+        help="write all variables (.nc), or the indicators as a tidy table: .csv (UTF-8, "
+        "provenance in NAME.meta.json beside it) or .xlsx (with a provenance sheet)",
     )
+    run.add_argument(
+        "--every-step",
+        action="store_true",
+        help="tables hold every saved time (quarter years) instead of whole years",
+    )
+    run.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
+    add_force(run)
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate the model and the scenario files")
@@ -402,11 +418,18 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     scen = sub.add_parser("scenarios", help="list the built-in scenarios")
-    scen.add_argument("--lang", choices=("en", "zh"), default="en")
+    scen.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
     scen.set_defaults(func=cmd_scenarios)
 
     app = sub.add_parser("app", help="open the Streamlit app")
     app.add_argument("--port", type=_port, default=8501)
+    app.add_argument(
+        "--address",
+        type=_address,
+        default=LOCALHOST,
+        help=f"interface to listen on (default {LOCALHOST}: this computer only; 0.0.0.0: "
+        "every network interface, so anyone who can reach this computer can use the app)",
+    )
     app.set_defaults(func=cmd_app)
 
     for module_name in EXTENSIONS if extensions else ():
@@ -422,8 +445,26 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``urbsim`` console script; returns the exit code."""
+    """Entry point of the ``urbsim`` console script; returns the exit code.
+
+    SIGTERM unwinds like Ctrl-C (exit 130), so every error path's cleanup runs (temporary
+    files, the state of a Monte Carlo that kept no chunk).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     try:

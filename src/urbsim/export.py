@@ -1,7 +1,8 @@
 """Chart and data exports: PNG and SVG through vl-convert, CSV through pandas, each stamped.
 
-Every exported file carries a footer stamp (the scenario, the levers changed, the short model
-hash, the seed and the date) so a figure pasted into a report can be traced back to its run.
+Every exported chart carries a footer stamp (the scenario, the levers changed, the short model
+hash, the seed and the date) so a figure pasted into a report can be traced back to its run; a
+CSV table carries the same record in a sidecar ``NAME.meta.json`` (:mod:`urbsim.tables`).
 
 Chinese text needs a CJK font on the machine that renders it; without one vl-convert draws
 boxes (□). :func:`require_cjk_font` checks first and raises :class:`~urbsim.errors.OutputError`
@@ -16,7 +17,8 @@ Example
 
 from __future__ import annotations
 
-import io
+import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -29,9 +31,11 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from urbsim import __version__
 from urbsim.charts import finish, footer
 from urbsim.errors import OutputError
 from urbsim.i18n import text
+from urbsim.tables import csv_text
 
 #: Width of exported charts, in CSS pixels (the app draws charts at container width instead).
 EXPORT_WIDTH = 640
@@ -42,7 +46,7 @@ _FONT_DIRS = (
     str(Path.home() / ".fonts"),
     str(Path.home() / ".local/share/fonts"),
 )
-_CJK_FONT_NAMES = re.compile(
+CJK_FONT_NAMES = re.compile(
     r"(notosanscjk|notoserifcjk|sourcehan|wqy|wenquanyi|droidsansfallback"
     r"|simhei|simsun|msyh|pingfang)",
     re.I,
@@ -60,6 +64,7 @@ class Stamp:
     model_sha256 : sha256 of the `.mdl` (shown shortened to 12 characters).
     seed : seed of the uncertainty ensemble, or ``None`` if no ensemble was drawn.
     date : ISO date of the export.
+    varied : number of inputs that differ between the runs drawn (an ensemble), or 0.
     """
 
     scenario: str
@@ -67,6 +72,7 @@ class Stamp:
     model_sha256: str = ""
     seed: int | None = None
     date: str = ""
+    varied: int = 0
 
     def lines(self, lang: str, width: int = 110) -> list[str]:
         """The stamp as short lines of text (levers wrapped to ``width`` characters)."""
@@ -80,7 +86,37 @@ class Stamp:
             date=self.date,
         )
         body = text(lang, "export.stamp_levers", levers=changed or text(lang, "export.none"))
+        if self.varied:
+            body += "; " + text(lang, "export.stamp_varied", count=self.varied)
         return [head, *_wrap(body, width)]
+
+    @classmethod
+    def from_attrs(cls, attrs: Any) -> Stamp:
+        """The stamp of a result, from its provenance attrs (dated today)."""
+        changed = attrs.get("parameters_changed", "{}")
+        changed = json.loads(changed) if isinstance(changed, str) else dict(changed)
+        # A per-run input is recorded as {"runs": n, "min": ..., "max": ...}: count, not list.
+        per_run = [k for k, v in changed.items() if isinstance(v, dict) and "runs" in v]
+        seed = attrs.get("seed")
+        return cls(
+            scenario=str(attrs.get("scenario", "")),
+            changed={k: v for k, v in changed.items() if k not in per_run},
+            varied=len(per_run),
+            model_sha256=str(attrs.get("model_sha256", "")),
+            seed=None if seed is None else int(seed),
+            date=dt.date.today().isoformat(),
+        )
+
+    def meta(self) -> dict[str, Any]:
+        """The stamp as a provenance record (a CSV's ``NAME.meta.json``, an xlsx sheet)."""
+        return {
+            "scenario": self.scenario,
+            "parameters_changed": dict(self.changed),
+            "model_sha256": self.model_sha256,
+            "seed": self.seed,
+            "date": self.date,
+            "urbsim_version": __version__,
+        }
 
 
 def _fmt(value: Any) -> str:
@@ -121,7 +157,7 @@ def cjk_font_path() -> str | None:
     for root in _FONT_DIRS:
         for dirpath, _, files in os.walk(root):
             for name in files:
-                if _CJK_FONT_NAMES.search(name):
+                if CJK_FONT_NAMES.search(name):
                     return os.path.join(dirpath, name)
     return None
 
@@ -164,7 +200,7 @@ def stamped_spec(chart: alt.TopLevelMixin, stamp: Stamp, lang: str) -> dict:
         "config": foot.pop("config"),
         "datasets": {**inner.pop("datasets", {}), **foot.pop("datasets", {})},
         "spacing": 12,
-        "vconcat": [{k: v for k, v in inner.items() if k != "$schema"}, foot],
+        "vconcat": [{k: v for k, v in inner.items() if k not in ("$schema", "config")}, foot],
     }
     require_cjk_font(_spec_strings(spec))
     return spec
@@ -184,13 +220,7 @@ def chart_svg(chart: alt.TopLevelMixin, stamp: Stamp, lang: str) -> str:
     return vlc.vegalite_to_svg(stamped_spec(chart, stamp, lang))
 
 
-def table_csv(frame: pd.DataFrame, stamp: Stamp, lang: str) -> str:
-    """CSV text of ``frame`` preceded by the stamp as ``#`` comment lines.
-
-    ``pandas.read_csv(path, comment="#")`` reads it back.
-    """
-    buf = io.StringIO()
-    for line in stamp.lines(lang, width=10_000):
-        buf.write(f"# {line}\n")
-    frame.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue()
+def table_csv(frame: pd.DataFrame) -> str:
+    """CSV text of a chart's table as every urbsim CSV is written (see :mod:`urbsim.tables`):
+    ``pandas.read_csv`` and Excel read it without options; the stamp goes to a sidecar."""
+    return csv_text(frame)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Callable
+from glob import escape as glob_escape
 from pathlib import Path
+from typing import Any
 
 from urbsim.errors import OutputError
 
@@ -24,8 +27,36 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def check_new(path: Path, force: bool) -> None:
+    """The overwrite rule of every command: an existing ``--out`` is refused unless ``force``.
+
+    Raises
+    ------
+    OutputError
+        If ``path`` exists and ``force`` is false (nothing is changed).
+    """
+    if not force and Path(path).exists():
+        raise OutputError(
+            f"--out {display_path(Path(path))} already exists; pass --force to replace it, or "
+            "choose another path (nothing was changed)"
+        )
+
+
+def add_force(parser: Any) -> None:
+    """Add ``--force`` (replace an existing ``--out``) to an ``argparse`` subcommand."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out if it exists (by default an existing file is left untouched)",
+    )
+
+
 def write_atomic(path: Path, write: Callable[[Path], None] | bytes | str) -> None:
     """Write ``path`` atomically.
+
+    A symlink is written through (its target is replaced, the link stays); a file that is
+    replaced keeps its permission bits; temporary siblings left by a killed writer (whose
+    process is gone) are removed first.
 
     Parameters
     ----------
@@ -36,28 +67,58 @@ def write_atomic(path: Path, write: Callable[[Path], None] | bytes | str) -> Non
     Raises
     ------
     OutputError
-        If the folder does not exist or cannot be written (disk full, permissions).
+        If the folder does not exist or cannot be written (disk full, permissions, or a
+        writer library's I/O error such as netCDF's "HDF error").
     """
-    path = Path(path)
+    shown = Path(path)
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    _remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     if isinstance(write, (bytes, str)):
         raw = write.encode("utf-8") if isinstance(write, str) else write
         write = lambda target: target.write_bytes(raw)  # noqa: E731
     try:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
         write(tmp)
         if tmp.is_dir():
             _replace_dir(tmp, path)
         else:
+            if mode is not None:
+                os.chmod(tmp, mode)
             os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(
-            f"{display_path(path)}: cannot be written: {exc.strerror or exc}"
-        ) from None
+    except (OSError, RuntimeError) as exc:  # netCDF4 reports a full disk as RuntimeError
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
+        raise OutputError(f"{display_path(shown)}: cannot be written: {reason}") from None
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete ``.NAME.PID.*.tmp`` siblings of ``path`` whose writer process no longer runs."""
+    try:
+        stale = list(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
+    except OSError:
+        return
+    for tmp in stale:
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def _replace_dir(new: Path, path: Path) -> None:

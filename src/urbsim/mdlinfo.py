@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from urbsim.errors import ModelError
+from urbsim.mdlguard import read_model_text
 from urbsim.paths import default_model_path
 from urbsim.pysd_compat import abstract_model
 
@@ -220,7 +221,9 @@ def _kind(element) -> str:
     stateful = (
         ae.IntegStructure,
         ae.SmoothStructure,
+        ae.SmoothNStructure,
         ae.DelayStructure,
+        ae.DelayNStructure,
         ae.DelayFixedStructure,
         ae.TrendStructure,
         ae.InitialStructure,
@@ -230,27 +233,47 @@ def _kind(element) -> str:
     return "auxiliary"
 
 
+def _positions(name: str, dim: str, subs: dict[str, tuple[str, ...]]) -> list[int]:
+    """Positions in ``dim`` that a subscript ``name`` (an element, the range or a subrange)
+    covers on a left-hand side."""
+    elems = subs[dim]
+    if name in elems:
+        return [elems.index(name)]
+    return [elems.index(e) for e in subs.get(name, elems)]
+
+
 def _constant_default(element, dims: tuple[str, ...], subs: dict[str, tuple[str, ...]]):
     shape = tuple(len(subs[d]) for d in dims)
     value = np.full(shape, np.nan)
-    for comp in element.components:
-        names = comp.subscripts[0]
-        index = tuple(
-            slice(None) if s in subs else subs[d].index(s) for s, d in zip(names, dims, strict=True)
-        )
-        value[index] = comp.ast
+    # :EXCEPT: blocks first; the excepted elements' own definitions then overwrite them
+    for comp in sorted(element.components, key=lambda c: not c.subscripts[1]):
+        ix = [_positions(s, d, subs) for s, d in zip(comp.subscripts[0], dims, strict=True)]
+        part = np.asarray(comp.ast, dtype=float)
+        # a TABBED ARRAY or a flat list fills its block row by row, like PySD
+        part = part.reshape(tuple(len(i) for i in ix)) if part.size > 1 else part
+        value[np.ix_(*ix)] = part
     return value
 
 
 def _dims_of(element, subs: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """Subscript ranges of an element, resolving single elements to their range."""
-    first = element.components[0].subscripts[0]
+    """Subscript ranges of an element: per position, the smallest declared range that holds
+    every element its definitions use (``x[SubA] = ... ~~| x[eco] = ...`` is over ``Type``)."""
+    comps = [list(c.subscripts[0]) for c in element.components]
     dims = []
-    for s in first:
-        if s in subs:
-            dims.append(s)
-        else:
-            dims.append(next(r for r, elems in subs.items() if s in elems))
+    for k in range(len(comps[0])):
+        used: set[str] = set()
+        for names in comps:
+            used |= set(subs[names[k]]) if names[k] in subs else {names[k]}
+        fits = [r for r, elems in subs.items() if used <= set(elems)]
+        if not fits:
+            raise ModelError(
+                f"variable '{element.name}': subscripts {sorted(used)} fit no declared range"
+            )
+        named = {names[k] for names in comps}
+        if len(named) == 1 and next(iter(named)) in subs:  # one range throughout keeps it
+            dims.append(named.pop())
+        else:  # as the engine: the smallest, the first declared among equals
+            dims.append(min(fits, key=lambda r: len(subs[r])))
     return tuple(dims)
 
 
@@ -268,8 +291,8 @@ def _parse_doc(doc: str) -> dict:
 
 @cache
 def _model_info_cached(path: Path, mtime_ns: int) -> ModelInfo:
-    text = path.read_text(encoding="utf-8")
     am = abstract_model(path)
+    text = read_model_text(path)
     section = am.sections[0]
     subs = {s.name: tuple(s.subscripts) for s in section.subscripts}
     def_lines, sectors = _definition_lines(text)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -37,10 +38,14 @@ from urbsim.errors import ModelError, ParameterError, UrbsimError
 from urbsim.indicators import INDICATORS, indicator_variables
 from urbsim.mdlinfo import ModelInfo, model_info
 from urbsim.params import changed_params, coerce_params, split_scenario
-from urbsim.paths import cache_dir, default_model_path
+from urbsim.paths import default_model_path
 from urbsim.pysd_compat import quiet_pysd
 
 ENGINES = ("fast", "pysd")
+
+
+class EngineFallback(UserWarning):
+    """The fast engine cannot compile a model, so PySD runs it (the message says why)."""
 
 
 class _Runner(Protocol):
@@ -62,21 +67,28 @@ class PysdRunner:
     def __init__(self, path: Path, sha256: str, info: ModelInfo):
         import pysd
 
-        target = cache_dir() / "pysd" / sha256[:16]
+        from urbsim import cache
+
+        key = f"{sha256}-pysd{pysd.__version__}"
+        target = cache.subdir("pysd") / sha256[:16]
         py = target / (path.stem + ".py")
         with quiet_pysd():
             try:
-                if py.is_file():
+                if cache.verified(py, key):  # a truncated or altered translation is redone
                     self._model = pysd.load(str(py))
                 else:
-                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.rmtree(target, ignore_errors=True)
+                    target.mkdir(mode=0o700)
                     mdl = target / path.name
                     shutil.copyfile(path, mdl)
                     self._model = pysd.read_vensim(str(mdl))
+                    cache.seal(py, key)
             except Exception as exc:
                 raise ModelError(f"{path}: PySD cannot translate the model: {exc}") from exc
         self._info = info
-        self.time = _saved_times(info)
+        c = self._model.components  # the control values PySD computes (SAVEPER may be an
+        # expression such as ``TIME STEP``, so not a constant of ``info``)
+        self.time = _saved_times(c.initial_time(), c.final_time(), c.saveper())
 
     def _pysd_value(self, name: str, value: np.ndarray):
         dims = self._info.constants[name].dims
@@ -105,10 +117,23 @@ class PysdRunner:
         return {name: np.stack(v) for name, v in out.items()}
 
 
-def _saved_times(info: ModelInfo) -> np.ndarray:
-    c = {k: float(info.constants[k].default) for k in ("INITIAL TIME", "FINAL TIME", "SAVEPER")}
-    count = int(round((c["FINAL TIME"] - c["INITIAL TIME"]) / c["SAVEPER"])) + 1
-    return c["INITIAL TIME"] + c["SAVEPER"] * np.arange(count)
+def _outside_urbsim() -> int:
+    """``stacklevel`` of the first caller outside the urbsim package (a warning names the
+    user's line, wherever inside urbsim the lazily compiled model was first needed)."""
+    import functools
+    import sys
+
+    inside = (str(Path(__file__).resolve().parent), functools.__file__)  # cached_property
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _saved_times(initial: float, final: float, saveper: float) -> np.ndarray:
+    """PySD's saved times (years) from INITIAL TIME, FINAL TIME and SAVEPER."""
+    count = int(round((float(final) - float(initial)) / float(saveper))) + 1
+    return float(initial) + float(saveper) * np.arange(count)
 
 
 class Model:
@@ -131,6 +156,8 @@ class Model:
         self.backend = backend
         self.info = model_info(self.path)
         self.sha256 = file_sha256(self.path)
+        # why PySD runs a model loaded with the fast engine (None while the fast engine does)
+        self.fallback_reason: str | None = None
 
     @cached_property
     def _runner(self) -> _Runner:
@@ -138,7 +165,31 @@ class Model:
             return PysdRunner(self.path, self.sha256, self.info)
         from urbsim.engine import compile_model
 
-        return compile_model(self.path, backend=self.backend)
+        try:
+            return compile_model(self.path, backend=self.backend)
+        except ModelError as err:
+            # the fast engine refuses the model (a construct it does not compile): PySD runs
+            # it instead, with a one-line notice; if PySD cannot either, the engine's reason
+            # is the clearer message
+            try:
+                runner = PysdRunner(self.path, self.sha256, self.info)
+            except ModelError:
+                raise err from None
+            self.fallback_reason = str(err).split("; supported functions")[0]
+            warnings.warn(
+                f"running with PySD instead of the fast engine: {self.fallback_reason}",
+                EngineFallback,
+                stacklevel=_outside_urbsim(),
+            )
+            return runner
+
+    @property
+    def engine_path(self) -> str:
+        """The execution path of the last run: ``pysd``, or the fast engine's ``native-vector``
+        (C, glibc vector maths), ``native-exact`` (C, C library maths), ``scalar``,
+        ``scalar+numpy``, ``numpy`` or ``jax``; ``fast-<backend>`` before its first run."""
+        path = getattr(self._runner, "last_path", "pysd")
+        return f"fast-{self.backend}" if path == "not run yet" else path
 
     @property
     def time(self) -> np.ndarray:
@@ -158,6 +209,8 @@ class Model:
     def _resolve_outputs(self, outputs: Sequence[str] | None) -> list[str]:
         if outputs is None:
             return self.default_outputs()
+        if isinstance(outputs, str):  # one name, not its characters
+            outputs = [outputs]
         names = []
         for name in outputs:
             if name in INDICATORS:
@@ -244,7 +297,8 @@ class Model:
                 for k, v in arrays.items()
             }
             result = self._runner.simulate(sliced, stop - start, names)
-            yield self.to_dataset(result, np.arange(start, stop), attrs)
+            attrs = {**attrs, "engine": self.engine_path}  # the path that actually ran
+            yield self.to_dataset(result, np.arange(start, stop), attrs, sliced)
 
     def simulate(
         self,
@@ -269,15 +323,35 @@ class Model:
             "scenario": scenario or "default",
             "parameters_changed": json.dumps(changed_params(self.info, arrays), ensure_ascii=False),
             "urbsim_version": __version__,
-            "engine": self.engine if self.engine == "pysd" else f"fast-{self.backend}",
+            "engine": self.engine_path,
         }
 
     def to_dataset(
-        self, arrays: Mapping[str, np.ndarray], runs: np.ndarray, attrs: Mapping[str, str]
+        self,
+        arrays: Mapping[str, np.ndarray],
+        runs: np.ndarray,
+        attrs: Mapping[str, str],
+        inputs: Mapping[str, np.ndarray] | None = None,
     ) -> xr.Dataset:
-        """Wrap engine arrays ``(run, time, *dims)`` into a Dataset with units and indicators."""
+        """Wrap engine arrays ``(run, time, *dims)`` into a Dataset with units and indicators.
+
+        ``inputs`` (the parameter arrays the runs used, by Vensim name) become variables on the
+        ``run`` dimension (``(run, *subscripts)``, attr ``role = "input"``), as in an
+        experiments table, whatever outputs were recorded.
+        """
         coords: dict[str, Any] = {"run": runs, "time": self.time}
         data_vars = {}
+        for name, arr in (inputs or {}).items():
+            if name in arrays:
+                continue  # recorded as an output already (a constant asked for by name)
+            c = self.info.constants[name]
+            for d in c.dims:
+                coords.setdefault(d, list(self.info.subscripts[d]))
+            shape = np.shape(arr)
+            per_run = np.broadcast_to(arr, (len(runs), *shape[len(shape) - len(c.dims) :]))
+            data_vars[name] = xr.Variable(
+                ("run", *c.dims), per_run, attrs={"units": c.units, "role": "input"}
+            )
         for name, arr in arrays.items():
             var = self.info.variables[name]
             for d in var.dims:

@@ -20,6 +20,7 @@ array([30., 15.,  8.])
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,9 +108,13 @@ def coerce_value(
     else:
         try:
             arr = np.asarray(value, dtype=float)
+        except OverflowError:
+            raise ParameterError(
+                f"{prefix}{c.name!r}: a value is too large for a float; got {short_repr(value)}."
+            ) from None
         except (TypeError, ValueError):
             raise ParameterError(
-                f"{prefix}{c.name!r} must be {_describe_shape(c, n)}; got {value!r}."
+                f"{prefix}{c.name!r} must be {_describe_shape(c, n)}; got {short_repr(value)}."
             ) from None
         if arr.shape not in {(), shape, (n,), (n, *shape)}:
             raise ParameterError(
@@ -118,15 +123,31 @@ def coerce_value(
         if arr.shape == (n,) and shape and (n,) != shape:
             arr = arr.reshape((n,) + (1,) * len(shape)) * np.ones(shape)
     if not np.all(np.isfinite(arr)):
-        raise ParameterError(f"{prefix}{c.name!r} must be a finite number; got {value!r}.")
+        raise ParameterError(
+            f"{prefix}{c.name!r} must be a finite number; got {short_repr(value)}."
+        )
     check_range(c, arr, prefix)
     return arr
 
 
 def _number(c: ConstantInfo, v: Any, prefix: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ParameterError(f"{prefix}{c.name!r} element values must be numbers; got {v!r}.")
-    return float(v)
+    """An element value: any real number, numpy's included (not a bool)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise ParameterError(
+            f"{prefix}{c.name!r} element values must be numbers; got {short_repr(v)}."
+        )
+    try:
+        return float(v)
+    except OverflowError:
+        raise ParameterError(
+            f"{prefix}{c.name!r}: {short_repr(v)} is too large for a float."
+        ) from None
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters (a 400-digit number stays one short line)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def check_range(c: ConstantInfo, arr: np.ndarray, prefix: str = "") -> None:

@@ -6,7 +6,6 @@ folders; a wheel bundles copies under ``urbsim/_bundled``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -41,8 +40,9 @@ def observed_path() -> Path:
 
 
 def cache_dir() -> Path:
-    """Where parsed and translated models are cached (``$URBSIM_CACHE_DIR``, else
-    ``~/.cache/urbsim``). Entries are keyed by the model file's sha256, so a stale entry is never
-    used; deleting the folder is always safe."""
-    root = os.environ.get("URBSIM_CACHE_DIR") or Path.home() / ".cache" / "urbsim"
-    return Path(root)
+    """Where parsed and translated models and kernels are cached (``$URBSIM_CACHE_DIR``, else
+    ``~/.cache/urbsim``), created private and checked by :func:`urbsim.cache.root`; every entry
+    is verified before use, so deleting the folder is always safe."""
+    from urbsim.cache import root
+
+    return root()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
@@ -34,6 +34,10 @@ def quiet_pysd() -> Iterator[None]:
 with quiet_pysd():
     import pysd  # noqa: E402, F401
 
+from urbsim import mdlguard  # noqa: E402
+
+mdlguard.install()  # no model text reaches Python's eval through PySD's parser
+
 
 def abstract_model(path: str | Path):
     """PySD's abstract model of a `.mdl` file, parsed once per file version.
@@ -44,53 +48,46 @@ def abstract_model(path: str | Path):
     Raises
     ------
     urbsim.errors.ModelError
-        If the file is missing or PySD cannot parse it.
+        If the file is missing, unsafe (see :mod:`urbsim.mdlguard`) or PySD cannot parse it.
     """
-    from urbsim.errors import ModelError
-
     p = Path(path).resolve()
-    try:
-        mtime = p.stat().st_mtime_ns
-    except OSError as exc:
-        raise ModelError(f"{path}: model file cannot be read ({exc.strerror})") from None
-    return _parse(p, mtime)
+    mdlguard.read_model_text(p)
+    return _parse(p, p.stat().st_mtime_ns)
 
 
 @cache
 def _parse(path: Path, mtime_ns: int):
-    """Parse with PySD, or load the pickled parse of the same bytes from the on-disk cache.
-
-    The cache holds only what urbsim itself wrote, keyed by the file's sha256 and PySD's version.
-    """
+    """Parse with PySD, or load the verified parse of the same bytes from the on-disk cache
+    (see :mod:`urbsim.cache`: keyed by the file's sha256 and PySD's version)."""
     import hashlib
     import pickle
 
     import pysd
     from pysd.translators.vensim.vensim_file import VensimFile
 
-    from urbsim.errors import ModelError
-    from urbsim.paths import cache_dir
+    from urbsim import cache
+    from urbsim.errors import ModelError, UrbsimError
 
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    cached = cache_dir() / "parsed" / f"{digest}-pysd{pysd.__version__}.pickle"
-    if cached.is_file():
-        try:
-            return pickle.loads(cached.read_bytes())
-        except Exception:  # a truncated or foreign file: parse again and overwrite it
-            pass
+    key = f"{hashlib.sha256(path.read_bytes()).hexdigest()}-pysd{pysd.__version__}"
+    try:
+        cached = cache.subdir("parsed") / f"{key}.pickle"
+    except cache.CacheUnavailable:  # a read-only home only costs each start a parse
+        cached = None
+    am = cache.load_parse(cached, key) if cached else None
+    if am is not None:
+        return am
     try:
         with quiet_pysd():
             vf = VensimFile(path)
             vf.parse()
             am = vf.get_abstract_model()
     except Exception as exc:  # PySD raises bare exceptions with long messages
+        unsafe = mdlguard.unsafe_cause(exc)
+        if unsafe is not None:  # parsimonious wraps it in a VisitationError
+            raise mdlguard.UnsafeModel(f"{path}: {unsafe}") from None
         first = " ".join(str(exc).split("\n")[0].split())
         raise ModelError(f"{path}: cannot be parsed as a Vensim model: {first}") from exc
-    try:
-        from urbsim.fileio import write_atomic
-
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cached, pickle.dumps(am))
-    except Exception:  # noqa: S110 - a read-only home only costs the next start a parse
-        pass
+    if cached:
+        with suppress(OSError, UrbsimError):  # not stored: the next start parses again
+            cache.store(cached, pickle.dumps(am), key)
     return am

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import json
 import re
+import stat
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,10 +42,12 @@ import numpy as np
 from urbsim.errors import ParameterError, ScenarioError
 from urbsim.fileio import display_path
 from urbsim.mdlinfo import ModelInfo, model_info
-from urbsim.params import coerce_params, resolve_name
+from urbsim.params import coerce_params, resolve_name, short_repr
 from urbsim.paths import scenario_dir
 
 LANGUAGES = ("en", "zh")
+MAX_SCENARIO_BYTES = 1024 * 1024
+"""Largest scenario file read (and uploaded to the app), in bytes."""
 _TOP_KEYS = ("name", "title", "description", "parameters", "uncertainty")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _SET_RE = re.compile(
@@ -221,7 +225,9 @@ def _check_parameters(params: Any, info: ModelInfo, where: str, lines: dict) -> 
         seen[constant.name] = key
         if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
             shape = "a number or a table { element = number }" if constant.dims else "a number"
-            raise ParameterError(f"{at}: {key!r} must be {shape} ({constant.units}); got {value!r}")
+            raise ParameterError(
+                f"{at}: {key!r} must be {shape} ({constant.units}); got {short_repr(value)}"
+            )
         coerce_params(info, {key: value}, n=1, where=at)
     return dict(params)
 
@@ -241,7 +247,8 @@ def _check_uncertainty(table: Any, info: ModelInfo, where: str, text: str) -> di
 
 
 def read_scenario(path: Path, info: ModelInfo | None = None) -> Scenario:
-    """Read and validate one scenario file.
+    """Read and validate one scenario file (a regular file of at most
+    :data:`MAX_SCENARIO_BYTES`; devices, FIFOs and folders are refused unread).
 
     Raises
     ------
@@ -250,15 +257,58 @@ def read_scenario(path: Path, info: ModelInfo | None = None) -> Scenario:
     """
     where = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError(f"{where}: not a regular file; give a .toml scenario file")
+        if st.st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(_too_large(where, st.st_size))
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SCENARIO_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError(f"{where}: scenario file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{where}: cannot be read as UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot be read: {exc.strerror or exc}") from None
+    return parse_scenario(data, where, info, path=path)
+
+
+def _too_large(where: str, size: int) -> str:
+    return f"{where}: {size:,} bytes; a scenario file may have at most {MAX_SCENARIO_BYTES:,}"
+
+
+def parse_scenario(
+    data: bytes, where: str, info: ModelInfo | None = None, path: Path | None = None
+) -> Scenario:
+    """Validate the bytes of a scenario file; ``where`` names it in messages (a path, or an
+    uploaded file's name). A UTF-8 byte-order mark is accepted.
+
+    Raises
+    ------
+    ScenarioError
+        As :func:`read_scenario`.
+    """
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(_too_large(where, len(data)))
     try:
-        data = tomllib.loads(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{where}:{line}: not UTF-8 text; save the file as UTF-8") from None
+    try:
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(where, exc, text) from None
+    except RecursionError:
+        raise ScenarioError(f"{where}: tables or arrays nested too deeply") from None
+    except ValueError:  # tomllib's only other error: an integer of over 4,300 digits
+        raise ScenarioError(
+            f"{where}: a number has more than {sys.get_int_max_str_digits():,} digits"
+        ) from None
+    return _scenario_from(parsed, text, where, info, path)
+
+
+def _scenario_from(
+    data: dict, text: str, where: str, info: ModelInfo | None, path: Path | None
+) -> Scenario:
     lines = key_lines(text)
     for key in data:
         if key not in _TOP_KEYS:
@@ -324,7 +374,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         match = _SET_RE.match(item)
-        value = _set_number(match.group("value")) if match else None
+        value = parse_number(match.group("value")) if match else None
         if match is None or value is None:
             raise ParameterError(
                 f"--set {item!r}: expected VAR=VALUE or VAR[element]=VALUE with a number VALUE, "
@@ -344,7 +394,8 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _set_number(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
+    """A finite number written in ``text`` (as ``--set`` and app URLs give it), else None."""
     try:
         value = float(text.strip())
     except ValueError:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from urbsim.app.sidebar import lever_key, parse_upload
+from urbsim.app.state import plain
 from urbsim.errors import ScenarioError
 from urbsim.i18n import text
 from urbsim.mdlinfo import model_info
@@ -91,7 +93,9 @@ def test_bad_url_values_show_notices_and_good_ones_apply():
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 4
     assert (
-        text("en", "notices.url_bad_number", param="settlement_openness_policy", value="lots")
+        plain(
+            text("en", "notices.url_bad_number", param="settlement_openness_policy", value="lots")
+        )
         in warnings
     )
     assert at.slider(key=lever_key("reward per settler")).value == 4500.0
@@ -100,11 +104,11 @@ def test_bad_url_values_show_notices_and_good_ones_apply():
 def test_a_shared_url_reproduces_the_exact_run():
     first = _start()
     first.slider(key=lever_key("park investment policy", "agr")).set_value(40.0).run()
-    first.selectbox(key="county_type").set_value("eco").run()
+    first.selectbox(key="county_type@en").set_value("eco").run()
     query = dict(first.query_params)
     second = _start(query)
     assert second.session_state["scorecard"] == first.session_state["scorecard"]
-    assert second.selectbox(key="county_type").value == "eco"
+    assert second.selectbox(key="county_type@en").value == "eco"
     assert second.slider(key=lever_key("park investment policy", "agr")).value == 40.0
 
 
@@ -139,9 +143,8 @@ def test_upload_error_is_shown_on_the_page():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["upload_error"] = "mine.toml:3: 'x' is outside its range"
     at.run()
-    assert text("en", "notices.upload_error", error="mine.toml:3: 'x' is outside its range") in [
-        e.value for e in at.error
-    ]
+    shown = text("en", "notices.upload_error", error="mine.toml:3: 'x' is outside its range")
+    assert plain(shown) in [e.value for e in at.error]
 
 
 def test_every_diagram_and_the_documentation_search_render(app):
@@ -154,3 +157,63 @@ def test_every_diagram_and_the_documentation_search_render(app):
     table = app.dataframe[-1].value
     assert "debt ratio ceiling" in set(table.iloc[:, 0])
     assert len(table) < len(model_info().variables)
+
+
+def test_hostile_url_values_are_notices_in_plain_text():
+    at = _start(
+        {
+            "seed": "²",
+            "final_time": "2030",
+            "time_step": "0.125",
+            "m2_to_km2": "1",
+            "scenario": "[CLICK](https://example.org) ![i](https://example.org/i.png)",
+        }
+    )
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 5
+    for w in warnings:  # markdown source with every mark escaped: no link, no image
+        assert not re.search(r"(?<!\\)[\[\]()!:]", w), w
+    assert at.session_state["seed"] == 2023
+
+
+@pytest.mark.parametrize(
+    "data, name, fragment",
+    [
+        (
+            TITLE + b'[parameters]\n"reward per settler" = ' + b"9" * 400 + b"\n",
+            "big.toml",
+            "too large",
+        ),
+        (TITLE + b"[parameters]\nx = " + b"[" * 3000 + b"]" * 3000 + b"\n", "deep.toml", "nested"),
+        (TITLE + b'[parameters]\n"reward per settler" = 4500\n', "n" * 300 + ".toml", None),
+        (b" " * (2 * 1024 * 1024), "huge.toml", "at most 1,048,576"),
+    ],
+)
+def test_hostile_uploads_are_one_line_errors_or_load(data, name, fragment):
+    if fragment is None:  # a 300-character name: loaded, shown shortened
+        assert parse_upload(data, name, model_info()).parameters == {"reward per settler": 4500}
+        return
+    with pytest.raises(ScenarioError) as err:
+        parse_upload(data, name, model_info())
+    message = str(err.value)
+    assert fragment in message and "\n" not in message and len(message) < 300
+
+
+def test_an_unexpected_failure_shows_one_translated_line(monkeypatch):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["lang"] = "zh"
+    at.query_params["lang"] = "zh"
+    import urbsim.app.runs as runs
+
+    def broken(*args, **kwargs):
+        raise KeyError("/srv/secret/path")
+
+    monkeypatch.setattr(runs, "scorecard_frame", broken)
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [text("zh", "app.unexpected")]
+
+
+def test_brief_buttons_are_offered_for_the_current_sliders(app):
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert text("en", "brief.download") in labels and text("en", "brief.download_pdf") in labels

@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -105,3 +106,95 @@ def test_chinese_page_renders(server, browser):
     _wait_for_app(page)
     assert page.get_by_text("内蒙古县城城镇化政策实验室").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "app-zh.png"), full_page=True)
+
+
+HOSTILE = (
+    "/?seed=%C2%B2&final_time=2030&time_step=0.125&m2_to_km2=1"
+    "&scenario=%5BCLICK%5D(https%3A%2F%2Fexample.org)%20!%5Bi%5D(https%3A%2F%2Fexample.org%2Fi.png)"
+)
+
+
+def test_hostile_url_and_upload_show_plain_one_line_notices(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 2000})
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(server + HOSTILE)
+    _wait_for_app(page)
+    alerts = page.locator("[data-testid='stAlert']")
+    assert alerts.count() == 5
+    assert alerts.locator("a, img").count() == 0  # the link and the image stay text
+    texts = [t.replace("\u2060", "") for t in alerts.all_inner_texts()]
+    assert any("[CLICK](https://example.org) ![i](https" in t for t in texts)
+    assert not any(urlparse(u).hostname == "example.org" for u in requested)  # no remote image
+
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        {
+            "name": "n" * 300 + ".toml",
+            "mimeType": "application/toml",
+            "buffer": b'name = "x"\n[parameters]\nx = ' + b"[" * 3000 + b"]" * 3000 + b"\n",
+        }
+    )
+    page.get_by_text("nested too deeply").first.wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "Traceback" not in body and 'File "/' not in body
+    page.screenshot(path=str(ARTIFACTS / "app-hostile.png"), full_page=True)
+
+
+def _choices(page) -> list[str]:
+    """The values the sidebar's dropdowns show (they live in their input boxes)."""
+    boxes = page.get_by_test_id("stSidebarUserContent").locator("[data-testid='stSelectbox'] input")
+    return boxes.evaluate_all("els => els.map(e => e.value)")
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the sidebar dropdown labelled ``label`` as a person would."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_function(
+        "(o) => [...document.querySelectorAll('[data-testid=stSelectbox] input')]"
+        ".some(e => e.value === o)",
+        arg=option,
+    )
+    _wait_for_app(page)
+
+
+def _language(page, name: str, label: str) -> None:
+    page.get_by_test_id("stSidebarUserContent").get_by_text(name, exact=True).click()
+    page.get_by_role("combobox", name=label, exact=True).wait_for()
+    _wait_for_app(page)
+
+
+def test_language_round_trip_keeps_preset_and_reset_works(server, browser):
+    """en -> zh -> en -> zh, a preset picked in each language, levers reset: no traceback, the
+    dropdowns follow the language, and the preset is kept by name (it was kept by label)."""
+    from urbsim.i18n import text
+    from urbsim.scenarios import load_scenario
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    titles = {n: load_scenario(n).title for n in ("baseline", "plan", "accelerated")}
+    page = browser.new_page(viewport={"width": 1500, "height": 2200})
+    page.goto(f"{server}/?lang=en")
+    _wait_for_app(page)
+    steps = [("zh", "中文", "plan"), ("en", "English", "accelerated"), ("zh", "中文", "baseline")]
+    for lang, switch, preset in steps:
+        _language(page, switch, text(lang, "sidebar.scenario"))
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "KeyError" not in body
+        # both dropdowns follow the language, and keep the preset chosen before
+        assert text(lang, "types.all") in _choices(page)
+        assert any(t[lang] in _choices(page) for t in titles.values())
+        _pick(page, text(lang, "sidebar.scenario"), titles[preset][lang])
+        assert f"scenario={preset}" in page.url or preset == "baseline"
+        page.screenshot(path=str(ARTIFACTS / f"app-round-trip-{lang}-{preset}.png"))
+    # move a lever, then reset it to the preset
+    page.get_by_test_id("stSidebarUserContent").get_by_text(
+        text("zh", "groups.people"), exact=True
+    ).click()
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    thumb.press("ArrowLeft")
+    page.wait_for_function("location.search.includes('settlement_openness_policy')")
+    page.get_by_role("button", name=text("zh", "sidebar.reset")).click()
+    page.wait_for_function("!location.search.includes('settlement_openness_policy')")
+    assert "Traceback" not in page.inner_text("body")

@@ -55,9 +55,16 @@ def test_chinese_export_without_cjk_font_is_refused(plan_run, monkeypatch):
     assert export.chart_png(english, STAMP, "en")[:4] == b"\x89PNG"
 
 
-def test_csv_has_stamp_comments_and_reads_back(plan_run):
-    _, data = _gdp(plan_run, "en")
-    csv = export.table_csv(data.to_csv_frame(), STAMP, "en")
-    assert csv.startswith("# urbsim")
-    back = pd.read_csv(io.StringIO(csv), comment="#")
-    assert list(back["year"]) == list(data.lines["year"])
+def test_csv_reads_back_without_options_at_whole_years(plan_run):
+    _, data = _gdp(plan_run, "zh")
+    csv = export.table_csv(data.to_csv_frame("zh"))
+    assert csv.startswith("\ufeff年份,") and "#" not in csv
+    back = pd.read_csv(io.BytesIO(csv.encode("utf-8")))
+    assert back["年份"].tolist() == list(range(2020, 2036))
+
+
+def test_stamp_meta_and_attrs_round_trip(plan_run):
+    stamp = export.Stamp.from_attrs(plan_run.attrs)
+    assert stamp.scenario == "plan" and stamp.model_sha256 == plan_run.attrs["model_sha256"]
+    meta = STAMP.meta()
+    assert meta["parameters_changed"]["reward per settler"] == 4500.0 and meta["seed"] == 2023

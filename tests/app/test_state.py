@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from urbsim.app.state import (
+    _RESERVED,
     AppState,
     diff_values,
     format_number,
     from_query,
+    plain,
     preset_values,
     to_query,
 )
-from urbsim.i18n import text
+from urbsim.i18n import slug, text
 from urbsim.mdlinfo import model_info
+from urbsim.params import coerce_params
 
 INFO = model_info()
 PRESETS = ["baseline", "plan"]
+_SLUGS = {slug(c) for c in INFO.constants} | set(_RESERVED)
 
 
 @settings(max_examples=200, deadline=None)
@@ -90,3 +96,46 @@ def test_diff_lists_only_changed_elements():
     assert diff_values(INFO, current, base) == {
         "park investment policy": {"agr": float(base["park investment policy"][1] + 5)}
     }
+
+
+def test_seed_accepts_ascii_digits_only():
+    for raw in ("²", "٣", "1" * 30, "4294967296", " 7", "+7"):
+        state, notices = from_query({"seed": raw}, INFO, PRESETS, "plan")
+        assert state.seed == AppState().seed and len(notices) == 1, raw
+
+
+def test_structural_constants_cannot_be_set_from_a_url():
+    structural = [c.name for c in INFO.constants.values() if c.structural]
+    assert structural  # FINAL TIME, TIME STEP, unit conversions
+    query = {slug(name): format_number(INFO.constants[name].default.flat[0]) for name in structural}
+    state, notices = from_query(query, INFO, PRESETS, "plan")
+    assert state.overrides == {}
+    assert notices == [text("en", "notices.url_unknown", param=k) for k in query]
+
+
+def test_plain_escapes_every_markdown_mark():
+    shown = plain("[CLICK](https://x.org) ![i](https://x.org/i.png) :red[a] $x$ <b>\nline")
+    assert "\n" not in shown
+    assert not re.search(r"(?<!\\)[\[\]()!:$<>]", shown)
+    assert re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "") == (
+        "[CLICK](https://x.org) ![i](https://x.org/i.png) :red[a] $x$ <b> line"
+    )
+
+
+_QUERY_TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.one_of(st.sampled_from(sorted(_SLUGS)), _QUERY_TEXT),
+        st.one_of(_QUERY_TEXT, st.floats().map(repr)),
+        max_size=6,
+    )
+)
+def test_any_query_string_gives_a_valid_state_and_one_line_notices(query):
+    state, notices = from_query(query, INFO, PRESETS, "plan")
+    coerce_params(INFO, state.overrides, n=1)  # every applied value passes the CLI's checks
+    assert 0 <= state.seed <= 2**32 - 1 and state.lang in ("en", "zh")
+    for notice in notices:
+        assert "\n" not in notice and len(notice) < 400

@@ -44,7 +44,7 @@ def as_pysd_frame(cm, ds, run: int = 0):
 
     columns = {}
     for name in ds.data_vars:
-        if name in cm.variables:
+        if name in cm.variables and "time" in ds[name].dims:  # inputs have no time axis
             da = ds[name].isel(run=run).transpose("time", *cm.variables[name].dims)
             values = da.to_numpy().reshape(ds.sizes["time"], -1)
             columns.update(zip(pysd_columns(cm, name), values.T, strict=True))

@@ -23,6 +23,7 @@ GENERATED = re.compile(r"^(v|x)\d+$|^s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn
 ATTRS = re.compile(r"^[a-z_]+$")
 SCALAR_ALLOWED = {
     "_abs", "_exp", "_log", "_sqrt", "_trunc", "_pow", "_lk", "_lkf", "_dorder1", "_dfo1",
+    "_sin", "_cos", "_tan", "_arcsin", "_arccos", "_arctan", "_sinh", "_cosh", "_tanh",
     "_NAN", "_INF", "_sim1", "_rows", "_app", "_last", "range", "len", "t", "k", "DT", "P", "T",
     "REC",
 }  # fmt: skip

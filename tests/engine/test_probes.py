@@ -59,7 +59,7 @@ def test_untaken_branch_gives_no_warning_and_no_nan(tmp_path):
     ("name", "variable", "function"),
     [
         ("unsupported_random.mdl", "Noise", "RANDOM UNIFORM"),
-        ("unsupported_delayn.mdl", "Delayed", "DELAY N"),
+        ("unsupported_delayn_dynamic.mdl", "Delayed", "DELAY N"),
     ],
 )
 def test_unsupported_feature_names_variable_function_and_line(tmp_path, name, variable, function):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import pytest
 
 from urbsim.ensemble.cli import add_commands, parse_years
 from urbsim.errors import UrbsimError
+from urbsim.i18n import text
 
 from .conftest import TINY
 
@@ -31,10 +33,18 @@ def test_mc_prints_targets_and_writes(tmp_path, capsys, model):
     out = tmp_path / "mc.nc"
     code, stdout, err = run(["mc", "--n", "32", "--seed", "1", "--out", str(out)], capsys)
     assert code == 0 and out.is_file()
-    assert "T2" in stdout and "county_town_share" in stdout and "P(met 2025)" in stdout
+    assert "T2" in stdout and "County-town share" in stdout and "P(met 2025)" in stdout
     assert "run" in err  # tqdm progress on stderr
     code, _, err = run(["mc", "--n", "32", "--seed", "1", "--out", str(out)], capsys)
     assert code == 2 and "already exists" in err and err.count("\n") == 1
+
+
+def test_mc_in_chinese_formats_numbers_as_run_does(capsys, model):
+    code, stdout, _ = run(["mc", "--n", "16", "--seed", "2", "--lang", "zh"], capsys)
+    assert code == 0
+    assert text("zh", "report.p_met", year=2025) in stdout
+    assert "e+" not in stdout  # 12,432 as `urbsim run` writes it, not 1.243e+04
+    assert re.search(r"\d{2},\d{3} / ", stdout)
 
 
 @pytest.mark.parametrize(

@@ -11,15 +11,33 @@ from __future__ import annotations
 
 
 def main() -> None:
-    """Draw the whole page once (Streamlit calls this on every interaction)."""
+    """Draw the whole page once (Streamlit calls this on every interaction).
+
+    No traceback reaches a visitor: an unexpected failure is logged on the server and shown
+    as one translated line (Streamlit's own error details are off, see ``streamlit_app.py``).
+    """
+    import logging
+
+    import streamlit as st
+
+    from urbsim.i18n import text
+
+    try:
+        _page()
+    except Exception:
+        logging.getLogger("urbsim.app").exception("the page failed")
+        st.error(text(st.session_state.get("lang", "en"), "app.unexpected"))
+
+
+def _page() -> None:
     # Imported here so that ``urbsim.app.compute`` (CLI, bench) does not pull in Streamlit.
     import datetime as dt
 
     import streamlit as st
 
     from urbsim import export
-    from urbsim.app import runs, scorecard, sidebar, tabs
-    from urbsim.app.state import to_query
+    from urbsim.app import briefing, runs, scorecard, sidebar, tabs
+    from urbsim.app.state import plain, to_query
     from urbsim.errors import UrbsimError
     from urbsim.i18n import text
 
@@ -37,20 +55,22 @@ def main() -> None:
     st.title(text(lang, "app.title"))
     st.caption(text(lang, "app.subtitle"))
     for notice in st.session_state.get("notices", []):
-        st.warning(notice, icon=":material/link_off:")
+        st.warning(plain(notice), icon=":material/link_off:")
     if st.session_state.get("upload_error"):
-        st.error(text(lang, "notices.upload_error", error=st.session_state["upload_error"]))
+        error = st.session_state["upload_error"]
+        st.error(plain(text(lang, "notices.upload_error", error=error)))
 
     key = runs.overrides_key(state.overrides)
     try:
         single, ensemble = runs.live_runs(state.scenario, key, state.seed)
         baseline = runs.case_run(runs.BASELINE, "{}") if runs.BASELINE in presets else None
     except UrbsimError as exc:
-        st.error(text(lang, "app.run_error", error=exc))
+        st.error(plain(text(lang, "app.run_error", error=exc)))
         return
     st.session_state["results"] = single
 
     scorecard.render(runs.scorecard_frame(single, ensemble), lang)
+    briefing.render(model, scenario, state.overrides, state.seed, lang)
     stamp = export.Stamp(
         scenario=scenario.name,
         changed=state.overrides,

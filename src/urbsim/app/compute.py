@@ -16,9 +16,11 @@ import pandas as pd
 import xarray as xr
 
 from urbsim.charts import CHART_OUTPUTS
+from urbsim.i18n import text, unit
 from urbsim.indicators import INDICATORS, TARGETS, value_at
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
 from urbsim.model import Model
+from urbsim.report import goal_text
 from urbsim.scenarios import Scenario
 
 #: Runs in the live uncertainty ensemble (the issue asks for at least 200).
@@ -145,12 +147,65 @@ def simulate_tornado(model: Model, scenario: Any) -> pd.DataFrame:
 
 
 def scorecard_frame(single: xr.Dataset, ensemble: xr.Dataset | None) -> pd.DataFrame:
-    """Each represented target: value in its year, whether met, share of ensemble runs met."""
+    """Each represented target: value in its year, whether met, share of ensemble runs met
+    (``prob``) with its 95 % Wilson interval (``prob_low``, ``prob_high``)."""
+    from urbsim.ensemble.montecarlo import wilson
+
     rows = []
     for t in TARGETS.values():
         value = float(value_at(single[t.indicator], t.year).values.squeeze())
-        prob = None
+        prob = low = high = None
         if ensemble is not None:
-            prob = float(np.mean(t.is_met(value_at(ensemble[t.indicator], t.year).values)))
-        rows.append({"id": t.id, "value": value, "met": bool(t.is_met(value)), "prob": prob})
+            met = t.is_met(value_at(ensemble[t.indicator], t.year).values)
+            prob = float(np.mean(met))
+            low, high = (float(x) for x in wilson(int(np.sum(met)), met.size))
+        rows.append(
+            {
+                "id": t.id,
+                "value": value,
+                "met": bool(t.is_met(value)),
+                "prob": prob,
+                "prob_low": low,
+                "prob_high": high,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def scorecard_table(frame: pd.DataFrame, lang: str, interval: bool = False) -> pd.DataFrame:
+    """The scorecard as displayed: translated headers, values with units, met and P(met).
+
+    Parameters
+    ----------
+    frame : output of :func:`scorecard_frame` (``prob`` a share 0-1 or ``None``).
+    interval : show P(met) with its 95 % interval (the brief does; the app shows the share).
+    """
+    rows = []
+    for r in frame.itertuples():
+        t = TARGETS[r.id]
+        units = unit(lang, INDICATORS[t.indicator].units)
+        if r.prob is None or pd.isna(r.prob):
+            prob = text(lang, "scorecard.na")
+        elif interval:
+            prob = text(
+                lang,
+                "scorecard.prob_interval",
+                p=100 * r.prob,
+                lo=100 * r.prob_low,
+                hi=100 * r.prob_high,
+            )
+        else:
+            prob = text(lang, "scorecard.prob_value", p=100 * r.prob)
+        rows.append(
+            {
+                text(lang, "scorecard.target"): f"{t.id} {text(lang, f'targets.{t.id}')}",
+                text(lang, "scorecard.article"): t.article,
+                text(lang, "scorecard.value"): f"{r.value:,.2f} {units}",
+                text(lang, "scorecard.goal"): f"{goal_text(lang, t.id)} {units}",
+                text(lang, "scorecard.met"): text(
+                    lang, "scorecard.yes" if r.met else "scorecard.no"
+                ),
+                text(lang, "scorecard.prob"): prob,
+            }
+        )
     return pd.DataFrame(rows)

@@ -8,9 +8,9 @@ reproduces every element exactly.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -22,13 +22,14 @@ from urbsim.app.state import (
     AppState,
     diff_values,
     from_query,
+    plain,
     preset_values,
 )
 from urbsim.charts import TYPES
-from urbsim.errors import ScenarioError, UrbsimError
+from urbsim.errors import UrbsimError
 from urbsim.i18n import LANGUAGES, slug, text, text_or, unit
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
-from urbsim.scenarios import Scenario, read_scenario
+from urbsim.scenarios import Scenario, parse_scenario
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 _FIXED = "fixed_overrides"  # session key: changed constants that are not levers (from URL/file)
@@ -92,6 +93,45 @@ def init_from_url(info: ModelInfo, presets: Mapping[str, Scenario], default: str
     st.session_state["notices"] = notices
 
 
+def widget_key(key: str, lang: str) -> str:
+    """Key of the selectbox that shows the choice stored under ``key`` in ``lang``.
+
+    Streamlit remembers a selectbox by its displayed label, and the labels change with the
+    language; so each language draws its own widget, and the choice itself is kept by id (the
+    preset's name, the type's code) under ``key``.
+    """
+    return f"{key}@{lang}"
+
+
+def _choose(key: str, lang: str) -> None:
+    """Callback of a language-keyed selectbox: keep its choice by id under ``key``."""
+    st.session_state[key] = st.session_state[widget_key(key, lang)]
+
+
+def _choose_preset(info: ModelInfo, presets: Mapping[str, Scenario], lang: str) -> None:
+    """Callback of the preset selectbox: keep the choice, then reset the levers to it."""
+    _choose("preset", lang)
+    _reset(info, presets)
+
+
+def _select(
+    container: Any, key: str, lang: str, label: str, options: list[str], names: Mapping, **kw
+) -> str:
+    """A selectbox for the choice stored by id under ``key`` (see :func:`widget_key`)."""
+    wkey = widget_key(key, lang)
+    st.session_state[wkey] = st.session_state[key]
+    container.selectbox(
+        label,
+        options,
+        key=wkey,
+        format_func=names.__getitem__,
+        on_change=kw.pop("on_change", _choose),
+        args=kw.pop("args", (key, lang)),
+        **kw,
+    )
+    return st.session_state[key]
+
+
 def _reset(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
     """Callback: levers back to the preset now selected."""
     preset = st.session_state["preset"]
@@ -107,16 +147,13 @@ def parse_upload(data: bytes, filename: str, info: ModelInfo) -> Scenario:
     Raises
     ------
     ScenarioError
-        One line naming the uploaded file (not the temporary copy), the line and what is allowed.
+        One line naming the uploaded file (its name cut to 60 characters), the line and what
+        is allowed; files over :data:`urbsim.scenarios.MAX_SCENARIO_BYTES` are refused unread.
     """
     name = Path(filename).name or "upload.toml"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        try:
-            return read_scenario(path, info)
-        except UrbsimError as exc:
-            raise ScenarioError(str(exc).replace(str(path), name)) from None
+    if len(name) > 60:
+        name = name[:40] + "…" + name[-19:]
+    return parse_scenario(data, name, info)
 
 
 def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
@@ -126,7 +163,7 @@ def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
         return
     try:
         scenario = parse_upload(uploaded.getvalue(), uploaded.name, info)
-    except ScenarioError as exc:
+    except UrbsimError as exc:
         st.session_state["upload_error"] = str(exc)
         return
     st.session_state.pop("upload_error", None)
@@ -194,25 +231,30 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     options = [*presets, ""]
     preset_title = {n: s.title.get(lang, n) for n, s in presets.items()}
     preset_title[""] = text(lang, "sidebar.model_defaults")
-    sb.selectbox(
+    _select(
+        sb,
+        "preset",
+        lang,
         text(lang, "sidebar.scenario"),
         options,
-        key="preset",
-        format_func=preset_title.__getitem__,
+        preset_title,
         help=text(lang, "sidebar.scenario_help"),
-        on_change=_reset,
-        args=(info, presets),
+        on_change=_choose_preset,
+        args=(info, presets, lang),
     )
     preset = st.session_state["preset"]
     if preset:
         sb.caption(presets[preset].description.get(lang, ""))
     if st.session_state.get("uploaded_name"):
-        sb.info(text(lang, "sidebar.uploaded", name=st.session_state["uploaded_name"]))
-    sb.selectbox(
+        name = st.session_state["uploaded_name"]
+        sb.info(plain(text(lang, "sidebar.uploaded", name=name)))
+    _select(
+        sb,
+        "county_type",
+        lang,
         text(lang, "sidebar.type_filter"),
         [ALL_TYPES, *TYPES],
-        key="county_type",
-        format_func=lambda t: text(lang, f"types.{t}"),
+        {t: text(lang, f"types.{t}") for t in (ALL_TYPES, *TYPES)},
         help=text(lang, "sidebar.type_help"),
     )
 

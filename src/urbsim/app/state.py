@@ -15,6 +15,7 @@ URL can crash the app.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +23,11 @@ from typing import Any
 import numpy as np
 
 from urbsim.charts import TYPES
+from urbsim.errors import ParameterError
 from urbsim.i18n import LANGUAGES, slug, text
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
+from urbsim.params import coerce_value, resolve_name
+from urbsim.scenarios import parse_number
 
 #: Seed of the live uncertainty ensemble unless the URL gives another.
 DEFAULT_SEED = 2023
@@ -56,6 +60,22 @@ class AppState:
     seed: int = DEFAULT_SEED
 
 
+def plain(message: str) -> str:
+    """``message`` for Streamlit's markdown elements (``st.warning``, ``st.error``, ...), shown
+    as the plain text it is: every ASCII punctuation mark escaped, so nothing a visitor wrote in
+    a URL or a file (``[link](...)``, ``![img](...)``, ``:red[...]``, ``$x$``) becomes a link,
+    an image or formatting; a word joiner (U+2060, invisible) inside ``://``, ``www.`` and
+    ``@`` stops GitHub-style autolinks; newlines become spaces (one line)."""
+    text = " ".join(str(message).split())
+    for pattern, joined in (
+        ("://", ":\u2060//"),
+        (r"(?i)\b(www)\.", "\\1\u2060."),
+        ("@", "@\u2060"),
+    ):
+        text = re.sub(pattern, joined, text)
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
 def format_number(value: float) -> str:
     """Shortest text that reads back as the same float (``30.0`` -> ``"30"``)."""
     out = repr(float(value))
@@ -83,7 +103,15 @@ def to_query(state: AppState, default_scenario: str) -> dict[str, str]:
 
 
 def _constants_by_slug(info: ModelInfo) -> dict[str, ConstantInfo]:
-    return {slug(c.name): c for c in info.constants.values()}
+    """The constants a URL may set: those ``--set`` accepts (no structural definitions)."""
+    out = {}
+    for c in info.constants.values():
+        try:
+            resolve_name(info, c.name)
+        except ParameterError:
+            continue
+        out[slug(c.name)] = c
+    return out
 
 
 def from_query(
@@ -121,7 +149,7 @@ def from_query(
         )
     if "seed" in query:
         raw = query["seed"]
-        if raw.isdigit() and int(raw) <= _MAX_SEED:
+        if re.fullmatch(r"[0-9]{1,10}", raw) and int(raw) <= _MAX_SEED:  # not "²" or "٣"
             state.seed = int(raw)
         else:
             notes.append(("url_bad_seed", {"value": raw}))
@@ -132,7 +160,16 @@ def from_query(
         note = _read_parameter(key, raw, constants, info, state.overrides)
         if note:
             notes.append(note)
-    return state, [text(lang, f"notices.{k}", **fields) for k, fields in notes]
+    return state, [text(lang, f"notices.{k}", **_cut(fields)) for k, fields in notes]
+
+
+def _cut(fields: dict[str, Any], limit: int = 40) -> dict[str, Any]:
+    """What a visitor wrote (``param``, ``value``), cut to ``limit`` characters for a notice."""
+    out = dict(fields)
+    for k in ("param", "value"):
+        if k in out and len(out[k]) > limit:
+            out[k] = out[k][: limit - 1] + "…"
+    return out
 
 
 def _read_parameter(
@@ -151,14 +188,13 @@ def _read_parameter(
         allowed = info.subscripts[c.dims[0]]
         if element not in allowed:
             return "url_bad_element", {"param": key, "allowed": ", ".join(allowed)}
+    value = parse_number(raw)  # exactly as `urbsim run --set` reads a value
+    if value is None:
+        return "url_bad_number", {"param": key, "value": raw}
     try:
-        value = float(raw)
-    except ValueError:
-        return "url_bad_number", {"param": key, "value": raw}
-    if not math.isfinite(value):
-        return "url_bad_number", {"param": key, "value": raw}
-    if c.range is not None and not c.range[0] <= value <= c.range[1]:
-        lo, hi = c.range
+        coerce_value(info, c, {element: value} if element else value, n=1)
+    except ParameterError:
+        lo, hi = c.range or (-math.inf, math.inf)
         return "url_range", {"param": key, "value": raw, "lo": f"{lo:g}", "hi": f"{hi:g}"}
     if element:
         table = out.setdefault(c.name, {})

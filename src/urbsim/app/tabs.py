@@ -22,6 +22,7 @@ from urbsim.i18n import slug, text, text_or, unit
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.mdlinfo import ModelInfo
 from urbsim.scenarios import Scenario
+from urbsim.tables import xlsx_bytes
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,21 @@ def _downloads(chart: ChartDef, data, view: View) -> None:
         )
 
     def csv() -> str:
-        return export.table_csv(data.to_csv_frame(), view.stamp, lang)
+        return export.table_csv(data.to_csv_frame(lang))
 
-    cols = st.columns([1, 1, 1, 2])
+    def xlsx() -> bytes:
+        return xlsx_bytes(data.to_csv_frame(lang), view.stamp.meta())
+
+    cols = st.columns([1, 1, 1, 1, 1])
     base = f"urbsim-{chart.id}-{view.stamp.scenario.replace('+', '-')}"
     images = export.cjk_font_path() is not None or lang != "zh"
-    formats = (("png", png, "image/png"), ("svg", svg, "image/svg+xml"), ("csv", csv, "text/csv"))
-    for col, (fmt, fn, mime) in zip(cols, formats, strict=False):  # the 4th column is a spacer
+    formats = (
+        ("png", png, "image/png"),
+        ("svg", svg, "image/svg+xml"),
+        ("csv", csv, "text/csv"),
+        ("xlsx", xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    )
+    for col, (fmt, fn, mime) in zip(cols, formats, strict=False):  # the 5th column is a spacer
         col.download_button(
             text(lang, f"charts.download_{fmt}"),
             fn,
@@ -74,7 +83,7 @@ def _downloads(chart: ChartDef, data, view: View) -> None:
             mime=mime,
             key=f"dl-{chart.id}-{fmt}",
             on_click="ignore",
-            disabled=fmt != "csv" and not images,
+            disabled=fmt in ("png", "svg") and not images,
         )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am_
 
-from urbsim.errors import ModelError, ParameterError, UnsupportedFeature
+from urbsim.errors import ModelError, ParameterError, UnsupportedFeature, UrbsimError
 from urbsim.mdlinfo import VariableInfo, definition_line, definition_lines, model_info
 from urbsim.pysd_compat import abstract_model
 
@@ -38,7 +38,9 @@ from .expressions import TIME, E, ExprCompiler, align, norm, num
 _STATEFUL_TYPES = (
     ae.IntegStructure,
     ae.SmoothStructure,
+    ae.SmoothNStructure,
     ae.DelayStructure,
+    ae.DelayNStructure,
     ae.DelayFixedStructure,
     ae.TrendStructure,
     ae.InitialStructure,
@@ -65,6 +67,12 @@ class Node:
         self.x = None
         self.y = None  # lookup default y (1, *dims, npts)
         self.per_run = False
+
+
+def _except_first(components) -> list:
+    """Components with ``:EXCEPT:`` first: each fills its whole block, then the definitions
+    of the excepted elements overwrite their part (every element is defined exactly once)."""
+    return sorted(components, key=lambda c: not c.subscripts[1])
 
 
 def _is_literal(ast) -> bool:
@@ -103,11 +111,28 @@ class Program:
         self.elements = sec.elements
         self._hidden_count = 0
         self._hoisted: dict = {}
-        self._first_pass()
-        self._control_values()
-        self._scan_dynamic()
-        self._second_pass()
-        self._classify()
+        self._subscript_values: dict[str, E | None] = {}
+        self._at: tuple[str, int | None] | None = None  # the element being compiled
+        try:
+            self._first_pass()
+            self._control_values()
+            self._scan_dynamic()
+            self._second_pass()
+            self._classify()
+        except UrbsimError:
+            raise
+        except Exception as err:  # a construct no pass anticipated: name it, never crash
+            raise self.internal_error(err) from err
+
+    def internal_error(self, err: Exception) -> UnsupportedFeature:
+        """``UnsupportedFeature`` for an unexpected exception while compiling ``self._at``."""
+        name, line = self._at or ("?", None)
+        detail = " ".join(str(err).split())[:200]
+        return self.err(
+            name,
+            line,
+            f"a construct the fast engine cannot compile ({type(err).__name__}: {detail})",
+        )
 
     # -- helpers ----------------------------------------------------------------------------
     def find_line(self, name: str) -> int | None:
@@ -142,6 +167,34 @@ class Program:
             )
         return node
 
+    def subscript_value(self, ref: str) -> E | None:
+        """A subscript range or element used as a value, as PySD computes it: a range gives
+        the 1-based positions of its elements in their main range, an element its position;
+        None if ``ref`` is neither."""
+        key = norm(ref)
+        if key in self._subscript_values:
+            return self._subscript_values[key]
+        mains = {}  # PySD's main ranges: no other range holds more of their elements
+        for r, es in self.ranges.items():
+            bigger = [q for q, qs in self.ranges.items() if set(es) < set(qs)]
+            equal = [q for q, qs in self.ranges.items() if set(es) == set(qs)]
+            if not bigger and norm(r) == min(norm(q) for q in equal):
+                mains[r] = es
+        value = None
+        for es in mains.values():
+            for i, e in enumerate(es, start=1):
+                if norm(e) == key:
+                    value = E(num(i))
+        rng = self.range_of_norm.get(key)
+        if rng is not None:
+            main = next(m for m, es in mains.items() if set(self.ranges[rng]) <= set(es))
+            pos = [mains[main].index(e) + 1.0 for e in self.ranges[rng]]
+            node = self.new_node(f"{rng}#positions", "const", [rng], None, False)
+            node.value = np.asarray(pos, dtype=np.float64).reshape(-1, 1)
+            value = E(node.py, (rng,), True, {node.id})
+        self._subscript_values[key] = value
+        return value
+
     def _range_of(self, name, dim=None):
         if name in self.ranges:
             return name
@@ -155,10 +208,7 @@ class Program:
         comps = el.components
         subs_lists = []
         for c in comps:
-            subs, exc = c.subscripts
-            if exc:
-                raise self.err(el.name, line, "subscript :EXCEPT: is not supported")
-            subs_lists.append(list(subs))
+            subs_lists.append(list(c.subscripts[0]))
         nd = {len(s) for s in subs_lists}
         if len(nd) != 1:
             raise self.err(el.name, line, "components with different numbers of subscripts")
@@ -199,6 +249,7 @@ class Program:
     def _first_pass(self):
         for el in self.elements:
             line = self.find_line(el.name)
+            self._at = (el.name, line)
             comps = el.components
             if isinstance(el, am_.AbstractControlElement) or norm(el.name) in _CONTROL:
                 node = self.new_node(el.name, "control", [], line)
@@ -338,6 +389,7 @@ class Program:
                 continue
             if node.kind == "control":
                 continue
+            self._at = (node.name, node.line)
             if node.kind == "const":
                 self._compile_const(node)
             elif node.kind == "lookup":
@@ -349,7 +401,7 @@ class Program:
         el = node.el
         tail = self.sizes(node.dims)
         val = np.full((*tail, 1), np.nan)
-        for c in el.components:
+        for c in _except_first(el.components):
             ix, lhs = self._placement(c, node.dims)
             shape = tuple(len(i) for i in ix)
             a = np.asarray(c.ast, dtype=np.float64)
@@ -417,11 +469,11 @@ class Program:
             if ast.non_negative:
                 raise ctx.unsupported("non-negative INTEG")
             stype, args, order = "integ", {"flow": ast.flow, "initial": ast.initial}, 1
-        elif isinstance(ast, ae.SmoothStructure):
-            stype, order = "smooth", int(ast.order)
+        elif isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
+            stype, order = "smooth", self._order(ast, ctx)
             args = {"input": ast.input, "smooth_time": ast.smooth_time, "initial": ast.initial}
-        elif isinstance(ast, ae.DelayStructure):
-            stype, order = "delay", int(ast.order)
+        elif isinstance(ast, (ae.DelayStructure, ae.DelayNStructure)):
+            stype, order = "delay", self._order(ast, ctx)
             args = {"input": ast.input, "delay_time": ast.delay_time, "initial": ast.initial}
         elif isinstance(ast, ae.DelayFixedStructure):
             stype, order = "delayfixed", 1
@@ -443,6 +495,11 @@ class Program:
             self._check_dims(e, sdims, ctx)
             if stype == "delayfixed" and k == "delay_time" and e.dims:
                 raise ctx.unsupported("DELAY FIXED with a subscripted delay time")
+            # PySD's DELAY N keeps each stage's own delay time; with a delay time that does
+            # not change over time that is DELAY3's arithmetic at order N
+            dynamic = any(self.is_dynamic(d) for d in e.deps)
+            if isinstance(ast, ae.DelayNStructure) and k == "delay_time" and dynamic:
+                raise ctx.unsupported("DELAY N with a delay time that changes over time")
             code = align(e, sdims)
             if stype == "initial" and (e.dims != sdims or not e.ra) and sdims:
                 code = f"_bc({code}, {tail!r})"
@@ -451,6 +508,28 @@ class Program:
         node.st = st
         node.ra = bool(sdims) or stype != "initial" or True
         return node
+
+    def _table_part(self, node, values, dims) -> E:
+        """A constant table that defines part of an equation's elements (a hidden constant)."""
+        shape = self.sizes(dims)
+        a = np.asarray(values, dtype=np.float64)
+        if a.size != math.prod(shape):
+            raise self.err(node.name, node.line, "constant table size does not match", ModelError)
+        self._hidden_count += 1
+        part = self.new_node(f"{node.name}#table{self._hidden_count}", "const", dims, node.line)
+        part.public = False
+        part.value = a.reshape((*shape, 1))
+        return E(part.py, tuple(dims), True, {part.id})
+
+    @staticmethod
+    def _order(ast, ctx: ExprCompiler) -> int:
+        """The order of a SMOOTH/DELAY (N): PySD fixes it once, from a whole number."""
+        order = ast.order
+        if isinstance(order, bool) or not isinstance(order, (int, float, np.integer, np.floating)):
+            raise ctx.unsupported("a SMOOTH N / DELAY N order that is not a number")
+        if order != int(order) or order < 1:
+            raise ctx.unsupported(f"SMOOTH N / DELAY N order {order!r} (a whole number >= 1)")
+        return int(order)
 
     def _check_dims(self, e: E, dims, ctx):
         extra = [d for d in e.dims if d not in dims]
@@ -464,13 +543,14 @@ class Program:
         el = node.el
         tail = self.sizes(node.dims)
         parts = []
-        for c in el.components:
+        for c in _except_first(el.components):
             ix, lhs = self._placement(c, node.dims)
             ctx = ExprCompiler(self, node.name, lhs, node.line)
-            if isinstance(c.ast, np.ndarray) and c.ast.ndim > 0:
-                raise ctx.unsupported("mixing a constant table with equations")
-            e = ctx.expr(c.ast)
             cdims = tuple(d for d in lhs if d is not None)
+            if isinstance(c.ast, np.ndarray) and c.ast.ndim > 0:
+                e = self._table_part(node, c.ast, cdims)  # numbers next to equations
+            else:
+                e = ctx.expr(c.ast)
             self._check_dims(e, cdims, ctx)
             parts.append((ix, lhs, e))
         if len(parts) == 1 and all(lh == d for lh, d in zip(parts[0][1], node.dims, strict=True)):
@@ -801,6 +881,10 @@ class CompiledModel:
         self.native_vector_math = True
         self._native_cache: dict = {}
         self.native_status = "not used yet" if self.native else "off"
+        # the execution path of the last simulate() that ran equations: native-vector
+        # (C, glibc vector maths), native-exact (C, C library maths), scalar, scalar+numpy
+        # (a run the scalar code could not finish was rerun with numpy), numpy or jax
+        self.last_path = "not run yet"
         self._steps_list = self._steps.tolist()
         self._rec_list = rec.astype(bool).tolist()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
@@ -974,7 +1058,8 @@ class CompiledModel:
             return [tuple(nd.x.tolist())] + [tuple(y) for y in rows.tolist()]
         return a[..., r if a.shape[-1] > 1 else 0].reshape(-1).tolist()
 
-    def _run_scalar(self, scalar, values, n, r, outs, run_block):
+    def _run_scalar(self, scalar, values, n, r, outs, run_block) -> bool:
+        """Run ``r`` through the scalar code; True if it had to be rerun with numpy."""
         fn, layout, defaults, cols, shapes, _ = scalar
         P = []
         for _, i in layout:
@@ -986,10 +1071,11 @@ class CompiledModel:
             # Python raises where numpy gives inf/NaN (x/0, log(0), exp overflow ...): this run
             # takes the numpy code, so it gets numpy's numbers
             run_block(r, r + 1)
-            return
+            return True
         a = np.array(rows, dtype=np.float64)
         for o, c0, c1, shape in zip(outs, cols[:-1], cols[1:], shapes, strict=True):
             o[r] = a[:, c0:c1].reshape((a.shape[0], *shape))
+        return False
 
     def scalar_source(self, outputs: Sequence[str] | None = None) -> str | None:
         """The generated scalar (one run) source for ``outputs``, or None if not available."""
@@ -1082,10 +1168,11 @@ class CompiledModel:
                     params.append((a, a.shape[-2] if kind == "lookup" else a.shape[-1]))
                 rec = np.asarray(self._rec_list, dtype=np.uint8)
                 kernel.run(params, n, self._steps, rec, outs, self.threads or 1)
+                self.last_path = "native-vector" if kernel.vector_math else "native-exact"
             elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)
-                for r in range(n):
-                    self._run_scalar(scalar, values, n, r, outs, run_block)
+                reruns = [self._run_scalar(scalar, values, n, r, outs, run_block) for r in range(n)]
+                self.last_path = "scalar+numpy" if any(reruns) else "scalar"
             elif workers <= 1 or self.backend != "numpy":
                 for start in starts:
                     run_block(start)
@@ -1093,6 +1180,8 @@ class CompiledModel:
                 # numpy releases the GIL inside its loops: blocks run on several cores
                 with ThreadPoolExecutor(workers) as pool:
                     list(pool.map(run_block, starts))
+            if kernel is None and scalar is None:
+                self.last_path = self.backend
             for name, o in zip(dyn_names, outs, strict=True):
                 results[name] = o
         return {name: results[self._node(name, "output").name] for name in names}

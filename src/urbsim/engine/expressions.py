@@ -52,12 +52,15 @@ class E:
 
 
 _UNARY = {"abs": "xp.abs", "exp": "xp.exp", "ln": "xp.log", "sqrt": "xp.sqrt"}
+# trigonometric and hyperbolic functions: numpy's, as PySD calls them (radians)
+TRIG = ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh")
+_UNARY.update({f: f"xp.{f}" for f in TRIG})
 _BINARY = {"min": "xp.minimum", "max": "xp.maximum", "power": "xp.power"}
 _REDUCE = {"sum": "_sum", "prod": "_prod", "vmin": "_vmin", "vmax": "_vmax"}
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SUPPORTED_FUNCS = sorted(
     [*_UNARY, *_BINARY, *_REDUCE, "if_then_else", "zidz", "xidz", "step", "ramp", "pulse"]
-    + ["integer", "modulo"]
+    + ["integer", "modulo", "quantum", "log", "pulse_train"]
 )
 
 
@@ -143,7 +146,9 @@ class ExprCompiler:
             (
                 ae.IntegStructure,
                 ae.SmoothStructure,
+                ae.SmoothNStructure,
                 ae.DelayStructure,
+                ae.DelayNStructure,
                 ae.DelayFixedStructure,
                 ae.TrendStructure,
                 ae.InitialStructure,
@@ -177,10 +182,15 @@ class ExprCompiler:
             if op not in ("+", "-", "*", "/", "^"):
                 raise self.unsupported(f"operator {op!r}")
         if all(op == "^" for op in ops):
-            # PySD emits a**b**c, which Python evaluates right to left
+            # PySD emits the text a**b**c, which Python evaluates right to left; a negative
+            # number written as a base (``-2^2``, ``30^-30^-c``) is emitted as ``-2**2``, which
+            # Python reads as -(2**2): the engine computes the same
             code = codes[-1]
-            for c in reversed(codes[:-1]):
-                code = f"({c} ** {code})"
+            for arg, c in zip(reversed(a.arguments[:-1]), reversed(codes[:-1]), strict=True):
+                if _negative_literal(arg):
+                    code = f"(-({num(-float(arg))} ** {code}))"
+                else:
+                    code = f"({c} ** {code})"
             return E(code, dims, ra, deps)
         code = codes[0]
         for op, c in zip(ops, codes[1:], strict=True):
@@ -217,6 +227,12 @@ class ExprCompiler:
             if a.subscripts:
                 raise self.unsupported("subscripted Time")
             return E("t", (), False, {TIME})
+        if self.p.try_resolve(ref) is None:
+            value = self.p.subscript_value(ref)
+            if value is not None:  # a range or an element used as a number (PySD)
+                if a.subscripts:
+                    raise self.unsupported(f"subscripted subscript range '{ref}'")
+                return value
         node = self.p.resolve(ref, self)
         if node.kind == "lookup":
             raise self.unsupported(f"lookup '{node.name}' used without an argument")
@@ -315,10 +331,14 @@ class ExprCompiler:
         if fname == "xidz" and len(args) == 3:
             (x, y, z), dims, ra, deps = self._combine(args)
             return E(f"_where(xp.abs({y}) < _SMALL, {z}, {x} / {y})", dims, ra, deps)
-        if fname == "modulo" and len(args) == 2:
+        if fname in ("modulo", "quantum") and len(args) == 2:
+            # PySD: QUANTUM(x, m) = x if m < 1e-6 else m * INTEGER(x / m); MODULO = x - QUANTUM
             (x, m), dims, ra, deps = self._combine(args)
             q = f"_where({m} < _SMALL, {x}, {m} * xp.trunc({x} / {m}))"
-            return E(f"({x} - {q})", dims, ra, deps)
+            return E(f"({x} - {q})" if fname == "modulo" else q, dims, ra, deps)
+        if fname == "log" and len(args) == 2:  # PySD: ln(x) / ln(base)
+            (x, b), dims, ra, deps = self._combine(args)
+            return E(f"(xp.log({x}) / xp.log({b}))", dims, ra, deps)
         if fname == "step" and len(args) == 2:
             (v, ts), dims, ra, deps = self._combine(args)
             half = num(self.p.dt / 2)
@@ -331,6 +351,14 @@ class ExprCompiler:
         if fname == "pulse" and len(args) == 2:
             (st, w), dims, ra, deps = self._combine(args)
             code = f"_where(xp.logical_and(({st} - _SMALL) <= t, t < ({st} + {w})), 1.0, 0.0)"
+            return E(code, dims, ra, deps | {TIME})
+        if fname == "pulse_train" and len(args) == 4:
+            # PySD's pulse(time, start, repeat_time, width, end): one pulse when repeat = 0
+            (st, r, w, e), dims, ra, deps = self._combine(args)
+            one = f"xp.logical_and(({st} - _SMALL) <= t, t < ({st} + {w}))"
+            on = f"xp.logical_and({st} <= t, t < {e})"
+            train = f"xp.logical_and({on}, ((t - {st} + _SMALL) % {r}) < {w})"
+            code = f"_where(_where({r} == 0.0, {one}, {train}), 1.0, 0.0)"
             return E(code, dims, ra, deps | {TIME})
         raise self.unsupported(f"function {fname.upper().replace('_', ' ')}")
 
@@ -358,11 +386,16 @@ class ExprCompiler:
         return E(code, dims, True, x.deps | {node.id})
 
 
+def _negative_literal(a) -> bool:
+    """A number literal PySD writes with a leading minus sign (-0.0 included)."""
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.signbit(a)) and not np.isnan(a)
+
+
 def _describe(a) -> str:
     name = type(a).__name__.replace("Structure", "")
     table = {
-        "DelayN": "DELAY N",
-        "SmoothN": "SMOOTH N",
         "Forecast": "FORECAST",
         "SampleIfTrue": "SAMPLE IF TRUE",
         "Game": "GAME",

@@ -8,8 +8,9 @@ local per element. This module translates *that* source (its :mod:`ast`) into a 
 extensions: one AVX2 register of float64), compiles it with the machine's C compiler
 (``$CC``, else ``cc``, ``gcc``, ``clang``, else the ``ziglang`` package) and calls it with
 ``ctypes``, which releases the GIL, on several threads. The shared library is cached under
-:func:`urbsim.paths.cache_dir` keyed by the sha256 of the C text, the compiler, the flags
-and the CPU, so each model and set of outputs is compiled once per machine.
+:func:`urbsim.cache.subdir` keyed by the sha256 of the C text, the compiler, the flags and
+the CPU, so each model and set of outputs is compiled once per machine; its content hash is
+checked before each load (:mod:`urbsim.cache`).
 
 Numerics: element-wise IEEE operations are exact in SIMD; branches evaluate both sides and
 select per lane; no fused multiply-add, no fast-math. ``exp``/``log``/``pow`` are, by default
@@ -48,8 +49,10 @@ from pathlib import Path
 
 import numpy as np
 
+from urbsim import cache
 from urbsim.errors import ModelError
-from urbsim.paths import cache_dir
+
+from .expressions import TRIG
 
 # -ffp-contract=off: no fused multiply-add, so every operation rounds as in Python/numpy;
 # -fno-math-errno lets the compiler treat exp/log/pow as pure (same results, no errno writes)
@@ -61,6 +64,9 @@ COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy ta
 LANES = 4  # runs advanced together, one SIMD value (4 x float64 = AVX2) per variable
 
 _MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
+# trigonometric functions: the C library's, lane by lane (as Python's math calls them)
+_C_TRIG = {"arcsin": "asin", "arccos": "acos", "arctan": "atan"}
+_MATH1.update({f"_{f}": _C_TRIG.get(f, f) for f in TRIG})
 _MATH2 = {"_pow": "pow"}
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -111,6 +117,9 @@ static double u_dfo(double d) {
     return nearbyint((a > 1.0 ? a : 1.0) + 1e-6);
 }
 LANEWISE1(v_fabs, fabs) LANEWISE1(v_sqrt, sqrt) LANEWISE1(v_trunc, trunc)
+LANEWISE1(v_sin, sin) LANEWISE1(v_cos, cos) LANEWISE1(v_tan, tan)
+LANEWISE1(v_asin, asin) LANEWISE1(v_acos, acos) LANEWISE1(v_atan, atan)
+LANEWISE1(v_sinh, sinh) LANEWISE1(v_cosh, cosh) LANEWISE1(v_tanh, tanh)
 LANEWISE1(v_dfo, u_dfo) LANEWISE2(v_mod, u_mod)
 
 /* PySD's delay order lowering (scalar._dorder1), per lane; *err = nid + 1 if none fits */
@@ -599,11 +608,13 @@ def build(csrc: str, vector_math: bool = True) -> Path:
         raise NotNative("no C compiler found (set $CC, or install gcc or the ziglang package)")
     attempts = _attempts(vector_math)
     flags = [f for a in attempts for part in a for f in part]
-    key = hashlib.sha256("\0".join([*cc, *CFLAGS, *flags, _host(), csrc]).encode())
-    lib = cache_dir() / "native" / f"urbsim_{key.hexdigest()[:24]}.so"
-    if lib.exists():
+    key = hashlib.sha256("\0".join([*cc, *CFLAGS, *flags, _host(), csrc]).encode()).hexdigest()
+    try:
+        lib = cache.subdir("native") / f"urbsim_{key[:24]}.so"
+    except cache.CacheUnavailable as err:
+        raise NotNative(str(err)) from None
+    if cache.verified(lib, key):  # a swapped, truncated or altered kernel is rebuilt
         return lib
-    lib.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         c = Path(tmp) / "kernel.c"
         c.write_text(csrc)
@@ -624,6 +635,7 @@ def build(csrc: str, vector_math: bool = True) -> Path:
         else:
             raise NotNative(f"C compiler failed: {proc.stderr.strip()[-500:]}")
         os.replace(so, lib)  # atomic: concurrent builders never see a partial library
+        cache.seal(lib, key, mode=0o700)
     return lib
 
 

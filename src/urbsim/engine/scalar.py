@@ -40,7 +40,9 @@ import numpy as np
 from urbsim.errors import ModelError
 
 from .backends import SMALL_VENSIM
+from .expressions import TRIG
 
+_MATH_NAME = {"arcsin": "asin", "arccos": "acos", "arctan": "atan"}  # numpy -> math names
 MAX_ELEMENTS = 256  # per variable; larger subscripted variables stay on the numpy backend
 
 
@@ -57,8 +59,10 @@ _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _UNARY = {"xp.abs": "_abs", "xp.exp": "_exp", "xp.log": "_log", "xp.sqrt": "_sqrt"}
 _UNARY["xp.trunc"] = "_trunc"
+_UNARY.update({f"xp.{f}": f"_{f}" for f in TRIG})
 # helpers bound as default arguments of the generated function (fast local lookups)
 HELPERS = ("_abs", "_exp", "_log", "_sqrt", "_trunc", "_pow", "_lk", "_lkf", "_dorder1", "_dfo1")
+HELPERS += tuple(f"_{f}" for f in TRIG)
 
 
 def _lit(node):
@@ -498,6 +502,7 @@ def namespace(program) -> dict:
         "_sqrt": math.sqrt,
         "_trunc": _trunc,
         "_pow": math.pow,
+        **{f"_{f}": getattr(math, _MATH_NAME.get(f, f)) for f in TRIG},
         "_lk": _lk,
         "_lkf": _lkf,
         "_dorder1": _dorder1,

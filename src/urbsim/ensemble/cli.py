@@ -14,6 +14,7 @@ from typing import Any
 
 from urbsim.ensemble.sampling import SAMPLERS, check_n, round_sobol_n
 from urbsim.errors import OutputError, ParameterError
+from urbsim.i18n import LANGUAGES
 from urbsim.indicators import INDICATORS
 
 
@@ -36,6 +37,7 @@ def add_commands(subparsers: Any) -> None:
     where.add_argument("--workers", type=int, help="run on a local Dask cluster of K processes")
     where.add_argument("--scheduler", help="run on the Dask cluster at tcp://HOST:PORT")
     mc.add_argument("--resume", action="store_true", help="continue an interrupted --out run")
+    mc.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
     mc.set_defaults(func=run_mc)
 
     sa = subparsers.add_parser(
@@ -93,7 +95,8 @@ def _n(args: argparse.Namespace, sobol: bool) -> int:
 
 def run_mc(args: argparse.Namespace) -> int:
     """``urbsim mc``: run the ensemble, print the target table, write ``--out``."""
-    from urbsim.ensemble.montecarlo import DEFAULT_CHUNK, format_summary, run_montecarlo
+    from urbsim.ensemble.montecarlo import DEFAULT_CHUNK, run_montecarlo
+    from urbsim.report import mc_table
 
     n = _n(args, args.sampler == "sobol")
     if args.resume and args.out is None:
@@ -114,7 +117,7 @@ def run_mc(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=True,
     )
-    print(format_summary(ds))
+    print(mc_table(ds, args.lang))
     if args.out is not None:
         print(f"wrote {args.out}", file=sys.stderr)
     return 0

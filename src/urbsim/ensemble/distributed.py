@@ -85,6 +85,13 @@ def dask_map(
         client.cancel(futures)
 
 
+def check_workers(workers: Any) -> int:
+    """``--workers`` as a positive int, or a :class:`ClusterError`."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ClusterError(f"--workers must be a positive whole number; got {workers!r}")
+    return workers
+
+
 @contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """A ``dask.distributed.Client``: a new LocalCluster of ``workers`` processes (one thread
@@ -111,8 +118,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         finally:
             client.close()
         return
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ClusterError(f"--workers must be a positive whole number; got {workers!r}")
+    check_workers(workers)
     with (
         LocalCluster(
             n_workers=workers,

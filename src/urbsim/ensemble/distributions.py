@@ -350,7 +350,9 @@ def parse_spec(c: ConstantInfo, spec: Mapping[str, Any], prefix: str) -> Margina
             f"{prefix}: lognormal needs a positive mean and a range reaching above 0; "
             f"got mean = {mean:g} and range {span}"
         )
-    sigma2 = math.log1p((sd / mean) ** 2)
+    # ln(1 + (sd/mean)^2); for an extreme sd (1e200) its limit 2 ln(sd/mean), without overflow
+    ratio = sd / mean
+    sigma2 = math.log1p(ratio**2) if ratio < 1e150 else 2 * (math.log(sd) - math.log(mean))
     return TruncatedNormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2), lo, hi, log=True)
 
 

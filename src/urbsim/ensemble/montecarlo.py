@@ -26,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,10 +38,24 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from urbsim.ensemble.distributed import Chunk, dask_client, dask_map, local_map, slice_params
-from urbsim.ensemble.sampling import check_n, round_sobol_n, sample
-from urbsim.ensemble.store import EnsembleStore
-from urbsim.errors import ParameterError
+from urbsim.ensemble.distributed import (
+    Chunk,
+    check_workers,
+    dask_client,
+    dask_map,
+    local_map,
+    slice_params,
+)
+from urbsim.ensemble.sampling import (
+    check_memory,
+    check_n,
+    check_seed,
+    format_bytes,
+    round_sobol_n,
+    sample,
+)
+from urbsim.ensemble.store import EnsembleStore, check_output
+from urbsim.errors import OutputError, ParameterError
 from urbsim.indicators import INDICATORS, TARGETS
 from urbsim.model import Model, load_model
 from urbsim.params import split_scenario
@@ -85,20 +101,26 @@ def summarize(
     inputs : when given, the per-run outputs and these sampled inputs (Vensim name ->
         ``(run, *dims)``) are kept too; ``info`` (ModelInfo) then supplies their dims and units.
     """
-    parts = {k: [v] if isinstance(v, np.ndarray) else list(v) for k, v in values.items()}
-    n = sum(p.shape[0] for p in next(iter(parts.values())))
+    parts = {k: [v] if isinstance(v, np.ndarray) else v for k, v in values.items()}
+    n = _run_count(next(iter(parts.values())))
     coords: dict[str, Any] = {"percentile": list(PERCENTILES), "time": time}
     data: dict[str, Any] = {}
-    for name, bands in _all_bands(parts, n, len(time)).items():
-        data[name] = xr.Variable(("percentile", "time"), bands, {"units": INDICATORS[name].units})
     targets = [t for t in TARGETS.values() if t.indicator in values]
+    checks = {
+        name: [
+            (int(np.argmin(np.abs(time - y))), t.threshold)
+            for t in targets
+            if t.indicator == name
+            for y in TARGET_YEARS
+        ]
+        for name in parts
+    }
+    bands, counts = _all_bands(parts, n, len(time), checks)
+    for name, b in bands.items():
+        data[name] = xr.Variable(("percentile", "time"), b, {"units": INDICATORS[name].units})
     if targets:
-        met = np.array(
-            [
-                [_met_count(parts[t.indicator], time, t.threshold, y) for y in TARGET_YEARS]
-                for t in targets
-            ]
-        )
+        seen = {name: iter(c) for name, c in counts.items()}
+        met = np.array([[next(seen[t.indicator]) for _ in TARGET_YEARS] for t in targets])
         low, high = wilson(met, n)
         dims = ("target", "year")
         data["p_met"] = xr.Variable(dims, met / n, {"units": "1", "runs": n})
@@ -126,43 +148,70 @@ def summarize(
     return ds
 
 
-def percentile_bands(parts: Sequence[np.ndarray], buf: np.ndarray | None = None) -> np.ndarray:
-    """``np.percentile(concatenate(parts), PERCENTILES, axis=0)`` for ``(run, time)`` chunks.
+class ChunkSeries(Sequence):
+    """One output's ``(run, time)`` chunks, read from an :class:`EnsembleStore` one at a time
+    (so summarizing never holds more than one indicator's runs in memory)."""
+
+    def __init__(self, store: EnsembleStore, chunks: Sequence[int], name: str, runs: int):
+        self._store, self._chunks, self._name, self.runs = store, list(chunks), name, runs
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._store.read_output(self._chunks[i], self._name)
+
+
+def _run_count(parts: Sequence[np.ndarray]) -> int:
+    return parts.runs if isinstance(parts, ChunkSeries) else sum(p.shape[0] for p in parts)
+
+
+def percentile_bands(
+    parts: Sequence[np.ndarray],
+    buf: np.ndarray | None = None,
+    checks: Sequence[tuple[int, float]] = (),
+) -> tuple[np.ndarray, list[int]]:
+    """``np.percentile(concatenate(parts), PERCENTILES, axis=0)`` for ``(run, time)`` chunks,
+    and for each ``(time index, threshold)`` of ``checks`` the runs at or above it there.
 
     The runs are copied time-major into ``buf`` (``(time, runs)``, reused between calls so
     its pages are touched once) and partitioned in place: contiguous rows partition several
     times faster than strided columns, and the numbers are identical.
     """
-    n, t = sum(p.shape[0] for p in parts), parts[0].shape[1]
-    tm = np.empty((t, n)) if buf is None else buf[:t, :n]
+    n = _run_count(parts)
+    tm = None if buf is None else buf[:, :n]
     start = 0
     for p in parts:
+        if tm is None:
+            tm = np.empty((p.shape[1], n))
         tm[:, start : start + p.shape[0]] = p.T
         start += p.shape[0]
-    return np.percentile(tm, PERCENTILES, axis=1, overwrite_input=True)
+    counts = [int(np.count_nonzero(tm[j] >= threshold)) for j, threshold in checks]
+    return np.percentile(tm, PERCENTILES, axis=1, overwrite_input=True), counts
 
 
-def _all_bands(parts: Mapping[str, list], n: int, t: int) -> dict[str, np.ndarray]:
-    """:func:`percentile_bands` of every indicator, on all cores (numpy partitions without
-    the GIL), one reusable buffer per thread."""
+#: Memory for the percentile buffers, in bytes: ``time x runs`` float64 each, one per thread.
+BAND_MEMORY = 1 << 30
+
+
+def _all_bands(
+    parts: Mapping[str, Sequence[np.ndarray]], n: int, t: int, checks: Mapping[str, list]
+) -> tuple[dict[str, np.ndarray], dict[str, list[int]]]:
+    """:func:`percentile_bands` of every indicator, on as many cores as :data:`BAND_MEMORY`
+    allows (numpy partitions without the GIL), one reusable buffer per thread."""
     names = list(parts)
-    workers = max(1, min(os.cpu_count() or 1, len(names)))
+    fit = max(1, BAND_MEMORY // max(1, t * n * 8))
+    workers = max(1, min(os.cpu_count() or 1, len(names), fit))
 
-    def group(ids: list[str]) -> dict[str, np.ndarray]:
+    def group(ids: list[str]) -> dict[str, tuple[np.ndarray, list[int]]]:
         buf = np.empty((t, n))
-        return {k: percentile_bands(parts[k], buf) for k in ids}
+        return {k: percentile_bands(parts[k], buf, checks.get(k, ())) for k in ids}
 
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, tuple[np.ndarray, list[int]]] = {}
     with ThreadPoolExecutor(workers) as pool:
         for d in pool.map(group, [names[i::workers] for i in range(workers)]):
             out.update(d)
-    return {k: out[k] for k in names}
-
-
-def _met_count(parts: Sequence[np.ndarray], time: np.ndarray, threshold: float, year: int) -> int:
-    """Runs meeting ``threshold`` at the saved time nearest ``year``."""
-    j = int(np.argmin(np.abs(time - year)))
-    return sum(int(np.count_nonzero(p[:, j] >= threshold)) for p in parts)
+    return {k: out[k][0] for k in names}, {k: out[k][1] for k in names}
 
 
 def _fingerprint(params: Mapping[str, np.ndarray]) -> str:
@@ -209,6 +258,12 @@ def run_montecarlo(
     """
     n = check_n(n)
     chunk = check_n(chunk, "chunk")
+    seed = check_seed(seed)
+    if workers is not None:
+        check_workers(workers)  # before any state exists
+    out = Path(out) if out is not None else None
+    if out is not None:
+        check_output(out)
     if sampler == "sobol":
         n2, notice = round_sobol_n(n)
         if notice:
@@ -216,14 +271,21 @@ def run_montecarlo(
         n = n2
     model = model or load_model()
     name, _, _ = split_scenario(scenario)
-    params = sample(model.info, scenario, n, seed, sampler, uncertainty)
-    varied = {k: v for k, v in params.items() if v.ndim > len(model.info.constants[k].dims)}
     indicators = model_indicators(model)
     if not indicators:
         raise ParameterError(
             f"{model.path.name}: the model computes none of the standard indicators "
             f"({', '.join(INDICATORS)}); Monte Carlo summarizes those"
         )
+    outputs = list(indicators.values())
+    per_run = len(outputs) * len(model.time) * 8
+    spool = out is not None or n * per_run > IN_MEMORY_BYTES
+    check_memory(len(model.time) * n * 8, f"--n {n}: the percentiles")
+    if save_runs:
+        check_memory(2 * n * per_run, f"--n {n} with --save-runs")
+    params = sample(model.info, scenario, n, seed, sampler, uncertainty)
+    varied = {k: v for k, v in params.items() if v.ndim > len(model.info.constants[k].dims)}
+    disk = _check_disk(n, per_run, out, save_runs, varied) if spool else None
     attrs = {
         **model.provenance(name, params),
         "runs": n,
@@ -239,30 +301,111 @@ def run_montecarlo(
         "save_runs": save_runs,
         "model_sha256": model.sha256,
         "parameters_sha256": _fingerprint(params),
+        **engine_config(model),
     }
-    store = EnsembleStore(Path(out) if out is not None else None, manifest, resume)
+    store = EnsembleStore(out, manifest, resume, spool=spool)
+    if progress and disk:
+        print(disk, file=sys.stderr)
+    try:
+        ds = _run(
+            model,
+            store,
+            params,
+            varied,
+            indicators,
+            attrs,
+            n,
+            chunk,
+            workers,
+            scheduler,
+            progress,
+            save_runs,
+        )
+    except BaseException:
+        store.discard()  # a run that kept no chunk leaves nothing behind
+        raise
+    finally:
+        store.close()
+    return ds
+
+
+#: Below this many bytes of outputs, an ensemble without ``out`` keeps its chunks in memory.
+IN_MEMORY_BYTES = 256 * 1024 * 1024
+
+
+def engine_config(model: Model) -> dict[str, Any]:
+    """What decides the engine's bits, for the resume manifest: engine, backend, whether the
+    native code is on and its vector-maths mode."""
+    runner = model._runner  # noqa: SLF001 - compiles the model (needed for the run anyway)
+    return {
+        "engine": model.engine,
+        "backend": model.backend,
+        "native": bool(getattr(runner, "native", False)),
+        "vector_math": getattr(runner, "native_vector_math", None),
+    }
+
+
+def disk_needed(n: int, per_run: int, save_runs: bool, inputs: int) -> int:
+    """Bytes of disk a Monte Carlo of ``n`` runs needs: the chunks (``per_run`` bytes of
+    outputs each), plus, with ``save_runs``, the output file's copy of them and the ``inputs``
+    sampled values per run (float64)."""
+    chunks = int(n * per_run * 1.02) + (1 << 20)  # npz headers, manifest
+    return chunks + (n * (per_run + 8 * inputs) if save_runs else 0)
+
+
+def _check_disk(n: int, per_run: int, out: Path | None, save_runs: bool, varied: Mapping) -> str:
+    """The notice of the disk a run will use, or an :class:`OutputError` when it cannot fit."""
+    inputs = sum(int(np.prod(v.shape[1:], dtype=np.int64)) for v in varied.values())
+    needed = disk_needed(n, per_run, save_runs, inputs)
+    folder = out.parent if out is not None else Path(tempfile.gettempdir())
+    free = shutil.disk_usage(folder).free
+    where = f"{out.name}.parts" if out is not None else f"a temporary folder in {folder}"
+    if needed > free:
+        raise OutputError(
+            f"--n {n}: needs about {format_bytes(needed)} of disk in {where}; {folder} has "
+            f"{format_bytes(free)} free"
+        )
+    return (
+        f"Monte Carlo: {n:,} runs, about {format_bytes(needed)} of disk in {where} while "
+        f"running ({format_bytes(free)} free)"
+    )
+
+
+def _run(
+    model: Model,
+    store: EnsembleStore,
+    params: Mapping[str, np.ndarray],
+    varied: Mapping[str, np.ndarray],
+    indicators: Mapping[str, str],
+    attrs: Mapping[str, Any],
+    n: int,
+    chunk: int,
+    workers: int | None,
+    scheduler: str | None,
+    progress: bool,
+    save_runs: bool,
+) -> xr.Dataset:
     bounds = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
-    results = store.completed()
-    todo = [k for k in range(len(bounds)) if k not in results]
+    completed = set(store.completed())
+    todo = [k for k in range(len(bounds)) if k not in completed]
     chunks: list[Chunk] = [(*bounds[k], slice_params(model, params, *bounds[k])) for k in todo]
-    outputs = list(indicators.values())
+    local = workers is None and scheduler is None
 
     def snapshot(final: bool) -> xr.Dataset:
-        done = sorted(results)
-        values = {ind: [results[k][var] for k in done] for ind, var in indicators.items()}
-        kept = varied if save_runs and final else None
+        done = store.finished()
         runs_done = sum(bounds[k][1] - bounds[k][0] for k in done)
+        values = {ind: ChunkSeries(store, done, var, runs_done) for ind, var in indicators.items()}
+        kept = varied if save_runs and final else None
         status = {"status": "complete" if final else "partial", "runs_done": runs_done}
         return summarize(values, model.time, {**attrs, **status}, kept, model.info)
 
     with progress_bar(n, progress) as bar:
-        bar.update(sum(bounds[k][1] - bounds[k][0] for k in results))
-        for k, arrays in _execute(model, chunks, outputs, workers, scheduler):
+        bar.update(sum(bounds[k][1] - bounds[k][0] for k in completed))
+        for k, arrays in _execute(model, chunks, list(indicators.values()), workers, scheduler):
             index = todo[k]
-            results[index] = arrays
-            store.save_chunk(index, arrays)
+            store.save_chunk(index, arrays, path=model.engine_path if local else "")
             bar.update(bounds[index][1] - bounds[index][0])
-            if len(results) < len(bounds) and store.due():
+            if len(store.finished()) < len(bounds) and store.due():
                 store.write(snapshot(final=False))
     ds = snapshot(final=True)
     store.finish(ds)
@@ -298,32 +441,3 @@ def progress_bar(total: int, enabled: bool):
         desc="runs",
         dynamic_ncols=True,
     )
-
-
-def format_summary(ds: xr.Dataset) -> str:
-    """The per-target table the CLI prints: P(met) in 2025 and 2030 with 95 % intervals, and
-    the 5/50/95th percentiles of the indicator in 2025."""
-    if "p_met" not in ds:
-        return "no target of the plan is measured by this model's indicators"
-    t2025 = float(ds.time.sel(time=2025, method="nearest"))
-    lines = [
-        f"{ds.attrs.get('runs')} runs, sampler {ds.attrs.get('sampler')}, seed "
-        f"{ds.attrs.get('seed')}, scenario {ds.attrs.get('scenario')}",
-        f"{'target':<6} {'indicator':<31} {'threshold':>9}  {'P(met 2025) [95% CI]':<22} "
-        f"{'P(met 2030) [95% CI]':<22} {'2025: p5 / p50 / p95':<30}",
-    ]
-    for tid in ds.target.values:
-        ind = str(ds.target_indicator.sel(target=tid).values)
-        cells = []
-        for year in TARGET_YEARS:
-            sel = {"target": tid, "year": year}
-            p, lo, hi = (float(ds[v].sel(sel)) for v in ("p_met", "p_met_low", "p_met_high"))
-            cells.append(f"{p:5.1%} [{lo:5.1%}, {hi:5.1%}]")
-        q = ds[ind].sel(time=t2025)
-        pct = " / ".join(f"{float(q.sel(percentile=p)):.4g}" for p in (5, 50, 95))
-        threshold = float(ds.target_threshold.sel(target=tid))
-        units = ds[ind].attrs.get("units", "")
-        lines.append(
-            f"{tid:<6} {ind:<31} {threshold:>9.4g}  {cells[0]:<22} {cells[1]:<22} {pct} {units}"
-        )
-    return "\n".join(lines)

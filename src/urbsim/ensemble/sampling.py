@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +31,7 @@ from urbsim.ensemble.distributions import (
 )
 from urbsim.errors import ParameterError
 from urbsim.mdlinfo import ModelInfo
-from urbsim.params import coerce_params, split_scenario
+from urbsim.params import coerce_params, short_repr, split_scenario
 
 SAMPLERS = ("lhs", "sobol", "random")
 
@@ -107,6 +108,22 @@ def check_n(n: Any, flag: str = "n") -> int:
     return int(n)
 
 
+MAX_SEED = 2**64 - 1
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int in ``0 .. 2**64-1``, or a :class:`ParameterError`."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not (0 <= seed <= MAX_SEED)
+    ):
+        raise ParameterError(
+            f"--seed must be a whole number from 0 to {MAX_SEED}; got {short_repr(seed)}"
+        )
+    return int(seed)
+
+
 def factor_list(dists: Mapping[str, Distribution]) -> list[tuple[str, str, int, Marginal]]:
     """Every varied scalar as ``(label, constant, flat element index, marginal)``, sorted."""
     return [
@@ -169,9 +186,44 @@ def sample(
         Vensim name -> array: ``(n, *dims)`` for varied constants, ``dims`` for fixed ones.
     """
     n = check_n(n)
+    seed = check_seed(seed)
     _, raw, table = split_scenario(scenario_or_params)
     fixed = coerce_params(info, raw, n=n)
     chosen = table if uncertainty is None else uncertainty
     dists = resolve_uncertainty(info, fixed, chosen, scenario_or_params)
-    design = uniforms(n, len(factor_list(dists)), seed, sampler)
-    return apply_design(info, fixed, dists, design)
+    factors = factor_list(dists)
+    check_memory(n * len(factors) * 8 * SAMPLE_COPIES, f"--n {n}: sampling {len(factors)} inputs")
+    params = apply_design(info, fixed, dists, uniforms(n, len(factors), seed, sampler))
+    for name, arr in params.items():
+        if not np.all(np.isfinite(arr)):
+            raise ParameterError(
+                f"[uncertainty] {name!r}: its distribution gives non-finite values (e.g. "
+                f"{arr[~np.isfinite(arr)].flat[0]}); check its numbers"
+            )
+    return params
+
+
+#: Copies of the ``(n, factors)`` design alive while sampling (uniforms, draws, arrays).
+SAMPLE_COPIES = 3
+
+
+def check_memory(needed: int, what: str) -> None:
+    """Refuse (:class:`ParameterError`) a step needing more than half this machine's memory."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no estimate
+        return
+    if needed > total // 2:
+        raise ParameterError(
+            f"{what} needs about {format_bytes(needed)} of memory; this machine has "
+            f"{format_bytes(total)} (at most half is used)"
+        )
+
+
+def format_bytes(size: float) -> str:
+    """``1.5 GB``-style size (powers of 1000)."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if abs(size) < 1000 or unit == "PB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} PB"

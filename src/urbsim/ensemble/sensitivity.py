@@ -29,6 +29,7 @@ from urbsim.ensemble.montecarlo import DEFAULT_CHUNK, model_indicators, progress
 from urbsim.ensemble.sampling import (
     apply_design,
     check_n,
+    check_seed,
     factor_list,
     resolve_uncertainty,
     round_sobol_n,
@@ -74,8 +75,9 @@ def _check_years(model: Model, years: Sequence[int]) -> list[int]:
     years = [int(y) for y in years]
     bad = [y for y in years if not t0 <= y <= t1]
     if not years or bad:
+        shown = "none given" if not bad else f"{bad[0]}" if len(bad) == 1 else f"{bad[0]}-{bad[-1]}"
         raise ParameterError(
-            f"--years: {bad or 'none given'} outside the model's time {t0:g}-{t1:g}"
+            f"--years {shown}: outside the model's time; allowed years are {t0:g}-{t1:g}"
         )
     return years
 
@@ -217,6 +219,12 @@ def morris_indices(
     from SALib.sample import morris as design
 
     n = check_n(n)
+    if n < 2:
+        raise ParameterError(
+            f"--n {n}: Morris screening needs at least 2 trajectories (the spread of the "
+            "elementary effects needs two)"
+        )
+    seed = check_seed(seed)
     model = model or load_model()
     outputs, years = _check_outputs(model, outputs), _check_years(model, years)
 

@@ -12,18 +12,29 @@ Protocol (the same for both formats):
   complete, readable file.
 - When every chunk is done, the final ``OUT`` (``status = "complete"``) is written the same way
   and ``OUT.parts/`` is removed.
-- ``--resume`` checks that the manifest matches the ensemble asked for, loads the finished
-  chunks and runs only the rest. Because outputs are kept exactly and the summary is computed
-  from all runs at the end, a resumed ensemble gives the same bytes of data as an
-  uninterrupted one.
+- The manifest also records the engine configuration (engine, backend, native code on or
+  off, vector maths) and, per finished chunk, its sha256, size and the engine path that
+  computed it (``native-vector``, ``numpy`` ...).
+- ``--resume`` checks that the manifest matches the ensemble asked for, keeps the finished
+  chunks whose checksum matches (a truncated, replaced or unlisted chunk file runs again) and
+  runs only the rest; a chunk computed on another engine path than the kept chunks of the
+  same size stops the resume (the bytes would differ). Because outputs are kept exactly and
+  the summary is computed from all runs at the end, a resumed ensemble gives the same bytes
+  of data as an uninterrupted one.
 
-Without ``--resume``, an existing ``OUT`` or ``OUT.parts/`` is an error and is left untouched.
+Without ``--resume``, an existing ``OUT`` or ``OUT.parts/`` is an error and is left untouched,
+except an ``OUT.parts/`` without a manifest (a kill during the final cleanup, or before the
+first chunk), which is removed. A run that fails before keeping any chunk (a bad ``--workers``,
+an unreachable ``--scheduler``, a full disk) removes the state it created.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,14 +86,17 @@ def read_status(path: Path) -> str | None:
 
 
 class EnsembleStore:
-    """Per-chunk state and atomic output for one ensemble (or in memory when ``out`` is None).
+    """Per-chunk state and atomic output for one ensemble.
 
     Parameters
     ----------
-    out : the output path (``.nc`` or ``.zarr``), or ``None`` to keep results in memory only.
+    out : the output path (``.nc`` or ``.zarr``), or ``None`` for no output file.
     manifest : JSON-ready description of the ensemble; a resumed run must match it exactly.
     resume : continue a run whose state folder exists.
-    min_interval : seconds between partial rewrites of ``out``.
+    min_interval : seconds between partial rewrites of ``out`` (at least; a rewrite that took
+        ``s`` seconds waits ``5 s`` before the next, so large ensembles are not slowed down).
+    spool : keep chunks on disk (in ``OUT.parts``, or a temporary folder without ``out``)
+        rather than in memory; with ``out`` they are always on disk.
     """
 
     def __init__(
@@ -91,19 +105,32 @@ class EnsembleStore:
         manifest: Mapping[str, Any],
         resume: bool = False,
         min_interval: float = 2.0,
+        spool: bool = False,
     ):
         self.out = out
-        self.manifest = dict(manifest)
+        self.manifest = {**manifest, "chunks": {}}
         self.min_interval = min_interval
         self._last_write = -np.inf
-        self.parts = out.with_name(out.name + ".parts") if out is not None else None
+        self._memory: dict[int, dict[str, np.ndarray]] = {}
+        self.created = False  # whether this run created the state folder (removed on error)
+        self._temporary = False
+        self.parts: Path | None = None
         if out is not None:
-            output_format(out)
+            check_output(out)
+            self.parts = out.with_name(out.name + ".parts")
             self._open(resume)
+        elif spool:
+            self.parts = Path(tempfile.mkdtemp(prefix="urbsim-mc-"))
+            self._temporary = self.created = True
+
+    # -- state folder ---------------------------------------------------------------------
 
     def _open(self, resume: bool) -> None:
         assert self.out is not None and self.parts is not None
         state = self.parts / "manifest.json"
+        if self.parts.exists() and not state.is_file():
+            # a kill during the final cleanup, or before the first manifest: nothing to keep
+            shutil.rmtree(self.parts, ignore_errors=True)
         if not resume:
             for p in (self.out, self.parts):
                 if p.exists():
@@ -111,63 +138,180 @@ class EnsembleStore:
                         f"--out {self.out}: {p} already exists; pass --resume to continue an "
                         "interrupted run, or choose another path (nothing was changed)"
                     )
-        elif not state.is_file() and self.out.exists():
-            status = read_status(self.out)
+        elif not state.is_file():
+            status = read_status(self.out) if self.out.exists() else None
             what = "is already complete" if status == "complete" else "has no resumable state"
             raise OutputError(
-                f"--out {self.out}: {what} ({self.parts} is missing); nothing to resume "
-                "(nothing was changed)"
+                f"--out {self.out}: {what} ({self.parts} is missing); nothing to resume; run "
+                "again without --resume"
             )
-        elif state.is_file():
-            saved = json.loads(state.read_text(encoding="utf-8"))
-            if saved != self.manifest:
-                diff = sorted(
-                    k
-                    for k in set(saved) | set(self.manifest)
-                    if saved.get(k) != self.manifest.get(k)
-                )
+        else:
+            saved = self._read_manifest(state)
+            mine = {k: v for k, v in self.manifest.items() if k != "chunks"}
+            theirs = {k: v for k, v in saved.items() if k != "chunks"}
+            if theirs != mine:
+                diff = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
                 raise OutputError(
                     f"--resume {self.out}: the interrupted run differs in {', '.join(diff)}; "
-                    "resume with the same scenario, --n, --seed and --sampler (nothing changed)"
+                    "resume with the same scenario, --n, --seed, --sampler and engine "
+                    "(nothing changed)"
                 )
+            self.manifest["chunks"] = saved.get("chunks") or {}
             return
         self.parts.mkdir()
-        write_atomic(state, json.dumps(self.manifest, indent=1, sort_keys=True))
+        self.created = True
+        self._write_manifest()
 
-    def completed(self) -> dict[int, dict[str, np.ndarray]]:
-        """Chunks finished by an earlier, interrupted run: ``{chunk index: arrays}``."""
-        if self.parts is None:
-            return {}
-        done = {}
+    def _read_manifest(self, state: Path) -> dict[str, Any]:
+        try:
+            saved = json.loads(state.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict) or not isinstance(saved.get("chunks", {}), dict):
+                raise ValueError("not a manifest")
+        except (OSError, ValueError):
+            raise OutputError(
+                f"--resume {self.out}: {state} is damaged; delete {self.parts} to start over "
+                "(nothing was changed)"
+            ) from None
+        return saved
+
+    def _write_manifest(self) -> None:
+        assert self.parts is not None
+        write_atomic(
+            self.parts / "manifest.json", json.dumps(self.manifest, indent=1, sort_keys=True)
+        )
+
+    def discard(self) -> None:
+        """Remove the state folder if this run created it (called when the run fails before
+        any chunk was kept, so a plain rerun starts cleanly)."""
+        if self.parts is not None and self.created and (self._temporary or not self.chunks()):
+            shutil.rmtree(self.parts, ignore_errors=True)
+
+    # -- chunks ---------------------------------------------------------------------------
+
+    def finished(self) -> list[int]:
+        """Indices of the chunks kept so far (in memory or on disk), sorted."""
+        return sorted(self._memory) if self.parts is None else sorted(self.chunks())
+
+    def chunks(self) -> dict[int, dict[str, Any]]:
+        """``{chunk index: {"sha256", "path"}}`` of the chunks kept so far."""
+        return {int(k): v for k, v in self.manifest["chunks"].items()}
+
+    def _file(self, k: int) -> Path:
+        assert self.parts is not None
+        return self.parts / f"chunk-{k:06d}.npz"
+
+    def completed(self) -> list[int]:
+        """Chunks finished by an earlier, interrupted run whose bytes match the manifest.
+
+        A chunk file missing from the manifest (written just before a kill), or whose
+        checksum differs (truncated, replaced), is deleted and will run again, with a notice.
+        """
+        if self.parts is None or self._temporary:
+            return []
+        kept = self.chunks()
+        good = []
         for f in sorted(self.parts.glob("chunk-*.npz")):
-            with np.load(f) as z:
-                done[int(f.stem.split("-")[1])] = {k: z[k] for k in z.files}
-        return done
+            k = int(f.stem.split("-")[1])
+            if k in kept and _sha256(f) == kept[k].get("sha256"):
+                good.append(k)
+                continue
+            if k in kept:
+                print(f"notice: {f} does not match its checksum; running it again", file=sys.stderr)
+            f.unlink(missing_ok=True)
+        lost = set(kept) - set(good)
+        if lost:
+            self.manifest["chunks"] = {str(k): kept[k] for k in good}
+            self._write_manifest()
+        return good
 
-    def save_chunk(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
-        """Keep chunk ``k``'s outputs (atomically: a chunk file is whole or absent)."""
+    def read_chunk(self, k: int) -> dict[str, np.ndarray]:
+        """Chunk ``k``'s outputs (from memory, or loaded from its file)."""
+        if k in self._memory:
+            return self._memory[k]
+        with np.load(self._file(k)) as z:
+            return {name: z[name] for name in z.files}
+
+    def read_output(self, k: int, name: str) -> np.ndarray:
+        """One output of chunk ``k`` (only that array is read from the file)."""
+        if k in self._memory:
+            return self._memory[k][name]
+        with np.load(self._file(k)) as z:
+            return z[name]
+
+    def save_chunk(self, k: int, arrays: Mapping[str, np.ndarray], path: str = "") -> None:
+        """Keep chunk ``k``'s outputs (atomically: a chunk file is whole or absent), and
+        record its checksum and the engine ``path`` that computed it in the manifest.
+
+        Raises
+        ------
+        OutputError
+            If an earlier chunk of the same size was computed on another engine path (a resume
+            under another engine would not be bit-identical).
+        """
         if self.parts is None:
+            self._memory[k] = dict(arrays)
             return
+        size = len(next(iter(arrays.values())))
+        for j, meta in self.chunks().items():
+            if meta.get("runs") == size and path and meta.get("path") not in (None, path):
+                raise OutputError(
+                    f"--resume {self.out}: chunk {j} ran on engine path {meta['path']!r}, this "
+                    f"run on {path!r}; results would not be bit-identical. Resume where the "
+                    f"interrupted run ran, or delete {self.parts} to start over"
+                )
 
         def save(tmp: Path) -> None:
             with tmp.open("wb") as fh:
                 np.savez(fh, **arrays)
 
-        write_atomic(self.parts / f"chunk-{k:06d}.npz", save)
+        f = self._file(k)
+        write_atomic(f, save)
+        self.manifest["chunks"][str(k)] = {"sha256": _sha256(f), "path": path, "runs": size}
+        if not self._temporary:
+            self._write_manifest()
+
+    # -- output ---------------------------------------------------------------------------
 
     def due(self) -> bool:
-        """Whether a partial rewrite of the output is due (throttled by ``min_interval``)."""
-        return self.out is not None and time.monotonic() - self._last_write >= self.min_interval
+        """Whether a partial rewrite of the output is due (throttled, see ``min_interval``)."""
+        return self.out is not None and time.monotonic() >= self._last_write
 
     def write(self, ds: xr.Dataset) -> None:
         """Atomically (re)write the output with ``ds``."""
         if self.out is None:
             return
+        started = time.monotonic()
         write_dataset(ds, self.out)
-        self._last_write = time.monotonic()
+        took = time.monotonic() - started
+        self._last_write = time.monotonic() + max(self.min_interval, 5 * took)
 
     def finish(self, ds: xr.Dataset) -> None:
         """Write the complete result and drop the per-chunk state."""
         self.write(ds)
         if self.parts is not None:
             shutil.rmtree(self.parts, ignore_errors=True)
+
+    def close(self) -> None:
+        """Drop a temporary spool folder (the state of an ``out`` is kept until finished)."""
+        if self.parts is not None and self._temporary:
+            shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def check_output(out: Path) -> None:
+    """Fail early if ``out`` has a wrong suffix or its folder is missing or not writable."""
+    output_format(out)
+    try:  # trying is the only test that also holds for root, ACLs and read-only mounts
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"--out {out}: folder {out.parent} is not writable ({exc.strerror})"
+        ) from None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
