@@ -122,7 +122,10 @@ def test_bad_upload_message_names_the_file():
     with pytest.raises(ScenarioError) as err:
         parse_upload(bad, "mine.toml", model_info())
     message = str(err.value)
-    assert message.startswith("mine.toml:") and "\n" not in message and "[0.4, 1]" in message
+    lo, hi = model_info().constants["settlement openness policy"].range
+    assert (
+        message.startswith("mine.toml:") and "\n" not in message and f"[{lo:g}, {hi:g}]" in message
+    )
     with pytest.raises(ScenarioError, match="mine.toml"):
         parse_upload(b"\xff\xfe not text", "mine.toml", model_info())
 

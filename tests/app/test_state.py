@@ -35,7 +35,7 @@ def test_numbers_read_back_bit_identical(x):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    openness=st.floats(0.4, 1.0),
+    openness=st.floats(*INFO.constants["settlement openness policy"].range),
     park=st.floats(0.0, 60.0),
     lang=st.sampled_from(["en", "zh"]),
     county_type=st.sampled_from(["all", "urb", "agr", "eco"]),
