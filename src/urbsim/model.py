@@ -371,7 +371,10 @@ def _infer_n(info: ModelInfo, raw: Mapping[str, Any]) -> int:
     for key, v in raw.items():
         if isinstance(v, Mapping):
             continue
-        arr = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except (ValueError, TypeError, OverflowError):
+            continue  # ragged or not numbers: coerce_params says what is wrong
         try:
             dims = info.constants[info.resolve(key)].dims
         except KeyError:

@@ -147,10 +147,12 @@ def parse_upload(data: bytes, filename: str, info: ModelInfo) -> Scenario:
     Raises
     ------
     ScenarioError
-        One line naming the uploaded file (its name cut to 60 characters), the line and what
-        is allowed; files over :data:`urbsim.scenarios.MAX_SCENARIO_BYTES` are refused unread.
+        One line naming the uploaded file (its name printable and cut to 60 characters), the
+        line and what is allowed; files over :data:`urbsim.scenarios.MAX_SCENARIO_BYTES` are
+        refused unread.
     """
-    name = Path(filename).name or "upload.toml"
+    name = "".join(ch if ch.isprintable() else "?" for ch in Path(filename).name)
+    name = " ".join(name.split()) or "upload.toml"
     if len(name) > 60:
         name = name[:40] + "…" + name[-19:]
     return parse_scenario(data, name, info)

@@ -1012,7 +1012,7 @@ class CompiledModel:
         p = self._p
         try:
             src, layout, widths = scalar_mod.generate_scalar(p, list(out_ids), plan(p, key), num)
-        except scalar_mod.NotScalar:
+        except (scalar_mod.NotScalar, RecursionError):  # RecursionError: a 1000-term sum
             self._scalar_cache[key] = None
             return None
         ns = scalar_mod.namespace(p)

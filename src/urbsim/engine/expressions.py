@@ -192,10 +192,15 @@ class ExprCompiler:
                 else:
                     code = f"({c} ** {code})"
             return E(code, dims, ra, deps)
+        if "^" in ops:
+            raise self.unsupported("mixed '^' with other operators in one node")
+        if set(ops) <= {"+", "-"} or set(ops) <= {"*", "/"}:
+            # one precedence level: Python evaluates ``a + b - c`` left to right, exactly as
+            # the nested form, and a long sum (210 terms) stays within its parser's 200 levels
+            parts = [codes[0]] + [f"{op} {c}" for op, c in zip(ops, codes[1:], strict=True)]
+            return E(f"({' '.join(parts)})", dims, ra, deps)
         code = codes[0]
         for op, c in zip(ops, codes[1:], strict=True):
-            if op == "^":
-                raise self.unsupported("mixed '^' with other operators in one node")
             code = f"({code} {op} {c})"
         return E(code, dims, ra, deps)
 
