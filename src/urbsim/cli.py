@@ -25,6 +25,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import tomllib
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -206,6 +207,12 @@ def scenario_problems(model_path: Path) -> tuple[int, list[str]]:
         except UrbsimError as exc:
             problems.append(str(exc))
             continue
+        missing = [k for k in ("title", "description") if k not in tomllib.loads(path.read_text())]
+        if missing:
+            problems.append(
+                f"{display_path(path)}:1: a built-in scenario needs [{'] and ['.join(missing)}] "
+                "in English and Chinese"
+            )
         if scenario.name != path.stem:
             problems.append(
                 f"{display_path(path)}:1: name {scenario.name!r} differs from the file name "
