@@ -36,6 +36,7 @@ import ast
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import math
 import os
 import platform
@@ -615,6 +616,10 @@ def build(csrc: str, vector_math: bool = True) -> Path:
         raise NotNative(str(err)) from None
     if cache.verified(lib, key):  # a swapped, truncated or altered kernel is rebuilt
         return lib
+    # A progress line for people (the command line shows urbsim's INFO records on stderr).
+    logging.getLogger("urbsim").info(
+        "compiling the model kernel for these outputs (once per machine, a few seconds)"
+    )
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         c = Path(tmp) / "kernel.c"
         c.write_text(csrc)

@@ -237,6 +237,7 @@ def run_montecarlo(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Run a Monte Carlo ensemble and summarize it (see the module docstring for the result).
 
@@ -255,6 +256,7 @@ def run_montecarlo(
     scheduler : run chunks on the Dask cluster at ``tcp://HOST:PORT``.
     resume : continue an interrupted run that wrote to ``out``.
     progress : show a tqdm progress bar (runs/s) on stderr.
+    overwrite : replace an existing ``out`` instead of refusing (``--force``).
     """
     n = check_n(n)
     chunk = check_n(chunk, "chunk")
@@ -303,7 +305,7 @@ def run_montecarlo(
         "parameters_sha256": _fingerprint(params),
         **engine_config(model),
     }
-    store = EnsembleStore(out, manifest, resume, spool=spool)
+    store = EnsembleStore(out, manifest, resume, spool=spool, overwrite=overwrite)
     if progress and disk:
         print(disk, file=sys.stderr)
     try:

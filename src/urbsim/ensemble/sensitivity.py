@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -263,8 +264,17 @@ def _analyze_all(
     def task(cell: tuple[int, int]) -> dict:
         return one(y[cell], np.random.Generator(np.random.PCG64(seed)))
 
-    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(cells)))) as pool:
-        results = list(pool.map(task, cells))
+    # SALib warns per analysis (hundreds of identical lines); say it once, plainly.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(cells)))) as pool:
+            results = list(pool.map(task, cells))
+    if caught:
+        first = " ".join(str(caught[0].message).split())[:160]
+        logging.getLogger("urbsim").warning(
+            f"SALib warned {len(caught)} time(s) while estimating the indices (first: {first}); "
+            "indices with wide confidence intervals are not reliable"
+        )
     res = {k: np.empty((y.shape[0], y.shape[1], n_factors)) for k in keys}
     for (i, j), si in zip(cells, results, strict=True):
         for k in keys:

@@ -25,7 +25,9 @@ Protocol (the same for both formats):
 Without ``--resume``, an existing ``OUT`` or ``OUT.parts/`` is an error and is left untouched,
 except an ``OUT.parts/`` without a manifest (a kill during the final cleanup, or before the
 first chunk), which is removed. A run that fails before keeping any chunk (a bad ``--workers``,
-an unreachable ``--scheduler``, a full disk) removes the state it created.
+an unreachable ``--scheduler``, a full disk) removes the state it created. With ``--force``
+(the overwrite rule of every urbsim command) an existing ``OUT`` is replaced atomically and a
+stale ``OUT.parts/`` dropped.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import xarray as xr
 
 from urbsim.errors import OutputError
 from urbsim.fileio import write_atomic
+from urbsim.tables import provenance, write_table
 
 FORMATS = (".nc", ".zarr")
 
@@ -70,7 +73,7 @@ def write_dataset(ds: xr.Dataset, path: Path) -> None:
         # are part of its specification, so every Zarr reader can open the store.
         write_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2))
     elif suffix == ".csv":
-        write_atomic(path, lambda tmp: ds.to_dataframe().to_csv(tmp))
+        write_table(ds.to_dataframe().reset_index(), path, provenance(ds.attrs))
     else:
         write_atomic(path, ds.to_netcdf)
 
@@ -93,6 +96,7 @@ class EnsembleStore:
     out : the output path (``.nc`` or ``.zarr``), or ``None`` for no output file.
     manifest : JSON-ready description of the ensemble; a resumed run must match it exactly.
     resume : continue a run whose state folder exists.
+    overwrite : replace an existing ``out`` and drop a stale state folder (``--force``).
     min_interval : seconds between partial rewrites of ``out`` (at least; a rewrite that took
         ``s`` seconds waits ``5 s`` before the next, so large ensembles are not slowed down).
     spool : keep chunks on disk (in ``OUT.parts``, or a temporary folder without ``out``)
@@ -106,6 +110,7 @@ class EnsembleStore:
         resume: bool = False,
         min_interval: float = 2.0,
         spool: bool = False,
+        overwrite: bool = False,
     ):
         self.out = out
         self.manifest = {**manifest, "chunks": {}}
@@ -118,14 +123,16 @@ class EnsembleStore:
         if out is not None:
             check_output(out)
             self.parts = out.with_name(out.name + ".parts")
-            self._open(resume)
+            if overwrite and not resume and self.parts.exists():
+                shutil.rmtree(self.parts)
+            self._open(resume, overwrite)
         elif spool:
             self.parts = Path(tempfile.mkdtemp(prefix="urbsim-mc-"))
             self._temporary = self.created = True
 
     # -- state folder ---------------------------------------------------------------------
 
-    def _open(self, resume: bool) -> None:
+    def _open(self, resume: bool, overwrite: bool = False) -> None:
         assert self.out is not None and self.parts is not None
         state = self.parts / "manifest.json"
         if self.parts.exists() and not state.is_file():
@@ -133,10 +140,11 @@ class EnsembleStore:
             shutil.rmtree(self.parts, ignore_errors=True)
         if not resume:
             for p in (self.out, self.parts):
-                if p.exists():
+                if p.exists() and not overwrite:
                     raise OutputError(
                         f"--out {self.out}: {p} already exists; pass --resume to continue an "
-                        "interrupted run, or choose another path (nothing was changed)"
+                        "interrupted run, --force to replace it, or choose another path "
+                        "(nothing was changed)"
                     )
         elif not state.is_file():
             status = read_status(self.out) if self.out.exists() else None
