@@ -668,40 +668,62 @@ class NativeKernel:
         self.vector_math = bool(self._lib.urbsim_vector_math())
         self._error = error_message
 
-    def run(self, params, n: int, T: np.ndarray, REC: np.ndarray, outs, threads: int):
-        """Simulate ``n`` runs.
+    def bind(self, defaults, T: np.ndarray, REC: np.ndarray) -> None:
+        """Keep the pointer table of the default parameter arrays and the time grid.
 
-        ``params`` are ``(array, runs)`` pairs in the layout's order (see :func:`translate`):
-        a constant's ``(*dims, runs)`` values or a lookup's ``(*dims, runs, points)`` y
-        values, ``runs`` being ``n`` or 1 (shared by every run). ``outs`` are C-contiguous
-        float64 arrays ``(n, saved times, *dims)``, one per output, written in place.
-        Raises ModelError where the model cannot run.
+        ``defaults`` are ``(array, runs)`` pairs in the layout's order (see :func:`translate`):
+        a constant's ``(*dims, runs)`` values or a lookup's ``(*dims, runs, points)`` y values.
+        Building the table costs a ``ctypes`` look-up per array (most of a single run's time
+        when it was rebuilt on every call); :meth:`run` copies it and replaces only what the
+        caller sets.
         """
-        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a, _ in params]
-        runs = np.array([r for _, r in params] or [1], dtype=np.int64)
-        if any(r not in (1, n) for r in runs.tolist()):
-            raise ValueError(f"parameter arrays must hold 1 or {n} runs")
-        PV = (ctypes.c_void_p * max(1, len(arrays)))(*[a.ctypes.data for a in arrays])
-        T = np.ascontiguousarray(T, dtype=np.float64)
-        REC = np.ascontiguousarray(REC, dtype=np.uint8)
+        self._arrays = [np.ascontiguousarray(a, dtype=np.float64) for a, _ in defaults]
+        size = max(1, len(self._arrays))
+        self._pv = (ctypes.c_void_p * size)(*[a.ctypes.data for a in self._arrays])
+        self._runs = np.array([r for _, r in defaults] or [1], dtype=np.int64)
+        self._T = np.ascontiguousarray(T, dtype=np.float64)
+        self._REC = np.ascontiguousarray(REC, dtype=np.uint8)
+        # the fixed arguments of every call, pointers included (arrays kept alive above)
+        self._grid = (len(self._T), self._T.ctypes.data, self._REC.ctypes.data)
+        self._grid += (int(self._REC.sum()),)
+        self._runs_ptr = self._runs.ctypes.data
+
+    def run(self, overrides, n: int, outs, threads: int):
+        """Simulate ``n`` runs with the bound defaults, ``overrides`` replacing some.
+
+        ``overrides`` maps a position in the layout to ``(array, runs)`` (``runs`` being
+        ``n``, or 1 when shared by every run). ``outs`` are C-contiguous float64 arrays
+        ``(n, saved times, *dims)``, one per output, written in place. Raises ModelError where
+        the model cannot run.
+        """
+        PV, runs, runs_ptr = self._pv, self._runs, self._runs_ptr
+        keep = []  # the converted arrays must outlive the call
+        if overrides:
+            PV = type(PV).from_buffer_copy(PV)
+            runs = runs.copy()
+            runs_ptr = runs.ctypes.data
+            for pos, (a, r) in overrides.items():
+                if r not in (1, n):
+                    raise ValueError(f"parameter arrays must hold 1 or {n} runs")
+                a = np.ascontiguousarray(a, dtype=np.float64)
+                keep.append(a)
+                PV[pos] = a.ctypes.data
+                runs[pos] = r
         if not all(o.flags.c_contiguous and o.dtype == np.float64 for o in outs):
             raise ValueError("outputs must be C-contiguous float64 arrays")
         ptrs = (ctypes.c_void_p * max(1, len(outs)))(*[o.ctypes.data for o in outs])
-        nrec = int(REC.sum())
+        nt, t_ptr, rec_ptr, nrec = self._grid
 
         def part(bounds):
-            return self._f(
-                bounds[0], bounds[1], PV, runs.ctypes.data, len(T),
-                T.ctypes.data, REC.ctypes.data, nrec, ptrs,
-            )  # fmt: skip
+            return self._f(bounds[0], bounds[1], PV, runs_ptr, nt, t_ptr, rec_ptr, nrec, ptrs)
 
         groups = -(-n // LANES)
         k = max(1, min(threads, groups // 16 or 1))
-        edges = np.minimum(np.linspace(0, groups, k + 1).astype(int) * LANES, n).tolist()
-        parts = list(zip(edges[:-1], edges[1:], strict=True))
         if k == 1:
-            errs = [part(parts[0])]
+            errs = [part((0, n))]
         else:
+            edges = np.minimum(np.linspace(0, groups, k + 1).astype(int) * LANES, n).tolist()
+            parts = list(zip(edges[:-1], edges[1:], strict=True))
             with ThreadPoolExecutor(k) as pool:
                 errs = list(pool.map(part, parts))
         bad = next((e for e in errs if e), 0)
