@@ -86,11 +86,25 @@ def uniforms(n: int, d: int, seed: int, sampler: str = "lhs") -> np.ndarray:
     if sampler == "random":
         return rng.random((n, d))
     if sampler == "lhs":
-        return qmc.LatinHypercube(d, rng=rng).random(n)
+        return latin_hypercube(n, d, rng)
     with warnings.catch_warnings():
         # scipy warns when n is not a power of two; callers that care use round_sobol_n first.
         warnings.simplefilter("ignore", UserWarning)
         return qmc.Sobol(d, scramble=True, rng=rng).random(n)
+
+
+def latin_hypercube(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """``scipy.stats.qmc.LatinHypercube(d, rng=rng).random(n)``, bit for bit (same draws in
+    the same order), in one ``(n, d)`` array instead of scipy's four: a 10^6-run design of 64
+    factors then needs 0.5 GB, not 2 GB."""
+    rng = qmc.LatinHypercube(d, rng=rng).rng  # the generator scipy spawns from ``rng``
+    samples = rng.uniform(size=(n, d))
+    perm = np.empty(n, dtype=np.int64)
+    for i in range(d):
+        perm[:] = np.arange(1, n + 1)
+        rng.shuffle(perm)
+        samples[:, i] = (perm - samples[:, i]) / n
+    return samples
 
 
 def round_sobol_n(n: int) -> tuple[int, str | None]:

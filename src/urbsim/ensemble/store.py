@@ -3,8 +3,9 @@
 Protocol (the same for both formats):
 
 - Next to the output ``OUT`` sits a state folder ``OUT.parts/`` holding ``manifest.json`` (what
-  the ensemble is: runs, seed, sampler, chunk size, model hash and a hash of every sampled
-  parameter) and one ``chunk-NNNNNN.npz`` per finished chunk (exact float64 outputs).
+  the ensemble is: runs, seed, sampler, chunk size, outputs, model hash and a hash of every
+  sampled parameter) and one ``chunk-NNNNNN.npy`` per finished chunk (exact float64 outputs,
+  laid out ``(output, time, run)`` so that one time slice of one output is contiguous).
 - After a chunk is saved, ``OUT`` itself is rewritten atomically (written to a temporary
   sibling, then renamed over it) with the summary of the runs finished so far and
   ``status = "partial"``. Rewrites are throttled to one per ``min_interval`` seconds because
@@ -206,7 +207,7 @@ class EnsembleStore:
 
     def _file(self, k: int) -> Path:
         assert self.parts is not None
-        return self.parts / f"chunk-{k:06d}.npz"
+        return self.parts / f"chunk-{k:06d}.npy"
 
     def completed(self) -> list[int]:
         """Chunks finished by an earlier, interrupted run whose bytes match the manifest.
@@ -218,9 +219,9 @@ class EnsembleStore:
             return []
         kept = self.chunks()
         good = []
-        for f in sorted(self.parts.glob("chunk-*.npz")):
-            k = int(f.stem.split("-")[1])
-            if k in kept and _sha256(f) == kept[k].get("sha256"):
+        for f in sorted(self.parts.glob("chunk-*")):
+            k = int(f.stem.split("-")[1]) if f.stem[6:].isdigit() else -1
+            if k in kept and f == self._file(k) and _sha256(f) == kept[k].get("sha256"):
                 good.append(k)
                 continue
             if k in kept:
@@ -232,19 +233,19 @@ class EnsembleStore:
             self._write_manifest()
         return good
 
-    def read_chunk(self, k: int) -> dict[str, np.ndarray]:
-        """Chunk ``k``'s outputs (from memory, or loaded from its file)."""
-        if k in self._memory:
-            return self._memory[k]
-        with np.load(self._file(k)) as z:
-            return {name: z[name] for name in z.files}
-
     def read_output(self, k: int, name: str) -> np.ndarray:
-        """One output of chunk ``k`` (only that array is read from the file)."""
+        """One output of chunk ``k``, ``(run, time)`` (only that array is read from the file)."""
         if k in self._memory:
             return self._memory[k][name]
-        with np.load(self._file(k)) as z:
-            return z[name]
+        return np.array(self.read_block(k, name, 0, None).T)
+
+    def read_block(self, k: int, name: str, t0: int, t1: int | None) -> np.ndarray:
+        """Saved times ``t0:t1`` of one output of chunk ``k``, time-major ``(time, run)``: on
+        disk a contiguous slice of the chunk file, read through a memory map."""
+        if k in self._memory:
+            return self._memory[k][name][:, t0:t1].T
+        arr = np.load(self._file(k), mmap_mode="r")
+        return np.array(arr[self.manifest["outputs"].index(name), t0:t1])
 
     def save_chunk(self, k: int, arrays: Mapping[str, np.ndarray], path: str = "") -> None:
         """Keep chunk ``k``'s outputs (atomically: a chunk file is whole or absent), and
@@ -268,9 +269,11 @@ class EnsembleStore:
                     f"interrupted run ran, or delete {self.parts} to start over"
                 )
 
-        def save(tmp: Path) -> None:
+        stacked = np.stack([arrays[name].T for name in self.manifest["outputs"]])
+
+        def save(tmp: Path) -> None:  # (output, time, run): time slices are contiguous
             with tmp.open("wb") as fh:
-                np.savez(fh, **arrays)
+                np.save(fh, stacked)
 
         f = self._file(k)
         write_atomic(f, save)
