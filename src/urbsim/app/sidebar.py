@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -25,6 +24,7 @@ from urbsim.app.state import (
     plain,
     preset_values,
 )
+from urbsim.app.widgets import select
 from urbsim.charts import TYPES
 from urbsim.errors import UrbsimError
 from urbsim.i18n import LANGUAGES, slug, text, text_or, unit
@@ -88,48 +88,18 @@ def init_from_url(info: ModelInfo, presets: Mapping[str, Scenario], default: str
     """On a session's first run, take the state from the page's query parameters."""
     if "preset" in st.session_state:
         return
-    state, notices = from_query(st.query_params.to_dict(), info, list(presets), default)
+    lang = browser_language()
+    st.session_state["default_lang"] = lang
+    state, notices = from_query(st.query_params.to_dict(), info, list(presets), default, lang)
     apply_state(info, presets, state)
     st.session_state["notices"] = notices
 
 
-def widget_key(key: str, lang: str) -> str:
-    """Key of the selectbox that shows the choice stored under ``key`` in ``lang``.
-
-    Streamlit remembers a selectbox by its displayed label, and the labels change with the
-    language; so each language draws its own widget, and the choice itself is kept by id (the
-    preset's name, the type's code) under ``key``.
-    """
-    return f"{key}@{lang}"
-
-
-def _choose(key: str, lang: str) -> None:
-    """Callback of a language-keyed selectbox: keep its choice by id under ``key``."""
-    st.session_state[key] = st.session_state[widget_key(key, lang)]
-
-
-def _choose_preset(info: ModelInfo, presets: Mapping[str, Scenario], lang: str) -> None:
-    """Callback of the preset selectbox: keep the choice, then reset the levers to it."""
-    _choose("preset", lang)
-    _reset(info, presets)
-
-
-def _select(
-    container: Any, key: str, lang: str, label: str, options: list[str], names: Mapping, **kw
-) -> str:
-    """A selectbox for the choice stored by id under ``key`` (see :func:`widget_key`)."""
-    wkey = widget_key(key, lang)
-    st.session_state[wkey] = st.session_state[key]
-    container.selectbox(
-        label,
-        options,
-        key=wkey,
-        format_func=names.__getitem__,
-        on_change=kw.pop("on_change", _choose),
-        args=kw.pop("args", (key, lang)),
-        **kw,
-    )
-    return st.session_state[key]
+def browser_language() -> str:
+    """The page's language when the URL names none: English for an English-language browser,
+    else Chinese (the plan's readers)."""
+    locale = getattr(st.context, "locale", None) or ""
+    return "en" if locale.lower().startswith("en") else "zh"
 
 
 def _reset(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
@@ -233,7 +203,7 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     options = [*presets, ""]
     preset_title = {n: s.title.get(lang, n) for n, s in presets.items()}
     preset_title[""] = text(lang, "sidebar.model_defaults")
-    _select(
+    select(
         sb,
         "preset",
         lang,
@@ -241,8 +211,8 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
         options,
         preset_title,
         help=text(lang, "sidebar.scenario_help"),
-        on_change=_choose_preset,
-        args=(info, presets, lang),
+        on_change=_reset,
+        args=(info, presets),
     )
     preset = st.session_state["preset"]
     if preset:
@@ -250,7 +220,7 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     if st.session_state.get("uploaded_name"):
         name = st.session_state["uploaded_name"]
         sb.info(plain(text(lang, "sidebar.uploaded", name=name)))
-    _select(
+    select(
         sb,
         "county_type",
         lang,
