@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from urbsim.errors import ModelError
-from urbsim.mdlguard import read_model_text
+from urbsim.mdlguard import ModelRefused, read_model_text
 from urbsim.paths import default_model_path
 from urbsim.pysd_compat import abstract_model
 
@@ -319,5 +319,5 @@ def model_info(path: str | Path | None = None) -> ModelInfo:
     """
     p = Path(path) if path is not None else default_model_path()
     if not p.is_file():
-        raise ModelError(f"{p}: model file not found")
+        raise ModelRefused(f"{p}: model file not found or not a regular file")
     return _model_info_cached(p.resolve(), p.stat().st_mtime_ns)
