@@ -97,3 +97,16 @@ def test_latin_hypercube_equals_scipy_bit_for_bit(n, d, seed):
 
     expected = qmc.LatinHypercube(d, rng=rng()).random(n)
     assert latin_hypercube(n, d, rng()).tobytes() == expected.tobytes()
+
+
+def test_in_place_design_gives_the_same_draws(info):
+    from urbsim.ensemble.sampling import apply_design, factor_list, resolve_uncertainty
+
+    dists = resolve_uncertainty(info, {}, None, None)
+    design = uniforms(300, len(factor_list(dists)), 5, "lhs")
+    copied = apply_design(info, {}, dists, design.copy())
+    in_place = apply_design(info, {}, dists, design, in_place=True)
+    assert copied.keys() == in_place.keys()
+    for name, arr in copied.items():
+        assert np.asarray(in_place[name]).tobytes() == arr.tobytes(), name
+    assert sample(info, None, 300, 5).keys() == copied.keys()

@@ -217,8 +217,8 @@ def percentile_bands(
     return bands, counts
 
 
-#: Size of one percentile buffer, in bytes (one per thread): with 10^6 runs, 8 saved times.
-BLOCK_BYTES = 64 * 1024 * 1024
+#: Size of one percentile buffer, in bytes (one per thread): with 10^6 runs, 4 saved times.
+BLOCK_BYTES = 32 * 1024 * 1024
 
 
 def _all_bands(
