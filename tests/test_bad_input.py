@@ -37,6 +37,7 @@ def one_line_error(capsys, *argv: str) -> str:
     [
         (["mc", "--n", "10", "--seed", "-1"], "--seed must be a whole number from 0"),
         (["mc", "--n", "1000000000000", "--seed", "1"], "of memory"),
+        (["sensitivity", "--method", "sobol", "--n", str(2**40), "--seed", "1"], "of memory"),
         (["sensitivity", "--method", "morris", "--n", "1", "--seed", "1"], "at least 2"),
         (
             ["sensitivity", "--method", "sobol", "--n", "8", "--seed", "1", "--years", "2023-9999"],

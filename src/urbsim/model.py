@@ -81,6 +81,7 @@ class PysdRunner:
                     target.mkdir(mode=0o700)
                     mdl = target / path.name
                     shutil.copyfile(path, mdl)
+                    mdl.chmod(0o600)
                     self._model = pysd.read_vensim(str(mdl))
                     cache.seal(py, key)
             except Exception as exc:

@@ -28,7 +28,9 @@ import xarray as xr
 from urbsim.ensemble.distributed import local_map, slice_params
 from urbsim.ensemble.montecarlo import DEFAULT_CHUNK, model_indicators, progress_bar
 from urbsim.ensemble.sampling import (
+    SAMPLE_COPIES,
     apply_design,
+    check_memory,
     check_n,
     check_seed,
     factor_list,
@@ -182,6 +184,8 @@ def sobol_indices(
     outputs, years = _check_outputs(model, outputs), _check_years(model, years)
 
     def draw(problem: dict) -> np.ndarray:
+        d = problem["num_vars"]
+        check_memory(n2 * (d + 2) * d * 8 * SAMPLE_COPIES, f"--n {n}: a Sobol design")
         rng = np.random.Generator(np.random.PCG64(seed))
         return design.sample(problem, n2, calc_second_order=False, scramble=True, seed=rng)
 
@@ -230,6 +234,8 @@ def morris_indices(
     outputs, years = _check_outputs(model, outputs), _check_years(model, years)
 
     def draw(problem: dict) -> np.ndarray:
+        d = problem["num_vars"]
+        check_memory(n * (d + 1) * d * 8 * SAMPLE_COPIES, f"--n {n}: a Morris design")
         rng = np.random.Generator(np.random.PCG64(seed))
         return design.sample(problem, n, num_levels=num_levels, seed=rng)
 
