@@ -200,6 +200,7 @@ def _kind(element) -> str:
         ae.DelayFixedStructure,
         ae.TrendStructure,
         ae.InitialStructure,
+        ae.SampleIfTrueStructure,
     )
     if any(isinstance(a, stateful) for a in asts):
         return "stateful"

@@ -186,15 +186,19 @@ class _Builder:
         kind = self.draw(
             st.sampled_from(
                 ("INTEG", "INTEG", "SMOOTH", "SMOOTHI", "SMOOTH3", "DELAY1", "DELAY1I", "DELAY3")
-                + ("DELAY FIXED", "TREND", "INITIAL", "SMOOTH3I", "DELAY3I")
+                + ("DELAY FIXED", "TREND", "INITIAL", "SMOOTH3I", "DELAY3I", "SMOOTH N")
+                + ("DELAY N", "SAMPLE IF TRUE")
             )
         )
         # forms initialised from their input read constants only; the others anything
         draw_input = lambda: f"MIN(MAX({self.vector(over, self.expr(over))}, -50.0), 50.0)"  # noqa: E731
-        explicit = kind.startswith("INTEG") or kind.endswith("I") or kind == "DELAY FIXED"
+        explicit = kind.startswith("INTEG") or kind.endswith(("I", " N", " TRUE"))
+        explicit = explicit or kind == "DELAY FIXED"
         flow = draw_input() if explicit and kind != "INITIAL" else self.constant_scope(draw_input)
         init = self.constant_scope(lambda: self.vector(over, self.expr(over, 0)))
         delay = lit(self.draw(st.sampled_from((1.0, 1.5, 2.0))))
+        order = self.draw(st.integers(1, 4))  # an integer literal, as PySD needs
+        cond = f"{self.vector(over, self.expr(over, 1))} > {self.expr(over, 0)}"
         forms = {
             "INTEG": f"INTEG({flow}, {init})",
             "SMOOTH": f"SMOOTH({flow}, {delay})",
@@ -208,6 +212,9 @@ class _Builder:
             "DELAY FIXED": f"DELAY FIXED({flow}, {delay}, {init})",
             "TREND": f"TREND({flow}, {delay}, 0.1)",
             "INITIAL": f"INITIAL({flow})",
+            "SMOOTH N": f"SMOOTH N({flow}, {delay}, {init}, {order})",
+            "DELAY N": f"DELAY N({flow}, {delay}, {init}, {order})",
+            "SAMPLE IF TRUE": f"SAMPLE IF TRUE({cond}, {flow}, {init})",
         }
         return forms[kind]
 

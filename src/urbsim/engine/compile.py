@@ -44,6 +44,7 @@ _STATEFUL_TYPES = (
     ae.DelayFixedStructure,
     ae.TrendStructure,
     ae.InitialStructure,
+    ae.SampleIfTrueStructure,
 )
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 SCALAR_MAX_N = 8  # default n up to which simulate() uses the scalar backend
@@ -487,6 +488,9 @@ class Program:
             }
         elif isinstance(ast, ae.InitialStructure):
             stype, order, args = "initial", 1, {"initial": ast.initial}
+        elif isinstance(ast, ae.SampleIfTrueStructure):
+            stype, order = "sample", 1
+            args = {"condition": ast.condition, "input": ast.input, "initial": ast.initial}
         else:  # pragma: no cover - filtered by the caller
             raise ctx.unsupported(type(ast).__name__)
         st = sf.Stateful(stype, node.py, f"s{node.id}", node.id, order, tail)

@@ -152,6 +152,7 @@ class ExprCompiler:
                 ae.DelayFixedStructure,
                 ae.TrendStructure,
                 ae.InitialStructure,
+                ae.SampleIfTrueStructure,
             ),
         ):
             node = self.p.hidden_stateful(a, self)
@@ -402,7 +403,6 @@ def _describe(a) -> str:
     name = type(a).__name__.replace("Structure", "")
     table = {
         "Forecast": "FORECAST",
-        "SampleIfTrue": "SAMPLE IF TRUE",
         "Game": "GAME",
         "AllocateAvailable": "ALLOCATE AVAILABLE",
         "AllocateByPriority": "ALLOCATE BY PRIORITY",

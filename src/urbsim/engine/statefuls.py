@@ -18,6 +18,8 @@ PySD reference (pysd/py_backend/statefuls.py):
               with init; each step pipe[ptr] = input, ptr = (ptr + 1) % order, state = pipe[ptr].
 * Trend:      state0 = input / (1 + init_trend * avg); out = ZIDZ(input - state,
               avg * |state|); ddt = (input - state) / avg.
+* SampleIfTrue: state0 = init; out = IF cond THEN input ELSE state; the new state is the
+              output (PySD's update reads the step's cached condition and input).
 * Every step: new_state = state + ddt * TIME STEP, all statefuls from the same old values.
 """
 
@@ -30,7 +32,7 @@ from .expressions import num
 
 @dataclass
 class Stateful:
-    stype: str  # integ | smooth | delay | delayfixed | trend | initial
+    stype: str  # integ | smooth | delay | delayfixed | trend | initial | sample
     py: str
     sp: str
     nid: int
@@ -45,6 +47,8 @@ def output_deps(st: Stateful) -> set:
         return set(st.deps["delay_time"])
     if st.stype == "trend":
         return set(st.deps["input"]) | set(st.deps["average_time"])
+    if st.stype == "sample":
+        return set(st.deps["condition"]) | set(st.deps["input"])
     return set()
 
 
@@ -56,6 +60,7 @@ def init_deps(st: Stateful) -> set:
         "delayfixed": ["initial", "delay_time"],
         "trend": ["input", "average_time", "initial_trend"],
         "initial": ["initial"],
+        "sample": ["initial", "condition", "input"],
     }[st.stype]
     return set().union(*(st.deps[k] for k in names))
 
@@ -68,6 +73,7 @@ def update_deps(st: Stateful) -> set:
         "delayfixed": ["input"],
         "trend": ["input", "average_time"],
         "initial": [],
+        "sample": ["condition", "input"],
     }[st.stype]
     return set().union(set(), *(st.deps[k] for k in names))
 
@@ -91,6 +97,8 @@ def emit_output(st: Stateful) -> list[str]:
     if st.stype == "trend":
         den = f"({a['average_time']} * xp.abs({s[0]}))"
         return [f"{st.py} = _where(xp.abs({den}) < _SMALL, 0.0, ({a['input']} - {s[0]}) / {den})"]
+    if st.stype == "sample":
+        return [f"{st.py} = _where({a['condition']}, {a['input']}, {s[0]})"]
     raise AssertionError(st.stype)
 
 
@@ -101,7 +109,7 @@ def emit_init(st: Stateful) -> list[str]:
     tail = repr(tuple(int(x) for x in st.tail))
     if st.stype == "initial":
         return [f"{st.py} = {a['initial']}"]
-    if st.stype == "integ":
+    if st.stype in ("integ", "sample"):
         return [f"{s[0]} = _state({a['initial']}, n, {tail})", *emit_output(st)]
     if st.stype == "smooth":
         lines = [f"{s[0]} = _state({a['initial']}, n, {tail})"]
@@ -179,4 +187,7 @@ def emit_update(st: Stateful) -> tuple[list[str], list[str]]:
             [f"{news[0]} = {s[0]} + (({a['input']} - {s[0]}) / {a['average_time']}) * {dt}"],
             [f"{s[0]} = {news[0]}"],
         )
+    if st.stype == "sample":
+        tail = repr(tuple(int(x) for x in st.tail))
+        return [f"{news[0]} = _state({st.py}, n, {tail})"], [f"{s[0]} = {news[0]}"]
     raise AssertionError(st.stype)
