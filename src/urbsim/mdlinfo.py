@@ -201,6 +201,7 @@ def _kind(element) -> str:
         ae.TrendStructure,
         ae.InitialStructure,
         ae.SampleIfTrueStructure,
+        ae.ForecastStructure,
     )
     if any(isinstance(a, stateful) for a in asts):
         return "stateful"

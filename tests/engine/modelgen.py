@@ -187,7 +187,7 @@ class _Builder:
             st.sampled_from(
                 ("INTEG", "INTEG", "SMOOTH", "SMOOTHI", "SMOOTH3", "DELAY1", "DELAY1I", "DELAY3")
                 + ("DELAY FIXED", "TREND", "INITIAL", "SMOOTH3I", "DELAY3I", "SMOOTH N")
-                + ("DELAY N", "SAMPLE IF TRUE")
+                + ("DELAY N", "SAMPLE IF TRUE", "FORECAST")
             )
         )
         # forms initialised from their input read constants only; the others anything
@@ -215,6 +215,7 @@ class _Builder:
             "SMOOTH N": f"SMOOTH N({flow}, {delay}, {init}, {order})",
             "DELAY N": f"DELAY N({flow}, {delay}, {init}, {order})",
             "SAMPLE IF TRUE": f"SAMPLE IF TRUE({cond}, {flow}, {init})",
+            "FORECAST": f"FORECAST({flow}, {delay}, {delay})",
         }
         return forms[kind]
 

@@ -45,6 +45,7 @@ _STATEFUL_TYPES = (
     ae.TrendStructure,
     ae.InitialStructure,
     ae.SampleIfTrueStructure,
+    ae.ForecastStructure,
 )
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 SCALAR_MAX_N = 8  # default n up to which simulate() uses the scalar backend
@@ -488,6 +489,14 @@ class Program:
             }
         elif isinstance(ast, ae.InitialStructure):
             stype, order, args = "initial", 1, {"initial": ast.initial}
+        elif isinstance(ast, ae.ForecastStructure):
+            stype, order = "forecast", 1
+            args = {
+                "input": ast.input,
+                "average_time": ast.average_time,
+                "horizon": ast.horizon,
+                "initial_trend": ast.initial_trend,
+            }
         elif isinstance(ast, ae.SampleIfTrueStructure):
             stype, order = "sample", 1
             args = {"condition": ast.condition, "input": ast.input, "initial": ast.initial}

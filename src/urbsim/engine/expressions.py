@@ -153,6 +153,7 @@ class ExprCompiler:
                 ae.TrendStructure,
                 ae.InitialStructure,
                 ae.SampleIfTrueStructure,
+                ae.ForecastStructure,
             ),
         ):
             node = self.p.hidden_stateful(a, self)
@@ -402,7 +403,6 @@ def _negative_literal(a) -> bool:
 def _describe(a) -> str:
     name = type(a).__name__.replace("Structure", "")
     table = {
-        "Forecast": "FORECAST",
         "Game": "GAME",
         "AllocateAvailable": "ALLOCATE AVAILABLE",
         "AllocateByPriority": "ALLOCATE BY PRIORITY",
