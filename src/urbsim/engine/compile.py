@@ -892,6 +892,9 @@ class CompiledModel:
         # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.8x
         # faster); False builds with the C library's maths: the scalar code bit for bit
         self.native_vector_math = True
+        # runs per SIMD value in the C kernel: 4 (AVX2); 8 uses AVX-512's vector maths where
+        # the CPU has them, 1 suits single runs (see README for what was measured)
+        self.native_lanes = native_mod.LANES
         self._native_cache: dict = {}
         self._out_plans: dict = {}
         self.native_status = "not used yet" if self.native else "off"
@@ -1044,19 +1047,19 @@ class CompiledModel:
     def _native_kernel(self, out_ids):
         """The C kernel for ``out_ids`` (cached), or None where it cannot be built; sets
         ``native_status`` to what this call found."""
-        key = (tuple(out_ids), bool(self.native_vector_math))
+        key = (tuple(out_ids), bool(self.native_vector_math), int(self.native_lanes))
         if key not in self._native_cache:
             self._native_cache[key] = self._build_native(*key)
         kernel, self.native_status = self._native_cache[key]
         return kernel
 
-    def _build_native(self, out_ids, vector_math):
+    def _build_native(self, out_ids, vector_math, lanes):
         scalar = self._scalar_function(out_ids)
         if scalar is None:
             return None, "unavailable: the program has no scalar form"
         _, layout, _, cols, _, src = scalar
         try:
-            csrc = native_mod.translate(src, layout, np.diff(cols).tolist(), self._p)
+            csrc = native_mod.translate(src, layout, np.diff(cols).tolist(), self._p, lanes)
             lib = native_mod.build(csrc, vector_math=vector_math)
         except native_mod.NotNative as err:
             return None, f"unavailable: {err}"

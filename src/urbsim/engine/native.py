@@ -62,7 +62,7 @@ CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
 COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy takes over
-LANES = 4  # runs advanced together, one SIMD value (4 x float64 = AVX2) per variable
+LANES = 4  # runs advanced together by default: one SIMD value (4 x float64 = AVX2) per variable
 
 _MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
 # trigonometric functions: the C library's, lane by lane (as Python's math calls them)
@@ -99,6 +99,14 @@ vd _ZGVdN4vv_pow(vd, vd) __attribute__((const));
 #define v_exp _ZGVdN4v_exp
 #define v_log _ZGVdN4v_log
 #define v_pow _ZGVdN4vv_pow
+int urbsim_vector_math(void) { return 1; }
+#elif defined(URBSIM_MVEC) && defined(__AVX512F__) && W == 8
+vd _ZGVeN8v_exp(vd) __attribute__((const));
+vd _ZGVeN8v_log(vd) __attribute__((const));
+vd _ZGVeN8vv_pow(vd, vd) __attribute__((const));
+#define v_exp _ZGVeN8v_exp
+#define v_log _ZGVeN8v_log
+#define v_pow _ZGVeN8vv_pow
 int urbsim_vector_math(void) { return 1; }
 #else
 LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE2(v_pow, pow)
@@ -468,7 +476,7 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
     return head + body
 
 
-def translate(src: str, layout, widths, program) -> str:
+def translate(src: str, layout, widths, program, lanes: int = LANES) -> str:
     """C source of ``urbsim_run`` from the scalar source ``src``.
 
     ``layout`` and ``widths`` are ``scalar.generate_scalar``'s: the constants and lookups in
@@ -477,10 +485,12 @@ def translate(src: str, layout, widths, program) -> str:
     ``PS[j]`` runs (1: shared by every run): a constant's ``(*dims, PS[j])`` values, a
     lookup's ``(*dims, PS[j], points)`` y values (its x points are fixed by the model and
     compiled in). Output ``q`` is written straight into ``OUT[q]``, a C-ordered
-    ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances ``LANES`` runs at a
-    time; a last, partial group repeats its last run in the spare lanes and records only the
-    real ones.
+    ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances ``lanes`` runs at a
+    time (``urbsim_lanes()`` says how many); a last, partial group repeats its last run in
+    the spare lanes and records only the real ones.
     """
+    if lanes not in (1, 2, 4, 8):
+        raise NotNative(f"{lanes} lanes (1, 2, 4 or 8)")
     tree = ast.parse(src)
     fn = tree.body[0]
     if not isinstance(fn, ast.FunctionDef):
@@ -521,9 +531,10 @@ def translate(src: str, layout, widths, program) -> str:
     params = set(names)
     decl_d = sorted(tr.doubles - params)
     decl_p = sorted(tr.pipes)
-    out = [f"#define W {LANES}", f"#define DT {_lit(program.dt)}"]
-    out.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * LANES) + "})")
+    out = [f"#define W {int(lanes)}", f"#define DT {_lit(program.dt)}"]
+    out.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * int(lanes)) + "})")
     out.append(_PRELUDE)
+    out.append("int urbsim_lanes(void) { return W; }")
     out.extend(_lookup_function(kind, xn, xpoints[xn]) for kind, xn in sorted(tr.used_lookups))
     out.append(
         "long urbsim_run(long r0, long r1, const double *const *PV, const long *PS, long nT,\n"
@@ -666,6 +677,7 @@ class NativeKernel:
         f.argtypes += [ctypes.c_void_p]
         self._f = f
         self.vector_math = bool(self._lib.urbsim_vector_math())
+        self.lanes = int(self._lib.urbsim_lanes())
         self._error = error_message
 
     def bind(self, defaults, T: np.ndarray, REC: np.ndarray) -> None:
@@ -717,12 +729,13 @@ class NativeKernel:
         def part(bounds):
             return self._f(bounds[0], bounds[1], PV, runs_ptr, nt, t_ptr, rec_ptr, nrec, ptrs)
 
-        groups = -(-n // LANES)
+        groups = -(-n // self.lanes)
         k = max(1, min(threads, groups // 16 or 1))
         if k == 1:
             errs = [part((0, n))]
         else:
-            edges = np.minimum(np.linspace(0, groups, k + 1).astype(int) * LANES, n).tolist()
+            edges = np.minimum(np.linspace(0, groups, k + 1).astype(int) * self.lanes, n)
+            edges = edges.tolist()
             parts = list(zip(edges[:-1], edges[1:], strict=True))
             with ThreadPoolExecutor(k) as pool:
                 errs = list(pool.map(part, parts))
