@@ -536,7 +536,18 @@ def _skeleton(
         layers.append(
             alt.Chart(alt.NamedData("band"))
             .mark_area(opacity=0.22)
-            .encode(x=x, y="lo:Q", y2="hi:Q", color=color)
+            .encode(
+                x=x,
+                y="lo:Q",
+                y2="hi:Q",
+                color=color,
+                tooltip=[
+                    alt.Tooltip("year:Q", title=year_title, format=".2f"),
+                    alt.Tooltip("series:N", title=series_title),
+                    alt.Tooltip("lo:Q", title=text(lang, "charts.band_lo"), format=",.3~r"),
+                    alt.Tooltip("hi:Q", title=text(lang, "charts.band_hi"), format=",.3~r"),
+                ],
+            )
         )
     layers.append(
         alt.Chart(alt.NamedData("lines"))
@@ -550,7 +561,7 @@ def _skeleton(
                 alt.Tooltip("year:Q", title=year_title, format=".2f"),
                 alt.Tooltip("series:N", title=series_title),
                 alt.Tooltip("case:N", title=case_title),
-                alt.Tooltip("value:Q", title=value_title, format=",.3~f"),
+                alt.Tooltip("value:Q", title=value_title, format=",.4~r"),
             ],
         )
     )
@@ -621,7 +632,13 @@ def tornado_chart(frame: pd.DataFrame, lang: str, *, year: int, unit_text: str) 
         alt.Chart(long)
         .mark_bar()
         .encode(
-            y=alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+            # every bar keeps its name (Vega-Lite drops labels it thinks overlap)
+            y=alt.Y(
+                "name:N",
+                sort=order,
+                title=None,
+                axis=alt.Axis(labelLimit=320, labelOverlap=False, labelFontSize=11),
+            ),
             x=alt.X("delta:Q", title=unit_text),
             color=alt.Color(
                 "end:N",
@@ -633,10 +650,15 @@ def tornado_chart(frame: pd.DataFrame, lang: str, *, year: int, unit_text: str) 
                 title=text(lang, "sensitivity.legend_kind"),
                 scale=alt.Scale(range=[1.0, 0.55]),
             ),
-            tooltip=["name:N", "kind:N", "end:N", alt.Tooltip("delta:Q", format="+.3f")],
+            tooltip=[
+                alt.Tooltip("name:N", title=text(lang, "sensitivity.legend_factor")),
+                alt.Tooltip("kind:N", title=text(lang, "sensitivity.legend_kind")),
+                alt.Tooltip("end:N", title=text(lang, "sensitivity.legend_end")),
+                alt.Tooltip("delta:Q", title=unit_text, format="+.2f"),
+            ],
         )
         .properties(
-            title=text(lang, "sensitivity.title", year=year), width="container", height=alt.Step(16)
+            title=text(lang, "sensitivity.title", year=year), width="container", height=alt.Step(22)
         )
     )
 
@@ -646,7 +668,7 @@ def finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return (
         chart.configure(font=FONT)
         .configure_view(strokeWidth=0)
-        .configure_legend(orient="bottom", direction="vertical", labelLimit=240)
+        .configure_legend(orient="bottom", direction="vertical", labelLimit=0, titleLimit=0)
     )
 
 

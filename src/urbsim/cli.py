@@ -348,6 +348,7 @@ def streamlit_command(port: int, *, headless: bool = False, address: str = LOCAL
         "none",
     ]
     command += ["--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "minimal"]  # no Deploy button, no developer menu
     return command + (["--server.headless", "true"] if headless else [])
 
 

@@ -74,6 +74,7 @@ def test_slider_moves_scorecard_and_png_downloads(server, browser):
     first_render = time.monotonic() - start
     print(f"time to first render: {first_render:.1f} s")
     page.screenshot(path=str(ARTIFACTS / "app-en.png"), full_page=True)
+    assert page.get_by_text("Deploy", exact=True).count() == 0  # minimal toolbar
     before = _scorecard_row(page, "T2")
 
     page.get_by_test_id("stSidebarUserContent").get_by_text("People", exact=True).click()

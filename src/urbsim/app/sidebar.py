@@ -27,7 +27,7 @@ from urbsim.app.state import (
 from urbsim.app.widgets import select
 from urbsim.charts import TYPES
 from urbsim.errors import UrbsimError
-from urbsim.i18n import LANGUAGES, slug, text, text_or, unit
+from urbsim.i18n import LANGUAGES, constant_doc, constant_name, constant_unit, slug, text
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
 from urbsim.scenarios import Scenario, parse_scenario
 
@@ -157,8 +157,8 @@ def _number(x: float) -> str:
 
 
 def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarray) -> None:
-    label = text_or(lang, f"levers.{slug(c.name)}", c.name)
-    unit_text = unit(lang, c.units)
+    label = constant_name(lang, c.name)
+    unit_text = constant_unit(lang, c.name, c.units)
     lo, hi = c.range or (float(np.min(preset)), float(np.max(preset)))
     step = c.step or (hi - lo) / 100
     elements = info.subscripts[c.dims[0]] if c.dims else (None,)
@@ -170,7 +170,7 @@ def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarra
             else label
         )
         st.slider(
-            f"{name} ({unit_text})",
+            text(lang, "sidebar.slider_label", name=name, unit=unit_text),
             min_value=float(lo),
             max_value=float(hi),
             step=float(step),
@@ -178,8 +178,7 @@ def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarra
             help=text(
                 lang,
                 "sidebar.lever_help",
-                doc=c.doc,
-                note=text(lang, "app.doc_note"),
+                doc=constant_doc(lang, c.name, c.doc),
                 lo=_number(lo),
                 hi=_number(hi),
                 unit=unit_text,

@@ -19,7 +19,7 @@ from urbsim.app.state import ALL_TYPES
 from urbsim.app.widgets import select
 from urbsim.charts import CHARTS, ChartDef, chart_data, time_chart, time_spec, tornado_chart
 from urbsim.errors import UrbsimError
-from urbsim.i18n import slug, text, text_or, unit
+from urbsim.i18n import constant_name, slug, text, text_or, unit
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.mdlinfo import ModelInfo
 from urbsim.scenarios import Scenario
@@ -183,10 +183,7 @@ def tornado_frame(
     frame["swing"] = (frame["high"] - frame["low"]).abs()
     frame = frame.nlargest(top, "swing")
 
-    def label(name: str) -> str:
-        return text_or(lang, f"levers.{slug(name)}", name)
-
-    frame["name"] = [label(n) for n in frame["name"]]
+    frame["name"] = [constant_name(lang, n) for n in frame["name"]]
     frame["kind"] = [text(lang, f"sensitivity.{k}") for k in frame["kind"]]
     return frame[["name", "kind", "low", "high"]]
 
