@@ -76,6 +76,34 @@ def pysd_seconds(mdl: Path) -> float:
         return time.perf_counter() - t
 
 
+def median_ms(fn, reps=200, rounds=7) -> float:
+    """Median over ``rounds`` of the mean time of ``reps`` calls, in ms."""
+    fn()
+    ts = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        ts.append((time.perf_counter() - t) / reps * 1e3)
+    return float(np.median(ts))
+
+
+def single_through_model(mdl: Path, outs, pysd_s) -> None:
+    """One run (defaults, 5 outputs) through ``urbsim.Model``: arrays and a Dataset."""
+    import urbsim
+
+    model = urbsim.load_model(mdl)
+    for label, fn in (
+        ("Model.simulate", lambda: model.simulate(outputs=outs)),
+        ("Model.run", lambda: model.run(outputs=outs)),
+    ):
+        ms = median_ms(fn)
+        line = f"N=1 {label:>14} ({model.engine_path}): {ms:.3f} ms per run (median of 7x200)"
+        if pysd_s:
+            line += f"  ({pysd_s * 1e3 / ms:,.0f}x PySD)"
+        print(line)
+
+
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -87,6 +115,7 @@ def main(argv=None):
     ap.add_argument("--max-n", type=int, default=100_000)
     ap.add_argument("--million", action="store_true", help="also stream N = 1,000,000")
     ap.add_argument("--chunk", type=int, default=50_000)
+    ap.add_argument("--single", action="store_true", help="only the N = 1 figures")
     a = ap.parse_args(argv)
     mdl = a.model or default_model()
     print(
@@ -144,6 +173,9 @@ def main(argv=None):
                 line += f"  ({pysd_s / s1:,.0f}x PySD)"
             print(line)
 
+    single_through_model(mdl, outs, pysd_s)
+    if a.single:
+        return
     for path in [*paths, "numpy"]:
         use(path)
         for n in (1_000, 10_000, 100_000):

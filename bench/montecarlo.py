@@ -1,12 +1,19 @@
 """Benchmark Monte Carlo, Sobol sensitivity and Dask overhead; prints figures, asserts nothing.
 
 Usage: python bench/montecarlo.py [--n 100000] [--sobol-n 4096] [--skip-pysd SECONDS_PER_RUN]
+       python bench/montecarlo.py --memory 50000,200000,1000000
+
+``--memory`` runs one Monte Carlo per size in a fresh process and prints its peak resident
+memory (the goal: flat in n, 10^6 runs under 2 GiB) and the disk its chunks used.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import resource
+import subprocess
+import sys
 import time
 
 import urbsim
@@ -20,11 +27,16 @@ def main() -> None:
     p.add_argument("--sobol-n", type=int, default=4096, help="Sobol base samples")
     p.add_argument("--chunk", type=int, default=2048)
     p.add_argument("--skip-pysd", type=float, metavar="S", help="reuse S seconds per PySD run")
+    p.add_argument("--memory", metavar="N1,N2,...", help="peak memory of Monte Carlos of size n")
     a = p.parse_args()
     print(
         f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
         f"date {time.strftime('%Y-%m-%d')}"
     )
+    if a.memory:
+        for n in (int(x) for x in a.memory.split(",")):
+            memory(n, a.chunk)
+        return
     if a.skip_pysd is None:
         pysd = urbsim.load_model(engine="pysd")
         t = time.perf_counter()
@@ -68,6 +80,34 @@ def main() -> None:
         f"dask: {n // chunk} chunks of {chunk}: local {local:.1f} s, LocalCluster(2) "
         f"{dask:.1f} s incl. start-up and per-worker compile; "
         f"overhead {(dask - local) / (n // chunk):+.2f} s per chunk"
+    )
+
+
+_ONE = """
+import sys, time, urbsim
+from urbsim.ensemble.montecarlo import run_montecarlo
+model = urbsim.load_model()
+t = time.perf_counter()
+run_montecarlo(n=int(sys.argv[1]), seed=1, model=model, chunk=int(sys.argv[2]), progress=True)
+print(f"{time.perf_counter() - t:.1f}")
+"""
+
+
+def memory(n: int, chunk: int) -> None:
+    """One Monte Carlo of ``n`` runs in a fresh process: its peak RSS and wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [sys.executable, "-c", _ONE, str(n), str(chunk)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, max over children
+    disk = next((x for x in proc.stderr.splitlines() if x.startswith("Monte Carlo:")), "")
+    print(
+        f"mc memory: n={n:,}: peak RSS {peak / 2**20:.2f} GiB"
+        f"{'' if peak > before else ' (not above an earlier, larger run)'}, "
+        f"{proc.stdout.split()[-1]} s; {disk}"
     )
 
 

@@ -395,3 +395,41 @@ def test_console_script_entry_point():
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [done.stderr.strip()]
     assert done.stderr.startswith("urbsim: error: unknown scenario 'nosuch'; available: ")
+
+
+def _subparsers(parser):
+    for action in parser._actions:
+        if isinstance(action, __import__("argparse")._SubParsersAction):
+            yield from action.choices.items()
+
+
+def test_every_option_has_help_and_no_raw_markup():
+    parser = cli.build_parser()
+    texts = [parser.format_help()]
+    for name, sub in _subparsers(parser):
+        texts.append(sub.format_help())
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"urbsim {name} {action.option_strings or action.dest}"
+    for page in texts:
+        assert "``" not in page and "%%" not in page
+
+
+def test_every_writing_command_offers_force():
+    for name, sub in _subparsers(cli.build_parser()):
+        options = {o for a in sub._actions for o in a.option_strings}
+        if "--out" in options:
+            assert "--force" in options, name
+
+
+def test_compiling_a_kernel_prints_a_progress_line(capsys, monkeypatch, tmp_path):
+    from urbsim.engine import native
+
+    if native.compiler() is None:
+        pytest.skip("no C compiler: nothing is compiled, so there is no progress line")
+    monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path / "cache"))
+    cli._show_notices()
+    native.build("int urbsim_probe(void) { return 1; }\n", vector_math=False)
+    assert "urbsim: compiling the model kernel" in capsys.readouterr().err
+    native.build("int urbsim_probe(void) { return 1; }\n", vector_math=False)
+    assert capsys.readouterr().err == ""  # cached: no line

@@ -132,3 +132,10 @@ def test_oversized_or_special_model_files_are_refused(tmp_path, monkeypatch):
     os.mkfifo(fifo)
     with pytest.raises(ModelRefused, match="not a regular file"):
         read_model_text(fifo)  # returns at once: a FIFO is never opened
+
+
+@pytest.mark.parametrize("model", ["/dev/zero", "missing.mdl"])
+def test_check_refuses_a_missing_or_special_model_with_exit_2(model, capsys, tmp_path):
+    assert cli.main(["check", "--model", str(tmp_path / model if "/" not in model else model)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a regular file" in err[0]

@@ -194,3 +194,33 @@ def test_parse_set_rejects_mixing_scalar_and_elements():
 def test_set_values_are_checked_against_the_model(info):
     with pytest.raises(ParameterError, match="--set: 'park investment policy' has no element"):
         coerce_params(info, parse_set(["park investment policy[city]=3"]), where="--set")
+
+
+def test_a_parameters_only_file_is_a_scenario(tmp_path, info):
+    path = tmp_path / "my-test.toml"
+    path.write_text('[parameters]\n"reward per settler" = 4000\n', encoding="utf-8")
+    scenario = load_scenario(path, info)
+    assert scenario.name == "my-test"
+    assert scenario.title == {"en": "my-test", "zh": "my-test"}
+    assert scenario.description == {"en": "", "zh": ""}
+    assert scenario.parameters == {"reward per settler": 4000}
+
+
+def test_a_parameters_only_file_with_an_unknown_name_is_one_line(tmp_path, info):
+    path = tmp_path / "typo.toml"
+    path.write_text('[parameters]\n"reward per setler" = 4000\n', encoding="utf-8")
+    with pytest.raises(ParameterError) as caught:
+        load_scenario(path, info)
+    message = str(caught.value)
+    assert "\n" not in message and "typo.toml:2:" in message
+    assert "unknown variable 'reward per setler'" in message and "reward per settler" in message
+
+
+def test_built_in_scenario_without_chinese_texts_is_a_check_problem(tmp_path, monkeypatch):
+    from urbsim import cli, scenarios
+
+    (tmp_path / "short.toml").write_text('[parameters]\n"plan switch" = 1\n', encoding="utf-8")
+    monkeypatch.setattr(scenarios, "scenario_dir", lambda: tmp_path)
+    count, problems = cli.scenario_problems(cli.default_model_path())
+    assert count == 1 and len(problems) == 1
+    assert "needs [title] and [description] in English and Chinese" in problems[0]

@@ -39,7 +39,7 @@ from urbsim.app.compute import (
 from urbsim.charts import CHARTS, chart_data, time_chart
 from urbsim.errors import OutputError
 from urbsim.fileio import write_atomic
-from urbsim.i18n import slug, text, text_or, unit
+from urbsim.i18n import constant_name, constant_unit, text
 from urbsim.model import Model
 from urbsim.scenarios import Scenario, load_scenario
 
@@ -98,8 +98,8 @@ def lever_differences(
         for c in group:
             a, b = mine.get(c.name, c.default), plan.get(c.name, c.default)
             if not np.allclose(a, b):
-                name = text_or(lang, f"levers.{slug(c.name)}", c.name)
-                rows.append((name, _fmt(a), _fmt(b), unit(lang, c.units)))
+                unit_text = constant_unit(lang, c.name, c.units)
+                rows.append((constant_name(lang, c.name), _fmt(a), _fmt(b), unit_text))
     return rows
 
 

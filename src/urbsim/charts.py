@@ -257,11 +257,14 @@ class ChartData:
         is an ensemble, else its single run).
     band : columns ``year``, ``series``, ``lo``, ``hi`` (5 and 95 % quantiles), or ``None``.
     regional_note : some series show the regional value although a type was chosen.
+    observed : columns ``year``, ``series``, ``value``: official figures of
+        ``model/data/observed.csv`` for the chart's series (regional charts only), or ``None``.
     """
 
     lines: pd.DataFrame
     band: pd.DataFrame | None
     regional_note: bool
+    observed: pd.DataFrame | None = None
 
     def to_csv_frame(self, lang: str = "en") -> pd.DataFrame:
         """One wide table for CSV export at whole years: a column per series x case, plus the
@@ -317,7 +320,42 @@ def chart_data(
             cols["lo"].append(lo)
             cols["hi"].append(hi)
         band = _frame(cols)
-    return ChartData(_frame(lines), band, note)
+    observed = observed_points(chart, lang) if county_type is None else None
+    return ChartData(_frame(lines), band, note, observed)
+
+
+@lru_cache(maxsize=1)
+def _observed_table() -> pd.DataFrame:
+    from urbsim.paths import observed_path
+
+    path = observed_path()
+    if not path.is_file():
+        return pd.DataFrame(columns=["indicator", "year", "value"])
+    return pd.read_csv(path)[["indicator", "year", "value"]]
+
+
+def observed_series(key: str) -> pd.DataFrame:
+    """Official figures for a series (columns ``year``, ``value``) from
+    ``model/data/observed.csv``: the indicator itself, or the county-town share from the
+    county-town and urban populations of the same year."""
+    table = _observed_table()
+    if key == "county_town_share" and key not in set(table.indicator):
+        wide = table.pivot_table(index="year", columns="indicator", values="value")
+        if {"county_town_population", "urban_population"} <= set(wide.columns):
+            share = wide["county_town_population"] / wide["urban_population"] * 100.0
+            return share.dropna().rename("value").reset_index()
+    return table.loc[table.indicator == key, ["year", "value"]].reset_index(drop=True)
+
+
+def observed_points(chart: ChartDef, lang: str) -> pd.DataFrame | None:
+    """The observed points of ``chart``'s series (``year``, ``series``, ``value``), or ``None``."""
+    frames = [
+        observed_series(s.key).assign(series=series_label(lang, s.key))
+        for s in chart.series
+        if s.element is None
+    ]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def series_label(lang: str, key: str) -> str:
@@ -420,6 +458,7 @@ def _layout_key(
         county_type,
         data.band is not None,
         data.regional_note,
+        data.observed is not None,
         _order(data.lines["series"]),
         _order(data.lines["case"]),
         width,
@@ -446,6 +485,8 @@ def _datasets(
     }
     if data.band is not None:
         out["band"] = _records(data.band)
+    if data.observed is not None:
+        out["observed"] = _records(data.observed)
     refs = _refs(chart, county_type)
     if refs:
         out["refs"] = [{"value": r.value, "label": text(lang, r.label)} for r in refs]
@@ -468,6 +509,7 @@ def _skeleton(
     county_type: str | None,
     has_band: bool,
     regional_note: bool,
+    has_observed: bool,
     series_order: tuple[str, ...],
     case_order: tuple[str, ...],
     width: int | str,
@@ -494,7 +536,18 @@ def _skeleton(
         layers.append(
             alt.Chart(alt.NamedData("band"))
             .mark_area(opacity=0.22)
-            .encode(x=x, y="lo:Q", y2="hi:Q", color=color)
+            .encode(
+                x=x,
+                y="lo:Q",
+                y2="hi:Q",
+                color=color,
+                tooltip=[
+                    alt.Tooltip("year:Q", title=year_title, format=".2f"),
+                    alt.Tooltip("series:N", title=series_title),
+                    alt.Tooltip("lo:Q", title=text(lang, "charts.band_lo"), format=",.3~r"),
+                    alt.Tooltip("hi:Q", title=text(lang, "charts.band_hi"), format=",.3~r"),
+                ],
+            )
         )
     layers.append(
         alt.Chart(alt.NamedData("lines"))
@@ -508,10 +561,25 @@ def _skeleton(
                 alt.Tooltip("year:Q", title=year_title, format=".2f"),
                 alt.Tooltip("series:N", title=series_title),
                 alt.Tooltip("case:N", title=case_title),
-                alt.Tooltip("value:Q", title=value_title, format=",.3~f"),
+                alt.Tooltip("value:Q", title=value_title, format=",.4~r"),
             ],
         )
     )
+    if has_observed:
+        layers.append(
+            alt.Chart(alt.NamedData("observed"))
+            .mark_point(filled=True, size=55, opacity=1, stroke="white", strokeWidth=1)
+            .encode(
+                x=x,
+                y="value:Q",
+                color=color,
+                tooltip=[
+                    alt.Tooltip("year:Q", title=year_title, format="d"),
+                    alt.Tooltip("series:N", title=series_title),
+                    alt.Tooltip("value:Q", title=text(lang, "charts.observed"), format=",.4~r"),
+                ],
+            )
+        )
     if _refs(chart, county_type):
         rules = alt.Chart(alt.NamedData("refs"))
         layers += [
@@ -529,6 +597,8 @@ def _skeleton(
         subtitle.append(text(lang, "charts.regional_note"))
     if has_band:
         subtitle.append(text(lang, "charts.band_note"))
+    if has_observed:
+        subtitle.append(text(lang, "charts.observed_note"))
     title = alt.TitleParams(
         text_or(lang, f"charts.{chart.id}.title", series_label(lang, chart.id)),
         anchor="start",
@@ -562,7 +632,13 @@ def tornado_chart(frame: pd.DataFrame, lang: str, *, year: int, unit_text: str) 
         alt.Chart(long)
         .mark_bar()
         .encode(
-            y=alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+            # every bar keeps its name (Vega-Lite drops labels it thinks overlap)
+            y=alt.Y(
+                "name:N",
+                sort=order,
+                title=None,
+                axis=alt.Axis(labelLimit=320, labelOverlap=False, labelFontSize=11),
+            ),
             x=alt.X("delta:Q", title=unit_text),
             color=alt.Color(
                 "end:N",
@@ -574,10 +650,15 @@ def tornado_chart(frame: pd.DataFrame, lang: str, *, year: int, unit_text: str) 
                 title=text(lang, "sensitivity.legend_kind"),
                 scale=alt.Scale(range=[1.0, 0.55]),
             ),
-            tooltip=["name:N", "kind:N", "end:N", alt.Tooltip("delta:Q", format="+.3f")],
+            tooltip=[
+                alt.Tooltip("name:N", title=text(lang, "sensitivity.legend_factor")),
+                alt.Tooltip("kind:N", title=text(lang, "sensitivity.legend_kind")),
+                alt.Tooltip("end:N", title=text(lang, "sensitivity.legend_end")),
+                alt.Tooltip("delta:Q", title=unit_text, format="+.2f"),
+            ],
         )
         .properties(
-            title=text(lang, "sensitivity.title", year=year), width="container", height=alt.Step(16)
+            title=text(lang, "sensitivity.title", year=year), width="container", height=alt.Step(22)
         )
     )
 
@@ -587,7 +668,7 @@ def finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return (
         chart.configure(font=FONT)
         .configure_view(strokeWidth=0)
-        .configure_legend(orient="bottom", direction="vertical", labelLimit=240)
+        .configure_legend(orient="bottom", direction="vertical", labelLimit=0, titleLimit=0)
     )
 
 

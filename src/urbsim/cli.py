@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import tomllib
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -210,6 +212,12 @@ def scenario_problems(model_path: Path) -> tuple[int, list[str]]:
         except UrbsimError as exc:
             problems.append(str(exc))
             continue
+        missing = [k for k in ("title", "description") if k not in tomllib.loads(path.read_text())]
+        if missing:
+            problems.append(
+                f"{display_path(path)}:1: a built-in scenario needs [{'] and ['.join(missing)}] "
+                "in English and Chinese"
+            )
         if scenario.name != path.stem:
             problems.append(
                 f"{display_path(path)}:1: name {scenario.name!r} differs from the file name "
@@ -344,6 +352,7 @@ def streamlit_command(port: int, *, headless: bool = False, address: str = LOCAL
         "none",
     ]
     command += ["--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "minimal"]  # no Deploy button, no developer menu
     return command + (["--server.headless", "true"] if headless else [])
 
 
@@ -375,11 +384,17 @@ def _port(text: str) -> int:
 
 def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     """The ``urbsim`` argument parser, with the extension subcommands if ``extensions``."""
-    parser = _Parser(prog="urbsim", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="urbsim", description=__doc__.split("\n\n")[0].replace("``", ""))
     parser.add_argument("--version", action="version", version=f"urbsim {urbsim.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run a scenario and print the plan's targets")
+    run = sub.add_parser(
+        "run",
+        help="run a scenario and print the plan's targets",
+        description="Run one scenario (optionally with --set changes) and print the plan's "
+        "represented targets: the 2025 value, the target, whether it is met, and the values "
+        "in 2030 and 2035; --out writes the result.",
+    )
     run.add_argument(
         "--scenario",
         default="plan",
@@ -392,7 +407,12 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
         metavar='"VAR=VALUE"',
         help='override a constant: "VAR=VALUE" or "VAR[element]=VALUE" (repeatable)',
     )
-    run.add_argument("--engine", choices=ENGINES, default="fast")
+    run.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="fast",
+        help="fast: urbsim's compiled engine (default); pysd: the reference, ~40 s per run",
+    )
     run.add_argument(
         "--out",
         metavar="FILE.nc|FILE.csv",
@@ -422,7 +442,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     scen.set_defaults(func=cmd_scenarios)
 
     app = sub.add_parser("app", help="open the Streamlit app")
-    app.add_argument("--port", type=_port, default=8501)
+    app.add_argument("--port", type=_port, default=8501, help="port to serve on (default 8501)")
     app.add_argument(
         "--address",
         type=_address,
@@ -449,6 +469,30 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signum)
 
 
+def _show_notices() -> None:
+    """urbsim's progress lines and notices (logger ``urbsim``, INFO and up) as ``urbsim: ...``
+    lines on stderr, once per process."""
+    log = logging.getLogger("urbsim")
+    if any(isinstance(h, _StderrHandler) for h in log.handlers):
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("urbsim: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (it may be replaced after start-up)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``urbsim`` console script; returns the exit code.
 
@@ -466,6 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _show_notices()
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         # Extensions import heavy packages (the app imports streamlit): load them only when the

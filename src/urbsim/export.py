@@ -34,7 +34,7 @@ import pandas as pd
 from urbsim import __version__
 from urbsim.charts import finish, footer
 from urbsim.errors import OutputError
-from urbsim.i18n import text
+from urbsim.i18n import constant_name, text
 from urbsim.tables import csv_text
 
 #: Width of exported charts, in CSS pixels (the app draws charts at container width instead).
@@ -76,7 +76,9 @@ class Stamp:
 
     def lines(self, lang: str, width: int = 110) -> list[str]:
         """The stamp as short lines of text (levers wrapped to ``width`` characters)."""
-        changed = "; ".join(f"{k} = {_fmt(v)}" for k, v in self.changed.items())
+        changed = "; ".join(
+            f"{constant_name(lang, k)} = {_fmt(v)}" for k, v in self.changed.items()
+        )
         head = text(
             lang,
             "export.stamp",

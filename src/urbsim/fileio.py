@@ -90,10 +90,15 @@ def write_atomic(path: Path, write: Callable[[Path], None] | bytes | str) -> Non
         reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
         raise OutputError(f"{display_path(shown)}: cannot be written: {reason}") from None
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder if it exists."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _remove_stale_temps(path: Path) -> None:
@@ -105,10 +110,7 @@ def _remove_stale_temps(path: Path) -> None:
     for tmp in stale:
         pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
+            _remove(tmp)
 
 
 def _alive(pid: int) -> bool:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from urbsim.errors import ModelError
-from urbsim.mdlguard import read_model_text
+from urbsim.mdlguard import ModelRefused, read_model_text
 from urbsim.paths import default_model_path
 from urbsim.pysd_compat import abstract_model
 
@@ -227,6 +227,8 @@ def _kind(element) -> str:
         ae.DelayFixedStructure,
         ae.TrendStructure,
         ae.InitialStructure,
+        ae.SampleIfTrueStructure,
+        ae.ForecastStructure,
     )
     if any(isinstance(a, stateful) for a in asts):
         return "stateful"
@@ -346,5 +348,5 @@ def model_info(path: str | Path | None = None) -> ModelInfo:
     """
     p = Path(path) if path is not None else default_model_path()
     if not p.is_file():
-        raise ModelError(f"{p}: model file not found")
+        raise ModelRefused(f"{p}: model file not found or not a regular file")
     return _model_info_cached(p.resolve(), p.stat().st_mtime_ns)

@@ -81,6 +81,7 @@ class PysdRunner:
                     target.mkdir(mode=0o700)
                     mdl = target / path.name
                     shutil.copyfile(path, mdl)
+                    mdl.chmod(0o600)
                     self._model = pysd.read_vensim(str(mdl))
                     cache.seal(py, key)
             except Exception as exc:
@@ -371,7 +372,10 @@ def _infer_n(info: ModelInfo, raw: Mapping[str, Any]) -> int:
     for key, v in raw.items():
         if isinstance(v, Mapping):
             continue
-        arr = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except (ValueError, TypeError, OverflowError):
+            continue  # ragged or not numbers: coerce_params says what is wrong
         try:
             dims = info.constants[info.resolve(key)].dims
         except KeyError:

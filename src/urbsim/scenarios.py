@@ -1,6 +1,7 @@
 """Named scenarios: TOML files of parameter values, checked against the model's documented ranges.
 
-A scenario file looks like this::
+Only ``[parameters]`` is required: ``name`` defaults to the file name (without ``.toml``), the
+title to the name and the description to nothing. A full scenario file looks like this::
 
     name = "plan"
     [title]
@@ -189,7 +190,10 @@ def _syntax_error(where: str, exc: tomllib.TOMLDecodeError, text: str) -> Scenar
     return ScenarioError(f"{where}:{line}: TOML syntax error: {detail}")
 
 
-def _texts(data: dict, key: str, where: str, lines: dict) -> dict[str, str]:
+def _texts(data: dict, key: str, where: str, lines: dict, fallback: str) -> dict[str, str]:
+    """The ``[key]`` table's texts by language, or ``fallback`` in both when it is absent."""
+    if key not in data:
+        return {lang: fallback for lang in LANGUAGES}
     table = data.get(key)
     at = f"{where}:{lines.get((key,), 1)}"
     if not isinstance(table, dict):
@@ -316,14 +320,15 @@ def _scenario_from(
                 f"{where}:{lines.get((key,), 1)}: unknown key {key!r}; allowed: "
                 f"{', '.join(_TOP_KEYS)}"
             )
-    name = data.get("name")
+    # Only [parameters] is needed: the name defaults to the file's, the titles to the name.
+    name = data.get("name", Path(where).stem)
     if not isinstance(name, str) or not name.strip():
         raise ScenarioError(f'{where}:{lines.get(("name",), 1)}: needs name = "..." (a string)')
     info = info or model_info()
     return Scenario(
         name=name,
-        title=_texts(data, "title", where, lines),
-        description=_texts(data, "description", where, lines),
+        title=_texts(data, "title", where, lines, name),
+        description=_texts(data, "description", where, lines, ""),
         parameters=_check_parameters(data.get("parameters", {}), info, where, lines),
         uncertainty=_check_uncertainty(data.get("uncertainty", {}), info, where, text),
         path=path,

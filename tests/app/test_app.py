@@ -29,8 +29,9 @@ GROUP_PROBES = {
 
 
 def _start(query: dict[str, str] | None = None) -> AppTest:
+    """The page in English unless ``query`` names a language (it opens in Chinese)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for k, v in (query or {}).items():
+    for k, v in {"lang": "en", **(query or {})}.items():
         at.query_params[k] = v
     at.run()
     assert not at.exception, [e.message for e in at.exception]
@@ -77,7 +78,9 @@ def test_switching_language_changes_labels():
     assert at.title[0].value == text("zh", "app.title")
     assert at.tabs[0].label == text("zh", "tabs.charts") != text("en", "tabs.charts")
     assert text("zh", "scorecard.value") in at.table[0].value.columns
-    assert at.query_params["lang"] == "zh"
+    assert "lang" not in at.query_params  # Chinese is the default language of a link
+    at.radio(key="lang").set_value("en").run()
+    assert at.query_params["lang"] == "en"
 
 
 def test_bad_url_values_show_notices_and_good_ones_apply():
@@ -144,6 +147,7 @@ def test_good_upload_round_trips_through_the_download():
 
 def test_upload_error_is_shown_on_the_page():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["lang"] = "en"
     at.session_state["upload_error"] = "mine.toml:3: 'x' is outside its range"
     at.run()
     shown = text("en", "notices.upload_error", error="mine.toml:3: 'x' is outside its range")
@@ -220,3 +224,45 @@ def test_an_unexpected_failure_shows_one_translated_line(monkeypatch):
 def test_brief_buttons_are_offered_for_the_current_sliders(app):
     labels = [b.proto.label for b in app.get("download_button")]
     assert text("en", "brief.download") in labels and text("en", "brief.download_pdf") in labels
+
+
+def test_first_screen_is_chinese_on_the_plan_with_a_headline():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == text("zh", "app.title")
+    assert at.session_state["preset"] == "plan"
+    assert dict(at.query_params) == {}  # the defaults make a clean link
+    sentence = at.markdown[0].value
+    value = at.session_state["scorecard"]["T2"]
+    assert f"2025年县城人口占比{value:.1f}%" in sentence.replace("\\", "")
+    assert text("zh", "headline.definition") in sentence and "较基准" in sentence
+
+
+def test_headline_states_the_difference_as_plan_minus_baseline(plan_run, baseline_run):
+    from urbsim.app.compute import headline, scorecard_frame
+
+    frame = scorecard_frame(plan_run, None)
+    delta = float(plan_run.county_town_share.sel(time=2025.0).squeeze()) - float(
+        baseline_run.county_town_share.sel(time=2025.0).squeeze()
+    )
+    sentence = headline(frame, baseline_run, "en")
+    word = text("en", "headline.up" if delta >= 0 else "headline.down")
+    assert f"{abs(delta):.1f} percentage points {word}" in sentence
+    assert "percentage points" not in headline(frame, None, "en")
+
+
+def test_tracking_parameters_are_ignored_and_notices_show_once():
+    at = _start({"from": "singlemessage", "isappinstalled": "0", "utm_source": "x", "nope": "1"})
+    assert len(at.warning) == 1  # only the unknown setting, not the messenger's tags
+    assert "from" not in at.query_params and "utm_source" not in at.query_params
+    at.run()
+    assert not at.warning  # a notice is shown once
+
+
+def test_compare_table_reads_a_minus_b(plan_run, baseline_run):
+    from urbsim.app.tabs import compare_table
+
+    table = compare_table(plan_run, baseline_run, "en")
+    delta = table[f"{text('en', 'compare.delta')} 2025"]
+    assert (delta == table["A 2025"] - table["B 2025"]).all()

@@ -140,3 +140,25 @@ def test_tornado_sorts_by_swing_and_is_bilingual():
     zh = tornado_chart(frame, "zh", year=2025, unit_text="pp").to_dict()
     assert en["encoding"]["y"]["sort"] == ["b", "a"]
     assert en["title"] == text("en", "sensitivity.title", year=2025) != zh["title"]
+
+
+def test_observed_history_is_drawn_on_regional_charts_only(plan_run):
+    import pandas as pd
+
+    from urbsim.charts import series_label
+    from urbsim.paths import observed_path
+
+    table = pd.read_csv(observed_path()).pivot_table(
+        index="year", columns="indicator", values="value"
+    )
+    both = table[["county_town_population", "urban_population"]].dropna()
+    chart = CHARTS["county_town_share"]
+    data = chart_data(chart, {"plan": plan_run}, "zh")
+    points = data.observed[data.observed.series == series_label("zh", "county_town_share")]
+    assert points.year.tolist() == both.index.tolist()
+    expected = both.county_town_population / both.urban_population * 100
+    assert points.value.tolist() == pytest.approx(expected.tolist())
+    spec = time_chart(chart, data, "zh").to_dict()
+    assert "point" in _marks(spec) and spec["datasets"]
+    assert chart_data(chart, {"plan": plan_run}, "zh", county_type="urb").observed is None
+    assert chart_data(CHARTS["debt_ratio"], {"plan": plan_run}, "en").observed is None

@@ -60,3 +60,71 @@ def test_chinese_differs_from_english_where_it_must():
 def test_unknown_language_is_refused():
     with pytest.raises(ValueError, match="allowed: en, zh"):
         catalogue("fr")
+
+
+_CJK = r"[\u3000-\u9fff\uff00-\uffef“”]"
+
+
+def half_width_next_to_chinese(value: str) -> list[str]:
+    """Half-width , ; : ( ) beside Chinese text (placeholders and `code` are left alone)."""
+    import re
+
+    plain = re.sub(r"\{[^}]*\}|`[^`]*`", "x", value)
+    bad = re.findall(rf"{_CJK}[,;:()]|[,;:()]{_CJK}", plain)
+    return bad
+
+
+def test_chinese_strings_use_full_width_punctuation():
+    from urbsim.i18n import constants_catalogue
+
+    strings = dict(catalogue("zh"))
+    for key, entry in constants_catalogue().items():
+        strings.update({f"constants.{key}.{k}": v for k, v in entry.items() if k != "unit_en"})
+    offenders = {k: half_width_next_to_chinese(v) for k, v in strings.items()}
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_every_lever_and_assumption_is_documented_in_chinese():
+    """Lists what is missing (the model may gain constants; add them to constants.toml)."""
+    from urbsim.i18n import constants_catalogue
+
+    info = model_info()
+    entries = constants_catalogue()
+    wanted = [c for group in info.levers().values() for c in group] + info.uncertain()
+    missing = sorted(c.name for c in wanted if not entries.get(slug(c.name), {}).get("zh"))
+    assert not missing, f"no Chinese documentation in constants.toml for: {missing}"
+    unnamed = sorted(
+        c.name
+        for c in info.uncertain()
+        if not c.lever and not entries.get(slug(c.name), {}).get("name")
+    )
+    assert not unnamed, f"no Chinese name in constants.toml for: {unnamed}"
+
+
+def test_no_lever_reads_as_a_generic_index():
+    from urbsim.i18n import constant_unit
+
+    info = model_info()
+    for group in info.levers().values():
+        for c in group:
+            for lang in LANGUAGES:
+                assert constant_unit(lang, c.name, c.units) != unit(lang, "dmnl"), c.name
+
+
+def test_a_constant_without_chinese_falls_back_visibly():
+    from urbsim.i18n import constant_doc, constant_name
+
+    doc = constant_doc("zh", "a constant the model adds tomorrow", "English text.")
+    assert doc.startswith("English text.") and text("zh", "app.doc_note") in doc
+    assert constant_name("zh", "a constant the model adds tomorrow") == (
+        "a constant the model adds tomorrow"
+    )
+    assert constant_doc("en", "reward per settler", "From the model.") == "From the model."
+
+
+def test_export_stamp_names_levers_in_the_reader_language():
+    from urbsim.export import Stamp
+
+    stamp = Stamp(scenario="plan+custom", changed={"settlement openness policy": 0.8})
+    assert text("zh", "levers.settlement_openness_policy") in " ".join(stamp.lines("zh"))
+    assert "settlement openness policy" not in " ".join(stamp.lines("zh"))

@@ -129,6 +129,9 @@ class _Builder:
         f = self.draw(st.sampled_from(self.functions))
         e = lambda: self.expr(over, depth)  # noqa: E731
         pos = lambda: lit(self.draw(st.sampled_from(LITERALS)))  # noqa: E731
+        # steps (INTEGER, MODULO, QUANTUM) of bounded values: an ulp of difference between
+        # two correct computations of 1e15 would move MODULO(x, 0.5) by far more than 1e-9
+        small = lambda: f"MIN(MAX({e()}, -100.0), 100.0)"  # noqa: E731
         table = {
             "MIN": lambda: f"MIN({e()}, {e()})",
             "MAX": lambda: f"MAX({e()}, {e()})",
@@ -141,8 +144,8 @@ class _Builder:
             "STEP": lambda: f"STEP({e()}, {pos()})",
             "RAMP": lambda: f"RAMP({e()}, {pos()}, {pos()} + 1.0)",
             "PULSE": lambda: f"PULSE({pos()}, {pos()})",
-            "INTEGER": lambda: f"INTEGER({e()})",
-            "MODULO": lambda: f"MODULO({e()}, {pos()})",
+            "INTEGER": lambda: f"INTEGER({small()})",
+            "MODULO": lambda: f"MODULO({small()}, {pos()})",
             "IF": lambda: f"IF THEN ELSE({self.cond(over, depth)}, {e()}, {e()})",
             "LOOKUP": lambda: f"tab({e()})",
             "WITH": lambda: f"WITH LOOKUP({e()}, ([(0,-1)-(4,3)],(0,-1),(1,2),(2.5,0.5),(4,3)))",
@@ -153,7 +156,7 @@ class _Builder:
             "ARCCOS": lambda: f"ARCCOS(MAX(MIN({e()}, 1.0), -1.0))",
             "ARCTAN": lambda: f"ARCTAN({e()})",
             "LOG": lambda: f"LOG(1.0 + ABS({e()}), {lit(self.draw(st.sampled_from((2.0, 10.0))))})",
-            "QUANTUM": lambda: f"QUANTUM({e()}, {pos()})",
+            "QUANTUM": lambda: f"QUANTUM({small()}, {pos()})",
             "POWER": lambda: f"POWER({self.safe(over, depth)}, {e()} * 0.0 + 1.5)",
             "PULSE TRAIN": lambda: f"PULSE TRAIN({pos()}, {pos()}, {pos()} + 1.0, {pos()} + 3.0)",
         }
@@ -183,15 +186,19 @@ class _Builder:
         kind = self.draw(
             st.sampled_from(
                 ("INTEG", "INTEG", "SMOOTH", "SMOOTHI", "SMOOTH3", "DELAY1", "DELAY1I", "DELAY3")
-                + ("DELAY FIXED", "TREND", "INITIAL", "SMOOTH3I", "DELAY3I")
+                + ("DELAY FIXED", "TREND", "INITIAL", "SMOOTH3I", "DELAY3I", "SMOOTH N")
+                + ("DELAY N", "SAMPLE IF TRUE", "FORECAST")
             )
         )
         # forms initialised from their input read constants only; the others anything
         draw_input = lambda: f"MIN(MAX({self.vector(over, self.expr(over))}, -50.0), 50.0)"  # noqa: E731
-        explicit = kind.startswith("INTEG") or kind.endswith("I") or kind == "DELAY FIXED"
+        explicit = kind.startswith("INTEG") or kind.endswith(("I", " N", " TRUE"))
+        explicit = explicit or kind == "DELAY FIXED"
         flow = draw_input() if explicit and kind != "INITIAL" else self.constant_scope(draw_input)
         init = self.constant_scope(lambda: self.vector(over, self.expr(over, 0)))
         delay = lit(self.draw(st.sampled_from((1.0, 1.5, 2.0))))
+        order = self.draw(st.integers(1, 4))  # an integer literal, as PySD needs
+        cond = f"{self.vector(over, self.expr(over, 1))} > {self.expr(over, 0)}"
         forms = {
             "INTEG": f"INTEG({flow}, {init})",
             "SMOOTH": f"SMOOTH({flow}, {delay})",
@@ -205,6 +212,10 @@ class _Builder:
             "DELAY FIXED": f"DELAY FIXED({flow}, {delay}, {init})",
             "TREND": f"TREND({flow}, {delay}, 0.1)",
             "INITIAL": f"INITIAL({flow})",
+            "SMOOTH N": f"SMOOTH N({flow}, {delay}, {init}, {order})",
+            "DELAY N": f"DELAY N({flow}, {delay}, {init}, {order})",
+            "SAMPLE IF TRUE": f"SAMPLE IF TRUE({cond}, {flow}, {init})",
+            "FORECAST": f"FORECAST({flow}, {delay}, {delay})",
         }
         return forms[kind]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import time
 
+import pandas as pd
 import pytest
+import xarray as xr
 
 from urbsim.ensemble.cli import add_commands, parse_years
 from urbsim.errors import UrbsimError
@@ -37,6 +40,10 @@ def test_mc_prints_targets_and_writes(tmp_path, capsys, model):
     assert "run" in err  # tqdm progress on stderr
     code, _, err = run(["mc", "--n", "32", "--seed", "1", "--out", str(out)], capsys)
     assert code == 2 and "already exists" in err and err.count("\n") == 1
+    code, _, err = run(["mc", "--n", "16", "--seed", "2", "--out", str(out), "--force"], capsys)
+    assert code == 0, err
+    assert xr.open_dataset(out).attrs["runs"] == 16  # replaced
+    assert not out.with_name(out.name + ".parts").exists()
 
 
 def test_mc_in_chinese_formats_numbers_as_run_does(capsys, model):
@@ -107,8 +114,14 @@ def test_sensitivity_rounds_sobol_n_with_notice_and_writes_csv(tmp_path, capsys)
     assert code == 0
     assert "using --n 16 instead of 10" in err
     assert "top drivers of Only A in 2025" in stdout
-    header = out.read_text().splitlines()[0]
-    assert header.startswith("output,year,factor") and "ST_conf" in header
+    table = pd.read_csv(out)  # no options: BOM, one header row
+    assert list(table.columns[:3]) == ["output", "year", "factor"] and "ST_conf" in table
+    meta = json.loads((tmp_path / "s.meta.json").read_text(encoding="utf-8"))
+    assert meta["method"] == "sobol" and meta["seed"] == 2
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "--force" in err
+    code, _, err = run([*argv, "--force"], capsys)
+    assert code == 0, err
 
 
 def test_parse_years():

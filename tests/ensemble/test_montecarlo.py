@@ -83,14 +83,14 @@ def test_resume_after_sigkill_equals_uninterrupted(model, tmp_path, suffix):
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
-    first = killed.with_name(killed.name + ".parts") / "chunk-000000.npz"
+    first = killed.with_name(killed.name + ".parts") / "chunk-000000.npy"
     deadline = time.monotonic() + 60
     while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
-    parts = sorted(first.parent.glob("chunk-*.npz"))
+    parts = sorted(first.parent.glob("chunk-*.npy"))
     assert 1 <= len(parts) < 12, "the run must be interrupted midway"
     with pytest.raises(OutputError, match="pass --resume"):
         run_montecarlo(out=killed, model=model, **args)

@@ -6,8 +6,11 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import qmc
 
-from urbsim.ensemble.sampling import SAMPLERS, round_sobol_n, sample, uniforms
+from urbsim.ensemble.sampling import SAMPLERS, latin_hypercube, round_sobol_n, sample, uniforms
 from urbsim.errors import ParameterError
 
 
@@ -84,3 +87,26 @@ def test_sample_for_the_app_is_fast(info):
         sample(info, {"plan switch": 1}, 200, seed=7)
     per_call = (time.perf_counter() - start) / 20
     assert per_call < 0.05, f"{per_call * 1000:.1f} ms per call"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 70), st.integers(0, 2**64 - 1))
+def test_latin_hypercube_equals_scipy_bit_for_bit(n, d, seed):
+    def rng():
+        return np.random.Generator(np.random.PCG64(seed))
+
+    expected = qmc.LatinHypercube(d, rng=rng()).random(n)
+    assert latin_hypercube(n, d, rng()).tobytes() == expected.tobytes()
+
+
+def test_in_place_design_gives_the_same_draws(info):
+    from urbsim.ensemble.sampling import apply_design, factor_list, resolve_uncertainty
+
+    dists = resolve_uncertainty(info, {}, None, None)
+    design = uniforms(300, len(factor_list(dists)), 5, "lhs")
+    copied = apply_design(info, {}, dists, design.copy())
+    in_place = apply_design(info, {}, dists, design, in_place=True)
+    assert copied.keys() == in_place.keys()
+    for name, arr in copied.items():
+        assert np.asarray(in_place[name]).tobytes() == arr.tobytes(), name
+    assert sample(info, None, 300, 5).keys() == copied.keys()

@@ -44,3 +44,20 @@ def test_bad_outputs_and_years(tiny):
         sobol_indices(n=8, seed=1, model=tiny, outputs=["a"])
     with pytest.raises(ParameterError, match="outside the model's time"):
         sobol_indices(n=8, seed=1, model=tiny, outputs=["Stock"], years=[1999])
+
+
+def test_salib_warnings_become_one_notice(caplog):
+    import warnings
+
+    from urbsim.ensemble.sensitivity import _analyze_all
+
+    def one(y, rng):
+        warnings.warn("the sample size is small", RuntimeWarning, stacklevel=1)
+        return {"S1": np.zeros(2)}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning escaping to the caller would raise here
+        res = _analyze_all(one, np.zeros((1, 3, 5)), 1, ["S1"], 2)
+    assert res["S1"].shape == (1, 3, 2)
+    notices = [r.getMessage() for r in caplog.records if r.name == "urbsim"]
+    assert len(notices) == 1 and "SALib warned 3 time(s)" in notices[0]

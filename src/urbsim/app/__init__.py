@@ -48,13 +48,13 @@ def _page() -> None:
 
     state = sidebar.render(info, presets, default)
     lang = state.lang
-    st.query_params.from_dict(to_query(state, default))
+    st.query_params.from_dict(to_query(state, default, st.session_state["default_lang"]))
     scenario = runs.scenario_for(presets, state.scenario, state.overrides)
     sidebar.render_files(info, presets, scenario, lang)
 
     st.title(text(lang, "app.title"))
     st.caption(text(lang, "app.subtitle"))
-    for notice in st.session_state.get("notices", []):
+    for notice in st.session_state.pop("notices", []):  # once: the URL is rewritten clean
         st.warning(plain(notice), icon=":material/link_off:")
     if st.session_state.get("upload_error"):
         error = st.session_state["upload_error"]
@@ -69,7 +69,10 @@ def _page() -> None:
         return
     st.session_state["results"] = single
 
-    scorecard.render(runs.scorecard_frame(single, ensemble), lang)
+    score = runs.scorecard_frame(single, ensemble)
+    compared = baseline if state.scenario != runs.BASELINE else None
+    st.markdown(f"**{plain(runs.headline(score, compared, lang))}**")
+    scorecard.render(score, lang)
     briefing.render(model, scenario, state.overrides, state.seed, lang)
     stamp = export.Stamp(
         scenario=scenario.name,

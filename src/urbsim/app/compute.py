@@ -32,7 +32,7 @@ SENSITIVITY_YEARS = (2025, 2030)
 #: Output the sensitivity tab explains.
 SENSITIVITY_OUTPUT = "county_town_share"
 #: Preset the app opens with when the URL names none.
-PREFERRED_DEFAULT = "baseline"
+PREFERRED_DEFAULT = "plan"
 #: Preset drawn as "the baseline" in every chart.
 BASELINE = "baseline"
 
@@ -43,7 +43,7 @@ OUTPUTS: list[str] = list(
 
 
 def default_preset(presets: Mapping[str, Scenario]) -> str:
-    """The preset the app opens with: ``baseline`` if present, else the first, else none."""
+    """The preset the app opens with: ``plan`` if present, else the first, else none."""
     if PREFERRED_DEFAULT in presets:
         return PREFERRED_DEFAULT
     return next(iter(presets), "")
@@ -209,3 +209,31 @@ def scorecard_table(frame: pd.DataFrame, lang: str, interval: bool = False) -> p
             }
         )
     return pd.DataFrame(rows)
+
+
+#: The indicator the page's headline answers for (the plan's 30 % question).
+HEADLINE_INDICATOR = "county_town_share"
+
+
+def headline(frame: pd.DataFrame, baseline: xr.Dataset | None, lang: str) -> str:
+    """One sentence that answers the page's question from model values: the 2025 county-town
+    share, its target and definition, the share of the ensemble meeting it and, when a
+    ``baseline`` run is given, the difference from it (this scenario minus the baseline)."""
+    target = next(t for t in TARGETS.values() if t.indicator == HEADLINE_INDICATOR)
+    row = frame.set_index("id").loc[target.id]
+    prob = row["prob"]
+    sentence = text(
+        lang,
+        "headline.sentence",
+        year=target.year,
+        value=row["value"],
+        target=target.value,
+        definition=text(lang, "headline.definition"),
+        p=100 * prob if prob is not None and not pd.isna(prob) else float("nan"),
+    )
+    if baseline is not None:
+        base = float(value_at(baseline[HEADLINE_INDICATOR], target.year).values.squeeze())
+        delta = float(row["value"]) - base
+        change = text(lang, "headline.up" if delta >= 0 else "headline.down")
+        sentence += text(lang, "headline.delta", change=change, delta=abs(delta))
+    return sentence

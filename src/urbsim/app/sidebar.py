@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -25,9 +24,10 @@ from urbsim.app.state import (
     plain,
     preset_values,
 )
+from urbsim.app.widgets import select
 from urbsim.charts import TYPES
 from urbsim.errors import UrbsimError
-from urbsim.i18n import LANGUAGES, slug, text, text_or, unit
+from urbsim.i18n import LANGUAGES, constant_doc, constant_name, constant_unit, slug, text
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
 from urbsim.scenarios import Scenario, parse_scenario
 
@@ -88,48 +88,18 @@ def init_from_url(info: ModelInfo, presets: Mapping[str, Scenario], default: str
     """On a session's first run, take the state from the page's query parameters."""
     if "preset" in st.session_state:
         return
-    state, notices = from_query(st.query_params.to_dict(), info, list(presets), default)
+    lang = browser_language()
+    st.session_state["default_lang"] = lang
+    state, notices = from_query(st.query_params.to_dict(), info, list(presets), default, lang)
     apply_state(info, presets, state)
     st.session_state["notices"] = notices
 
 
-def widget_key(key: str, lang: str) -> str:
-    """Key of the selectbox that shows the choice stored under ``key`` in ``lang``.
-
-    Streamlit remembers a selectbox by its displayed label, and the labels change with the
-    language; so each language draws its own widget, and the choice itself is kept by id (the
-    preset's name, the type's code) under ``key``.
-    """
-    return f"{key}@{lang}"
-
-
-def _choose(key: str, lang: str) -> None:
-    """Callback of a language-keyed selectbox: keep its choice by id under ``key``."""
-    st.session_state[key] = st.session_state[widget_key(key, lang)]
-
-
-def _choose_preset(info: ModelInfo, presets: Mapping[str, Scenario], lang: str) -> None:
-    """Callback of the preset selectbox: keep the choice, then reset the levers to it."""
-    _choose("preset", lang)
-    _reset(info, presets)
-
-
-def _select(
-    container: Any, key: str, lang: str, label: str, options: list[str], names: Mapping, **kw
-) -> str:
-    """A selectbox for the choice stored by id under ``key`` (see :func:`widget_key`)."""
-    wkey = widget_key(key, lang)
-    st.session_state[wkey] = st.session_state[key]
-    container.selectbox(
-        label,
-        options,
-        key=wkey,
-        format_func=names.__getitem__,
-        on_change=kw.pop("on_change", _choose),
-        args=kw.pop("args", (key, lang)),
-        **kw,
-    )
-    return st.session_state[key]
+def browser_language() -> str:
+    """The page's language when the URL names none: English for an English-language browser,
+    else Chinese (the plan's readers)."""
+    locale = getattr(st.context, "locale", None) or ""
+    return "en" if locale.lower().startswith("en") else "zh"
 
 
 def _reset(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
@@ -147,10 +117,12 @@ def parse_upload(data: bytes, filename: str, info: ModelInfo) -> Scenario:
     Raises
     ------
     ScenarioError
-        One line naming the uploaded file (its name cut to 60 characters), the line and what
-        is allowed; files over :data:`urbsim.scenarios.MAX_SCENARIO_BYTES` are refused unread.
+        One line naming the uploaded file (its name printable and cut to 60 characters), the
+        line and what is allowed; files over :data:`urbsim.scenarios.MAX_SCENARIO_BYTES` are
+        refused unread.
     """
-    name = Path(filename).name or "upload.toml"
+    name = "".join(ch if ch.isprintable() else "?" for ch in Path(filename).name)
+    name = " ".join(name.split()) or "upload.toml"
     if len(name) > 60:
         name = name[:40] + "…" + name[-19:]
     return parse_scenario(data, name, info)
@@ -185,8 +157,8 @@ def _number(x: float) -> str:
 
 
 def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarray) -> None:
-    label = text_or(lang, f"levers.{slug(c.name)}", c.name)
-    unit_text = unit(lang, c.units)
+    label = constant_name(lang, c.name)
+    unit_text = constant_unit(lang, c.name, c.units)
     lo, hi = c.range or (float(np.min(preset)), float(np.max(preset)))
     step = c.step or (hi - lo) / 100
     elements = info.subscripts[c.dims[0]] if c.dims else (None,)
@@ -198,7 +170,7 @@ def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarra
             else label
         )
         st.slider(
-            f"{name} ({unit_text})",
+            text(lang, "sidebar.slider_label", name=name, unit=unit_text),
             min_value=float(lo),
             max_value=float(hi),
             step=float(step),
@@ -206,8 +178,7 @@ def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarra
             help=text(
                 lang,
                 "sidebar.lever_help",
-                doc=c.doc,
-                note=text(lang, "app.doc_note"),
+                doc=constant_doc(lang, c.name, c.doc),
                 lo=_number(lo),
                 hi=_number(hi),
                 unit=unit_text,
@@ -231,7 +202,7 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     options = [*presets, ""]
     preset_title = {n: s.title.get(lang, n) for n, s in presets.items()}
     preset_title[""] = text(lang, "sidebar.model_defaults")
-    _select(
+    select(
         sb,
         "preset",
         lang,
@@ -239,8 +210,8 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
         options,
         preset_title,
         help=text(lang, "sidebar.scenario_help"),
-        on_change=_choose_preset,
-        args=(info, presets, lang),
+        on_change=_reset,
+        args=(info, presets),
     )
     preset = st.session_state["preset"]
     if preset:
@@ -248,7 +219,7 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     if st.session_state.get("uploaded_name"):
         name = st.session_state["uploaded_name"]
         sb.info(plain(text(lang, "sidebar.uploaded", name=name)))
-    _select(
+    select(
         sb,
         "county_type",
         lang,

@@ -35,6 +35,8 @@ DEFAULT_SEED = 2023
 ALL_TYPES = "all"
 _MAX_SEED = 2**32 - 1
 _RESERVED = ("scenario", "lang", "type", "seed")
+#: Query parameters that link sharing adds (WeChat, campaign tags): not model settings.
+TRACKING = ("from", "isappinstalled", "nsukey", "scene", "clicktime", "enterid", "spm")
 
 #: A parameter value as in a scenario file: a number, or ``{element: number}``.
 Value = float | dict[str, float]
@@ -82,12 +84,12 @@ def format_number(value: float) -> str:
     return out[:-2] if out.endswith(".0") else out
 
 
-def to_query(state: AppState, default_scenario: str) -> dict[str, str]:
+def to_query(state: AppState, default_scenario: str, default_lang: str = "en") -> dict[str, str]:
     """Query parameters for ``state``; settings equal to the defaults are left out."""
     query: dict[str, str] = {}
     if state.scenario != default_scenario:
         query["scenario"] = state.scenario
-    if state.lang != "en":
+    if state.lang != default_lang:
         query["lang"] = state.lang
     if state.county_type != ALL_TYPES:
         query["type"] = state.county_type
@@ -115,16 +117,21 @@ def _constants_by_slug(info: ModelInfo) -> dict[str, ConstantInfo]:
 
 
 def from_query(
-    query: Mapping[str, str], info: ModelInfo, presets: list[str], default_scenario: str
+    query: Mapping[str, str],
+    info: ModelInfo,
+    presets: list[str],
+    default_scenario: str,
+    default_lang: str = "en",
 ) -> tuple[AppState, list[str]]:
-    """Read the state from query parameters.
+    """Read the state from query parameters (link-tracking ones such as ``from``,
+    ``isappinstalled`` and ``utm_*``, which messengers append, are ignored silently).
 
     Returns
     -------
     (AppState, notices)
         ``notices`` are one-line messages (in the state's language) about ignored values.
     """
-    lang = query.get("lang", "en")
+    lang = query.get("lang", default_lang)
     notes: list[tuple[str, dict[str, Any]]] = []
     if lang not in LANGUAGES:
         notes.append(
@@ -155,7 +162,7 @@ def from_query(
             notes.append(("url_bad_seed", {"value": raw}))
     constants = _constants_by_slug(info)
     for key, raw in query.items():
-        if key in _RESERVED:
+        if key in _RESERVED or key in TRACKING or key.startswith("utm_"):
             continue
         note = _read_parameter(key, raw, constants, info, state.overrides)
         if note:

@@ -16,9 +16,10 @@ import xarray as xr
 from urbsim import export
 from urbsim.app import diagram, runs
 from urbsim.app.state import ALL_TYPES
+from urbsim.app.widgets import select
 from urbsim.charts import CHARTS, ChartDef, chart_data, time_chart, time_spec, tornado_chart
 from urbsim.errors import UrbsimError
-from urbsim.i18n import slug, text, text_or, unit
+from urbsim.i18n import constant_name, slug, text, text_or, unit
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.mdlinfo import ModelInfo
 from urbsim.scenarios import Scenario
@@ -109,7 +110,8 @@ def render_charts(
 
 
 def compare_table(a: xr.Dataset, b: xr.Dataset, lang: str) -> pd.DataFrame:
-    """Every standard indicator in :data:`runs.COMPARE_YEARS` under A and B, and B - A."""
+    """Every standard indicator in :data:`runs.COMPARE_YEARS` under A and B, and A - B (the
+    current levers minus the baseline by default: a plan's effect reads as its sign)."""
     rows = []
     for name, ind in INDICATORS.items():
         if name not in a or name not in b:
@@ -123,7 +125,7 @@ def compare_table(a: xr.Dataset, b: xr.Dataset, lang: str) -> pd.DataFrame:
             vb = float(value_at(b[name], year).values.squeeze())
             row[f"A {year}"] = va
             row[f"B {year}"] = vb
-            row[f"{text(lang, 'compare.delta')} {year}"] = vb - va
+            row[f"{text(lang, 'compare.delta')} {year}"] = va - vb
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -144,16 +146,10 @@ def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: V
         **{n: s.title.get(lang, n) for n, s in presets.items()},
     }
     col_a, col_b = st.columns(2)
-    pick_a = col_a.selectbox(
-        text(lang, "compare.a"), options, key="compare_a", format_func=label.__getitem__
-    )
-    default_b = options.index(runs.BASELINE) if runs.BASELINE in options else 0
-    pick_b = col_b.selectbox(
-        text(lang, "compare.b"),
-        options,
-        index=default_b,
-        key="compare_b",
-        format_func=label.__getitem__,
+    pick_a = select(col_a, "compare_a", lang, text(lang, "compare.a"), options, label)
+    default_b = runs.BASELINE if runs.BASELINE in options else options[0]
+    pick_b = select(
+        col_b, "compare_b", lang, text(lang, "compare.b"), options, label, default=default_b
     )
 
     def run_of(pick: str) -> xr.Dataset:
@@ -187,10 +183,7 @@ def tornado_frame(
     frame["swing"] = (frame["high"] - frame["low"]).abs()
     frame = frame.nlargest(top, "swing")
 
-    def label(name: str) -> str:
-        return text_or(lang, f"levers.{slug(name)}", name)
-
-    frame["name"] = [label(n) for n in frame["name"]]
+    frame["name"] = [constant_name(lang, n) for n in frame["name"]]
     frame["kind"] = [text(lang, f"sensitivity.{k}") for k in frame["kind"]]
     return frame[["name", "kind", "low", "high"]]
 

@@ -44,6 +44,8 @@ _STATEFUL_TYPES = (
     ae.DelayFixedStructure,
     ae.TrendStructure,
     ae.InitialStructure,
+    ae.SampleIfTrueStructure,
+    ae.ForecastStructure,
 )
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 SCALAR_MAX_N = 8  # default n up to which simulate() uses the scalar backend
@@ -487,6 +489,17 @@ class Program:
             }
         elif isinstance(ast, ae.InitialStructure):
             stype, order, args = "initial", 1, {"initial": ast.initial}
+        elif isinstance(ast, ae.ForecastStructure):
+            stype, order = "forecast", 1
+            args = {
+                "input": ast.input,
+                "average_time": ast.average_time,
+                "horizon": ast.horizon,
+                "initial_trend": ast.initial_trend,
+            }
+        elif isinstance(ast, ae.SampleIfTrueStructure):
+            stype, order = "sample", 1
+            args = {"condition": ast.condition, "input": ast.input, "initial": ast.initial}
         else:  # pragma: no cover - filtered by the caller
             raise ctx.unsupported(type(ast).__name__)
         st = sf.Stateful(stype, node.py, f"s{node.id}", node.id, order, tail)
@@ -879,7 +892,11 @@ class CompiledModel:
         # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.8x
         # faster); False builds with the C library's maths: the scalar code bit for bit
         self.native_vector_math = True
+        # runs per SIMD value in the C kernel: 4 (AVX2); 8 uses AVX-512's vector maths where
+        # the CPU has them, 1 suits single runs (see README for what was measured)
+        self.native_lanes = native_mod.LANES
         self._native_cache: dict = {}
+        self._out_plans: dict = {}
         self.native_status = "not used yet" if self.native else "off"
         # the execution path of the last simulate() that ran equations: native-vector
         # (C, glibc vector maths), native-exact (C, C library maths), scalar, scalar+numpy
@@ -1012,7 +1029,7 @@ class CompiledModel:
         p = self._p
         try:
             src, layout, widths = scalar_mod.generate_scalar(p, list(out_ids), plan(p, key), num)
-        except scalar_mod.NotScalar:
+        except (scalar_mod.NotScalar, RecursionError):  # RecursionError: a 1000-term sum
             self._scalar_cache[key] = None
             return None
         ns = scalar_mod.namespace(p)
@@ -1030,23 +1047,29 @@ class CompiledModel:
     def _native_kernel(self, out_ids):
         """The C kernel for ``out_ids`` (cached), or None where it cannot be built; sets
         ``native_status`` to what this call found."""
-        key = (tuple(out_ids), bool(self.native_vector_math))
+        key = (tuple(out_ids), bool(self.native_vector_math), int(self.native_lanes))
         if key not in self._native_cache:
             self._native_cache[key] = self._build_native(*key)
         kernel, self.native_status = self._native_cache[key]
         return kernel
 
-    def _build_native(self, out_ids, vector_math):
+    def _build_native(self, out_ids, vector_math, lanes):
         scalar = self._scalar_function(out_ids)
         if scalar is None:
             return None, "unavailable: the program has no scalar form"
         _, layout, _, cols, _, src = scalar
         try:
-            csrc = native_mod.translate(src, layout, np.diff(cols).tolist(), self._p)
+            csrc = native_mod.translate(src, layout, np.diff(cols).tolist(), self._p, lanes)
             lib = native_mod.build(csrc, vector_math=vector_math)
         except native_mod.NotNative as err:
             return None, f"unavailable: {err}"
         kernel = native_mod.NativeKernel(lib, self._p.delay_order_error)
+        defaults = []
+        for kind, i in layout:
+            nd = self._p.nodes[i]
+            a = nd.y if kind == "lookup" else nd.value
+            defaults.append((a, a.shape[-2] if kind == "lookup" else a.shape[-1]))
+        kernel.bind(defaults, self._steps, np.asarray(self._rec_list, dtype=np.uint8))
         maths = "glibc vector maths" if kernel.vector_math else "C library maths"
         return kernel, f"compiled ({lib.name}, {maths})"
 
@@ -1114,23 +1137,16 @@ class CompiledModel:
         for name, v in (params or {}).items():
             nd = self._node(name, "parameter")
             values[nd.id] = self._param_value(nd, v, n)
-        names = self._outputs(outputs)
+        nodes, dyn_ids, dyn_names, dyn_tails = self._output_plan(outputs)
         results: dict[str, np.ndarray] = {}
-        dyn_ids, dyn_names = [], []
         T = len(self.time)
-        for name in names:
-            nd = self._node(name, "output")
-            if nd.kind == "lookup":
-                raise ParameterError(f"output '{name}' is a lookup table, not a variable")
-            shape = (n, T, *self._p.sizes(nd.dims))
+        for nd in nodes:
             if nd.kind in ("const", "control"):
+                shape = (n, T, *self._p.sizes(nd.dims))
                 val = np.moveaxis(values.get(nd.id, nd.value), -1, 0)
                 results[nd.name] = np.array(np.broadcast_to(val[:, None], shape), dtype=np.float64)
-            elif nd.id not in dyn_ids:
-                dyn_ids.append(nd.id)
-                dyn_names.append(nd.name)
         if dyn_ids:
-            outs = [np.empty((n, T, *self._p.sizes(self._p.nodes[i].dims))) for i in dyn_ids]
+            outs = [np.empty((n, T, *tail)) for tail in dyn_tails]
             block = max(1, int(self.block_size))
 
             def run_block(start, stop=None):
@@ -1161,13 +1177,14 @@ class CompiledModel:
             if kernel is None and self.backend == "numpy" and n <= self.scalar_max_n:
                 scalar = self._scalar_function(dyn_ids)
             if kernel is not None:
-                params = []  # the kernel reads the run-last arrays in place (no copy)
-                for kind, i in self._scalar_function(dyn_ids)[1]:
-                    nd = self._p.nodes[i]
-                    a = values.get(i, nd.y if kind == "lookup" else nd.value)
-                    params.append((a, a.shape[-2] if kind == "lookup" else a.shape[-1]))
-                rec = np.asarray(self._rec_list, dtype=np.uint8)
-                kernel.run(params, n, self._steps, rec, outs, self.threads or 1)
+                # the kernel reads the run-last arrays in place (no copy); its defaults are
+                # bound once, so only the parameters set here are looked up
+                overrides = {}
+                for pos, (kind, i) in enumerate(self._scalar_function(dyn_ids)[1]):
+                    if i in values:
+                        a = values[i]
+                        overrides[pos] = (a, a.shape[-2] if kind == "lookup" else a.shape[-1])
+                kernel.run(overrides, n, outs, self.threads or 1)
                 self.last_path = "native-vector" if kernel.vector_math else "native-exact"
             elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)
@@ -1184,7 +1201,28 @@ class CompiledModel:
                 self.last_path = self.backend
             for name, o in zip(dyn_names, outs, strict=True):
                 results[name] = o
-        return {name: results[self._node(name, "output").name] for name in names}
+        names = self._outputs(outputs)
+        return {name: results[nd.name] for name, nd in zip(names, nodes, strict=True)}
+
+    def _output_plan(self, outputs):
+        """The nodes of ``outputs``, and the ids, names and element shapes of those computed
+        per step (cached per tuple of outputs: a single run must not look names up again)."""
+        names = self._outputs(outputs)
+        key = tuple(names)
+        plan_ = self._out_plans.get(key)
+        if plan_ is None:
+            nodes, dyn_ids, dyn_names, tails = [], [], [], []
+            for name in names:
+                nd = self._node(name, "output")
+                if nd.kind == "lookup":
+                    raise ParameterError(f"output '{name}' is a lookup table, not a variable")
+                nodes.append(nd)
+                if nd.kind not in ("const", "control") and nd.id not in dyn_ids:
+                    dyn_ids.append(nd.id)
+                    dyn_names.append(nd.name)
+                    tails.append(self._p.sizes(nd.dims))
+            plan_ = self._out_plans[key] = (nodes, dyn_ids, dyn_names, tails)
+        return plan_
 
 
 def compile_model(path, backend: str = "numpy") -> CompiledModel:

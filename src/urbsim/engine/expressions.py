@@ -152,6 +152,8 @@ class ExprCompiler:
                 ae.DelayFixedStructure,
                 ae.TrendStructure,
                 ae.InitialStructure,
+                ae.SampleIfTrueStructure,
+                ae.ForecastStructure,
             ),
         ):
             node = self.p.hidden_stateful(a, self)
@@ -192,10 +194,15 @@ class ExprCompiler:
                 else:
                     code = f"({c} ** {code})"
             return E(code, dims, ra, deps)
+        if "^" in ops:
+            raise self.unsupported("mixed '^' with other operators in one node")
+        if set(ops) <= {"+", "-"} or set(ops) <= {"*", "/"}:
+            # one precedence level: Python evaluates ``a + b - c`` left to right, exactly as
+            # the nested form, and a long sum (210 terms) stays within its parser's 200 levels
+            parts = [codes[0]] + [f"{op} {c}" for op, c in zip(ops, codes[1:], strict=True)]
+            return E(f"({' '.join(parts)})", dims, ra, deps)
         code = codes[0]
         for op, c in zip(ops, codes[1:], strict=True):
-            if op == "^":
-                raise self.unsupported("mixed '^' with other operators in one node")
             code = f"({code} {op} {c})"
         return E(code, dims, ra, deps)
 
@@ -396,8 +403,6 @@ def _negative_literal(a) -> bool:
 def _describe(a) -> str:
     name = type(a).__name__.replace("Structure", "")
     table = {
-        "Forecast": "FORECAST",
-        "SampleIfTrue": "SAMPLE IF TRUE",
         "Game": "GAME",
         "AllocateAvailable": "ALLOCATE AVAILABLE",
         "AllocateByPriority": "ALLOCATE BY PRIORITY",

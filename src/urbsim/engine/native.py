@@ -36,6 +36,7 @@ import ast
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import math
 import os
 import platform
@@ -61,7 +62,7 @@ CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
 COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy takes over
-LANES = 4  # runs advanced together, one SIMD value (4 x float64 = AVX2) per variable
+LANES = 4  # runs advanced together by default: one SIMD value (4 x float64 = AVX2) per variable
 
 _MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
 # trigonometric functions: the C library's, lane by lane (as Python's math calls them)
@@ -98,6 +99,14 @@ vd _ZGVdN4vv_pow(vd, vd) __attribute__((const));
 #define v_exp _ZGVdN4v_exp
 #define v_log _ZGVdN4v_log
 #define v_pow _ZGVdN4vv_pow
+int urbsim_vector_math(void) { return 1; }
+#elif defined(URBSIM_MVEC) && defined(__AVX512F__) && W == 8
+vd _ZGVeN8v_exp(vd) __attribute__((const));
+vd _ZGVeN8v_log(vd) __attribute__((const));
+vd _ZGVeN8vv_pow(vd, vd) __attribute__((const));
+#define v_exp _ZGVeN8v_exp
+#define v_log _ZGVeN8v_log
+#define v_pow _ZGVeN8vv_pow
 int urbsim_vector_math(void) { return 1; }
 #else
 LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE2(v_pow, pow)
@@ -467,7 +476,7 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
     return head + body
 
 
-def translate(src: str, layout, widths, program) -> str:
+def translate(src: str, layout, widths, program, lanes: int = LANES) -> str:
     """C source of ``urbsim_run`` from the scalar source ``src``.
 
     ``layout`` and ``widths`` are ``scalar.generate_scalar``'s: the constants and lookups in
@@ -476,10 +485,12 @@ def translate(src: str, layout, widths, program) -> str:
     ``PS[j]`` runs (1: shared by every run): a constant's ``(*dims, PS[j])`` values, a
     lookup's ``(*dims, PS[j], points)`` y values (its x points are fixed by the model and
     compiled in). Output ``q`` is written straight into ``OUT[q]``, a C-ordered
-    ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances ``LANES`` runs at a
-    time; a last, partial group repeats its last run in the spare lanes and records only the
-    real ones.
+    ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances ``lanes`` runs at a
+    time (``urbsim_lanes()`` says how many); a last, partial group repeats its last run in
+    the spare lanes and records only the real ones.
     """
+    if lanes not in (1, 2, 4, 8):
+        raise NotNative(f"{lanes} lanes (1, 2, 4 or 8)")
     tree = ast.parse(src)
     fn = tree.body[0]
     if not isinstance(fn, ast.FunctionDef):
@@ -520,9 +531,10 @@ def translate(src: str, layout, widths, program) -> str:
     params = set(names)
     decl_d = sorted(tr.doubles - params)
     decl_p = sorted(tr.pipes)
-    out = [f"#define W {LANES}", f"#define DT {_lit(program.dt)}"]
-    out.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * LANES) + "})")
+    out = [f"#define W {int(lanes)}", f"#define DT {_lit(program.dt)}"]
+    out.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * int(lanes)) + "})")
     out.append(_PRELUDE)
+    out.append("int urbsim_lanes(void) { return W; }")
     out.extend(_lookup_function(kind, xn, xpoints[xn]) for kind, xn in sorted(tr.used_lookups))
     out.append(
         "long urbsim_run(long r0, long r1, const double *const *PV, const long *PS, long nT,\n"
@@ -615,6 +627,10 @@ def build(csrc: str, vector_math: bool = True) -> Path:
         raise NotNative(str(err)) from None
     if cache.verified(lib, key):  # a swapped, truncated or altered kernel is rebuilt
         return lib
+    # A progress line for people (the command line shows urbsim's INFO records on stderr).
+    logging.getLogger("urbsim").info(
+        "compiling the model kernel for these outputs (once per machine, a few seconds)"
+    )
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         c = Path(tmp) / "kernel.c"
         c.write_text(csrc)
@@ -661,42 +677,66 @@ class NativeKernel:
         f.argtypes += [ctypes.c_void_p]
         self._f = f
         self.vector_math = bool(self._lib.urbsim_vector_math())
+        self.lanes = int(self._lib.urbsim_lanes())
         self._error = error_message
 
-    def run(self, params, n: int, T: np.ndarray, REC: np.ndarray, outs, threads: int):
-        """Simulate ``n`` runs.
+    def bind(self, defaults, T: np.ndarray, REC: np.ndarray) -> None:
+        """Keep the pointer table of the default parameter arrays and the time grid.
 
-        ``params`` are ``(array, runs)`` pairs in the layout's order (see :func:`translate`):
-        a constant's ``(*dims, runs)`` values or a lookup's ``(*dims, runs, points)`` y
-        values, ``runs`` being ``n`` or 1 (shared by every run). ``outs`` are C-contiguous
-        float64 arrays ``(n, saved times, *dims)``, one per output, written in place.
-        Raises ModelError where the model cannot run.
+        ``defaults`` are ``(array, runs)`` pairs in the layout's order (see :func:`translate`):
+        a constant's ``(*dims, runs)`` values or a lookup's ``(*dims, runs, points)`` y values.
+        Building the table costs a ``ctypes`` look-up per array (most of a single run's time
+        when it was rebuilt on every call); :meth:`run` copies it and replaces only what the
+        caller sets.
         """
-        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a, _ in params]
-        runs = np.array([r for _, r in params] or [1], dtype=np.int64)
-        if any(r not in (1, n) for r in runs.tolist()):
-            raise ValueError(f"parameter arrays must hold 1 or {n} runs")
-        PV = (ctypes.c_void_p * max(1, len(arrays)))(*[a.ctypes.data for a in arrays])
-        T = np.ascontiguousarray(T, dtype=np.float64)
-        REC = np.ascontiguousarray(REC, dtype=np.uint8)
+        self._arrays = [np.ascontiguousarray(a, dtype=np.float64) for a, _ in defaults]
+        size = max(1, len(self._arrays))
+        self._pv = (ctypes.c_void_p * size)(*[a.ctypes.data for a in self._arrays])
+        self._runs = np.array([r for _, r in defaults] or [1], dtype=np.int64)
+        self._T = np.ascontiguousarray(T, dtype=np.float64)
+        self._REC = np.ascontiguousarray(REC, dtype=np.uint8)
+        # the fixed arguments of every call, pointers included (arrays kept alive above)
+        self._grid = (len(self._T), self._T.ctypes.data, self._REC.ctypes.data)
+        self._grid += (int(self._REC.sum()),)
+        self._runs_ptr = self._runs.ctypes.data
+
+    def run(self, overrides, n: int, outs, threads: int):
+        """Simulate ``n`` runs with the bound defaults, ``overrides`` replacing some.
+
+        ``overrides`` maps a position in the layout to ``(array, runs)`` (``runs`` being
+        ``n``, or 1 when shared by every run). ``outs`` are C-contiguous float64 arrays
+        ``(n, saved times, *dims)``, one per output, written in place. Raises ModelError where
+        the model cannot run.
+        """
+        PV, runs, runs_ptr = self._pv, self._runs, self._runs_ptr
+        keep = []  # the converted arrays must outlive the call
+        if overrides:
+            PV = type(PV).from_buffer_copy(PV)
+            runs = runs.copy()
+            runs_ptr = runs.ctypes.data
+            for pos, (a, r) in overrides.items():
+                if r not in (1, n):
+                    raise ValueError(f"parameter arrays must hold 1 or {n} runs")
+                a = np.ascontiguousarray(a, dtype=np.float64)
+                keep.append(a)
+                PV[pos] = a.ctypes.data
+                runs[pos] = r
         if not all(o.flags.c_contiguous and o.dtype == np.float64 for o in outs):
             raise ValueError("outputs must be C-contiguous float64 arrays")
         ptrs = (ctypes.c_void_p * max(1, len(outs)))(*[o.ctypes.data for o in outs])
-        nrec = int(REC.sum())
+        nt, t_ptr, rec_ptr, nrec = self._grid
 
         def part(bounds):
-            return self._f(
-                bounds[0], bounds[1], PV, runs.ctypes.data, len(T),
-                T.ctypes.data, REC.ctypes.data, nrec, ptrs,
-            )  # fmt: skip
+            return self._f(bounds[0], bounds[1], PV, runs_ptr, nt, t_ptr, rec_ptr, nrec, ptrs)
 
-        groups = -(-n // LANES)
+        groups = -(-n // self.lanes)
         k = max(1, min(threads, groups // 16 or 1))
-        edges = np.minimum(np.linspace(0, groups, k + 1).astype(int) * LANES, n).tolist()
-        parts = list(zip(edges[:-1], edges[1:], strict=True))
         if k == 1:
-            errs = [part(parts[0])]
+            errs = [part((0, n))]
         else:
+            edges = np.minimum(np.linspace(0, groups, k + 1).astype(int) * self.lanes, n)
+            edges = edges.tolist()
+            parts = list(zip(edges[:-1], edges[1:], strict=True))
             with ThreadPoolExecutor(k) as pool:
                 errs = list(pool.map(part, parts))
         bad = next((e for e in errs if e), 0)

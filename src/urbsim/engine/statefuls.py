@@ -18,6 +18,10 @@ PySD reference (pysd/py_backend/statefuls.py):
               with init; each step pipe[ptr] = input, ptr = (ptr + 1) % order, state = pipe[ptr].
 * Trend:      state0 = input / (1 + init_trend * avg); out = ZIDZ(input - state,
               avg * |state|); ddt = (input - state) / avg.
+* Forecast:   state0 = input / (1 + init_trend); out = input * (1 + ZIDZ(input - state,
+              avg * state) * horizon); ddt = (input - state) / avg.
+* SampleIfTrue: state0 = init; out = IF cond THEN input ELSE state; the new state is the
+              output (PySD's update reads the step's cached condition and input).
 * Every step: new_state = state + ddt * TIME STEP, all statefuls from the same old values.
 """
 
@@ -30,7 +34,7 @@ from .expressions import num
 
 @dataclass
 class Stateful:
-    stype: str  # integ | smooth | delay | delayfixed | trend | initial
+    stype: str  # integ | smooth | delay | delayfixed | trend | forecast | initial | sample
     py: str
     sp: str
     nid: int
@@ -45,6 +49,10 @@ def output_deps(st: Stateful) -> set:
         return set(st.deps["delay_time"])
     if st.stype == "trend":
         return set(st.deps["input"]) | set(st.deps["average_time"])
+    if st.stype == "forecast":
+        return set().union(*(st.deps[k] for k in ("input", "average_time", "horizon")))
+    if st.stype == "sample":
+        return set(st.deps["condition"]) | set(st.deps["input"])
     return set()
 
 
@@ -55,7 +63,9 @@ def init_deps(st: Stateful) -> set:
         "delay": ["initial", "delay_time"],
         "delayfixed": ["initial", "delay_time"],
         "trend": ["input", "average_time", "initial_trend"],
+        "forecast": ["input", "average_time", "horizon", "initial_trend"],
         "initial": ["initial"],
+        "sample": ["initial", "condition", "input"],
     }[st.stype]
     return set().union(*(st.deps[k] for k in names))
 
@@ -67,7 +77,9 @@ def update_deps(st: Stateful) -> set:
         "delay": ["input", "delay_time"],
         "delayfixed": ["input"],
         "trend": ["input", "average_time"],
+        "forecast": ["input", "average_time"],
         "initial": [],
+        "sample": ["condition", "input"],
     }[st.stype]
     return set().union(set(), *(st.deps[k] for k in names))
 
@@ -91,6 +103,12 @@ def emit_output(st: Stateful) -> list[str]:
     if st.stype == "trend":
         den = f"({a['average_time']} * xp.abs({s[0]}))"
         return [f"{st.py} = _where(xp.abs({den}) < _SMALL, 0.0, ({a['input']} - {s[0]}) / {den})"]
+    if st.stype == "forecast":
+        den = f"({a['average_time']} * {s[0]})"
+        zidz = f"_where(xp.abs({den}) < _SMALL, 0.0, ({a['input']} - {s[0]}) / {den})"
+        return [f"{st.py} = {a['input']} * (1.0 + {zidz} * {a['horizon']})"]
+    if st.stype == "sample":
+        return [f"{st.py} = _where({a['condition']}, {a['input']}, {s[0]})"]
     raise AssertionError(st.stype)
 
 
@@ -101,7 +119,7 @@ def emit_init(st: Stateful) -> list[str]:
     tail = repr(tuple(int(x) for x in st.tail))
     if st.stype == "initial":
         return [f"{st.py} = {a['initial']}"]
-    if st.stype == "integ":
+    if st.stype in ("integ", "sample"):
         return [f"{s[0]} = _state({a['initial']}, n, {tail})", *emit_output(st)]
     if st.stype == "smooth":
         lines = [f"{s[0]} = _state({a['initial']}, n, {tail})"]
@@ -129,6 +147,9 @@ def emit_init(st: Stateful) -> list[str]:
             f"{s[0]} = _state({a['input']} / (1.0 + {a['initial_trend']} * "
             f"{a['average_time']}), n, {tail})"
         ]
+        return lines + emit_output(st)
+    if st.stype == "forecast":
+        lines = [f"{s[0]} = _state({a['input']} / (1.0 + {a['initial_trend']}), n, {tail})"]
         return lines + emit_output(st)
     raise AssertionError(st.stype)
 
@@ -174,9 +195,12 @@ def emit_update(st: Stateful) -> tuple[list[str], list[str]]:
             f"{st.sp}_stn = _pipe_read({st.sp}_pn, (k + 1) % {st.sp}_ko, {st.sp}_ar)",
         ]
         return lines, [f"{st.sp}_st = {st.sp}_stn", f"{st.sp}_p = {st.sp}_pn"]
-    if st.stype == "trend":
+    if st.stype in ("trend", "forecast"):
         return (
             [f"{news[0]} = {s[0]} + (({a['input']} - {s[0]}) / {a['average_time']}) * {dt}"],
             [f"{s[0]} = {news[0]}"],
         )
+    if st.stype == "sample":
+        tail = repr(tuple(int(x) for x in st.tail))
+        return [f"{news[0]} = _state({st.py}, n, {tail})"], [f"{s[0]} = {news[0]}"]
     raise AssertionError(st.stype)

@@ -14,6 +14,7 @@ from typing import Any
 
 from urbsim.ensemble.sampling import SAMPLERS, check_n, round_sobol_n
 from urbsim.errors import OutputError, ParameterError
+from urbsim.fileio import add_force, check_new
 from urbsim.i18n import LANGUAGES
 from urbsim.indicators import INDICATORS
 
@@ -38,6 +39,7 @@ def add_commands(subparsers: Any) -> None:
     where.add_argument("--scheduler", help="run on the Dask cluster at tcp://HOST:PORT")
     mc.add_argument("--resume", action="store_true", help="continue an interrupted --out run")
     mc.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
+    add_force(mc)
     mc.set_defaults(func=run_mc)
 
     sa = subparsers.add_parser(
@@ -47,7 +49,12 @@ def add_commands(subparsers: Any) -> None:
         "year; prints the top drivers of county_town_share in 2025 and 2035.",
     )
     _common(sa)
-    sa.add_argument("--method", choices=("sobol", "morris"), required=True)
+    sa.add_argument(
+        "--method",
+        choices=("sobol", "morris"),
+        required=True,
+        help="sobol: variance-based indices; morris: cheaper elementary-effects screening",
+    )
     sa.add_argument(
         "--n",
         type=int,
@@ -60,7 +67,12 @@ def add_commands(subparsers: Any) -> None:
         help=f"outputs (default: target indicators); e.g. {', '.join(list(INDICATORS)[:3])}",
     )
     sa.add_argument("--years", default="2023-2035", help="YEAR or FIRST-LAST (default 2023-2035)")
-    sa.add_argument("--out", type=Path, help="write indices to FILE.nc or FILE.csv")
+    sa.add_argument(
+        "--out",
+        type=Path,
+        help="write indices to FILE.nc or FILE.csv (with its NAME.meta.json provenance)",
+    )
+    add_force(sa)
     sa.set_defaults(func=run_sensitivity)
 
 
@@ -116,6 +128,7 @@ def run_mc(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         resume=args.resume,
         progress=True,
+        overwrite=args.force,
     )
     print(mc_table(ds, args.lang))
     if args.out is not None:
@@ -142,10 +155,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
     if args.out is not None:
         if args.out.suffix.lower() not in (".nc", ".csv"):
             raise OutputError(f"--out {args.out}: allowed: FILE.nc (NetCDF) or FILE.csv")
-        if args.out.exists():
-            raise OutputError(
-                f"--out {args.out} already exists; choose another path (nothing was changed)"
-            )
+        check_new(args.out, args.force)
         if not args.out.parent.is_dir():
             raise OutputError(f"--out {args.out}: folder {args.out.parent} does not exist")
     analyze = sobol_indices if args.method == "sobol" else morris_indices

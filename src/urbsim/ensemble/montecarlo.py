@@ -149,11 +149,15 @@ def summarize(
 
 
 class ChunkSeries(Sequence):
-    """One output's ``(run, time)`` chunks, read from an :class:`EnsembleStore` one at a time
-    (so summarizing never holds more than one indicator's runs in memory)."""
+    """One output's ``(run, time)`` chunks, read from an :class:`EnsembleStore` one at a time,
+    or a few saved times of all of them (:meth:`block`), so summarizing holds at most one
+    block of times of one indicator in memory."""
 
-    def __init__(self, store: EnsembleStore, chunks: Sequence[int], name: str, runs: int):
-        self._store, self._chunks, self._name, self.runs = store, list(chunks), name, runs
+    def __init__(
+        self, store: EnsembleStore, chunks: Sequence[int], name: str, runs: int, times: int
+    ):
+        self._store, self._chunks, self._name = store, list(chunks), name
+        self.runs, self.times = runs, times
 
     def __len__(self) -> int:
         return len(self._chunks)
@@ -161,9 +165,23 @@ class ChunkSeries(Sequence):
     def __getitem__(self, i):  # type: ignore[override]
         return self._store.read_output(self._chunks[i], self._name)
 
+    def block(self, i: int, t0: int, t1: int) -> np.ndarray:
+        """Saved times ``t0:t1`` of chunk ``i``, ``(time, run)``."""
+        return self._store.read_block(self._chunks[i], self._name, t0, t1)
+
 
 def _run_count(parts: Sequence[np.ndarray]) -> int:
     return parts.runs if isinstance(parts, ChunkSeries) else sum(p.shape[0] for p in parts)
+
+
+def _block(parts: Sequence[np.ndarray], i: int, t0: int, t1: int) -> np.ndarray:
+    return parts.block(i, t0, t1) if isinstance(parts, ChunkSeries) else parts[i][:, t0:t1].T
+
+
+def _block_rows(n: int, t: int) -> int:
+    """Saved times per percentile block: a ``(rows, n)`` float64 buffer of at most
+    :data:`BLOCK_BYTES` (at least one row)."""
+    return max(1, min(t, BLOCK_BYTES // max(1, n * 8)))
 
 
 def percentile_bands(
@@ -179,32 +197,40 @@ def percentile_bands(
     times faster than strided columns, and the numbers are identical.
     """
     n = _run_count(parts)
-    tm = None if buf is None else buf[:, :n]
-    start = 0
-    for p in parts:
-        if tm is None:
-            tm = np.empty((p.shape[1], n))
-        tm[:, start : start + p.shape[0]] = p.T
-        start += p.shape[0]
-    counts = [int(np.count_nonzero(tm[j] >= threshold)) for j, threshold in checks]
-    return np.percentile(tm, PERCENTILES, axis=1, overwrite_input=True), counts
+    t = parts.times if isinstance(parts, ChunkSeries) else parts[0].shape[1]
+    rows = _block_rows(n, t)
+    buf = np.empty((rows, n)) if buf is None else buf
+    bands = np.empty((len(PERCENTILES), t))
+    counts = [0] * len(checks)
+    for t0 in range(0, t, rows):  # a few saved times at once: memory does not grow with t
+        t1 = min(t, t0 + rows)
+        tm = buf[: t1 - t0, :n]
+        start = 0
+        for i in range(len(parts)):
+            b = _block(parts, i, t0, t1)
+            tm[:, start : start + b.shape[1]] = b
+            start += b.shape[1]
+        for c, (j, threshold) in enumerate(checks):
+            if t0 <= j < t1:
+                counts[c] = int(np.count_nonzero(tm[j - t0] >= threshold))
+        bands[:, t0:t1] = np.percentile(tm, PERCENTILES, axis=1, overwrite_input=True)
+    return bands, counts
 
 
-#: Memory for the percentile buffers, in bytes: ``time x runs`` float64 each, one per thread.
-BAND_MEMORY = 1 << 30
+#: Size of one percentile buffer, in bytes (one per thread): with 10^6 runs, 4 saved times.
+BLOCK_BYTES = 32 * 1024 * 1024
 
 
 def _all_bands(
     parts: Mapping[str, Sequence[np.ndarray]], n: int, t: int, checks: Mapping[str, list]
 ) -> tuple[dict[str, np.ndarray], dict[str, list[int]]]:
-    """:func:`percentile_bands` of every indicator, on as many cores as :data:`BAND_MEMORY`
-    allows (numpy partitions without the GIL), one reusable buffer per thread."""
+    """:func:`percentile_bands` of every indicator, on all cores (numpy partitions without
+    the GIL), one reusable buffer of :data:`BLOCK_BYTES` per thread."""
     names = list(parts)
-    fit = max(1, BAND_MEMORY // max(1, t * n * 8))
-    workers = max(1, min(os.cpu_count() or 1, len(names), fit))
+    workers = max(1, min(os.cpu_count() or 1, len(names)))
 
     def group(ids: list[str]) -> dict[str, tuple[np.ndarray, list[int]]]:
-        buf = np.empty((t, n))
+        buf = np.empty((_block_rows(n, t), n))
         return {k: percentile_bands(parts[k], buf, checks.get(k, ())) for k in ids}
 
     out: dict[str, tuple[np.ndarray, list[int]]] = {}
@@ -237,6 +263,7 @@ def run_montecarlo(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Run a Monte Carlo ensemble and summarize it (see the module docstring for the result).
 
@@ -255,6 +282,7 @@ def run_montecarlo(
     scheduler : run chunks on the Dask cluster at ``tcp://HOST:PORT``.
     resume : continue an interrupted run that wrote to ``out``.
     progress : show a tqdm progress bar (runs/s) on stderr.
+    overwrite : replace an existing ``out`` instead of refusing (``--force``).
     """
     n = check_n(n)
     chunk = check_n(chunk, "chunk")
@@ -301,9 +329,10 @@ def run_montecarlo(
         "save_runs": save_runs,
         "model_sha256": model.sha256,
         "parameters_sha256": _fingerprint(params),
+        "outputs": outputs,
         **engine_config(model),
     }
-    store = EnsembleStore(out, manifest, resume, spool=spool)
+    store = EnsembleStore(out, manifest, resume, spool=spool, overwrite=overwrite)
     if progress and disk:
         print(disk, file=sys.stderr)
     try:
@@ -349,7 +378,7 @@ def disk_needed(n: int, per_run: int, save_runs: bool, inputs: int) -> int:
     """Bytes of disk a Monte Carlo of ``n`` runs needs: the chunks (``per_run`` bytes of
     outputs each), plus, with ``save_runs``, the output file's copy of them and the ``inputs``
     sampled values per run (float64)."""
-    chunks = int(n * per_run * 1.02) + (1 << 20)  # npz headers, manifest
+    chunks = int(n * per_run * 1.02) + (1 << 20)  # npy headers, manifest
     return chunks + (n * (per_run + 8 * inputs) if save_runs else 0)
 
 
@@ -394,7 +423,10 @@ def _run(
     def snapshot(final: bool) -> xr.Dataset:
         done = store.finished()
         runs_done = sum(bounds[k][1] - bounds[k][0] for k in done)
-        values = {ind: ChunkSeries(store, done, var, runs_done) for ind, var in indicators.items()}
+        t = len(model.time)
+        values = {
+            ind: ChunkSeries(store, done, var, runs_done, t) for ind, var in indicators.items()
+        }
         kept = varied if save_runs and final else None
         status = {"status": "complete" if final else "partial", "runs_done": runs_done}
         return summarize(values, model.time, {**attrs, **status}, kept, model.info)

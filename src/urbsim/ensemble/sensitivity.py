@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,7 +28,9 @@ import xarray as xr
 from urbsim.ensemble.distributed import local_map, slice_params
 from urbsim.ensemble.montecarlo import DEFAULT_CHUNK, model_indicators, progress_bar
 from urbsim.ensemble.sampling import (
+    SAMPLE_COPIES,
     apply_design,
+    check_memory,
     check_n,
     check_seed,
     factor_list,
@@ -181,6 +184,8 @@ def sobol_indices(
     outputs, years = _check_outputs(model, outputs), _check_years(model, years)
 
     def draw(problem: dict) -> np.ndarray:
+        d = problem["num_vars"]
+        check_memory(n2 * (d + 2) * d * 8 * SAMPLE_COPIES, f"--n {n}: a Sobol design")
         rng = np.random.Generator(np.random.PCG64(seed))
         return design.sample(problem, n2, calc_second_order=False, scramble=True, seed=rng)
 
@@ -229,6 +234,8 @@ def morris_indices(
     outputs, years = _check_outputs(model, outputs), _check_years(model, years)
 
     def draw(problem: dict) -> np.ndarray:
+        d = problem["num_vars"]
+        check_memory(n * (d + 1) * d * 8 * SAMPLE_COPIES, f"--n {n}: a Morris design")
         rng = np.random.Generator(np.random.PCG64(seed))
         return design.sample(problem, n, num_levels=num_levels, seed=rng)
 
@@ -263,8 +270,17 @@ def _analyze_all(
     def task(cell: tuple[int, int]) -> dict:
         return one(y[cell], np.random.Generator(np.random.PCG64(seed)))
 
-    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(cells)))) as pool:
-        results = list(pool.map(task, cells))
+    # SALib warns per analysis (hundreds of identical lines); say it once, plainly.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(cells)))) as pool:
+            results = list(pool.map(task, cells))
+    if caught:
+        first = " ".join(str(caught[0].message).split())[:160]
+        logging.getLogger("urbsim").warning(
+            f"SALib warned {len(caught)} time(s) while estimating the indices (first: {first}); "
+            "indices with wide confidence intervals are not reliable"
+        )
     res = {k: np.empty((y.shape[0], y.shape[1], n_factors)) for k in keys}
     for (i, j), si in zip(cells, results, strict=True):
         for k in keys:

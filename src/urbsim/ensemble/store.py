@@ -3,8 +3,9 @@
 Protocol (the same for both formats):
 
 - Next to the output ``OUT`` sits a state folder ``OUT.parts/`` holding ``manifest.json`` (what
-  the ensemble is: runs, seed, sampler, chunk size, model hash and a hash of every sampled
-  parameter) and one ``chunk-NNNNNN.npz`` per finished chunk (exact float64 outputs).
+  the ensemble is: runs, seed, sampler, chunk size, outputs, model hash and a hash of every
+  sampled parameter) and one ``chunk-NNNNNN.npy`` per finished chunk (exact float64 outputs,
+  laid out ``(output, time, run)`` so that one time slice of one output is contiguous).
 - After a chunk is saved, ``OUT`` itself is rewritten atomically (written to a temporary
   sibling, then renamed over it) with the summary of the runs finished so far and
   ``status = "partial"``. Rewrites are throttled to one per ``min_interval`` seconds because
@@ -25,7 +26,9 @@ Protocol (the same for both formats):
 Without ``--resume``, an existing ``OUT`` or ``OUT.parts/`` is an error and is left untouched,
 except an ``OUT.parts/`` without a manifest (a kill during the final cleanup, or before the
 first chunk), which is removed. A run that fails before keeping any chunk (a bad ``--workers``,
-an unreachable ``--scheduler``, a full disk) removes the state it created.
+an unreachable ``--scheduler``, a full disk) removes the state it created. With ``--force``
+(the overwrite rule of every urbsim command) an existing ``OUT`` is replaced atomically and a
+stale ``OUT.parts/`` dropped.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import xarray as xr
 
 from urbsim.errors import OutputError
 from urbsim.fileio import write_atomic
+from urbsim.tables import provenance, write_table
 
 FORMATS = (".nc", ".zarr")
 
@@ -70,7 +74,7 @@ def write_dataset(ds: xr.Dataset, path: Path) -> None:
         # are part of its specification, so every Zarr reader can open the store.
         write_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2))
     elif suffix == ".csv":
-        write_atomic(path, lambda tmp: ds.to_dataframe().to_csv(tmp))
+        write_table(ds.to_dataframe().reset_index(), path, provenance(ds.attrs))
     else:
         write_atomic(path, ds.to_netcdf)
 
@@ -93,6 +97,7 @@ class EnsembleStore:
     out : the output path (``.nc`` or ``.zarr``), or ``None`` for no output file.
     manifest : JSON-ready description of the ensemble; a resumed run must match it exactly.
     resume : continue a run whose state folder exists.
+    overwrite : replace an existing ``out`` and drop a stale state folder (``--force``).
     min_interval : seconds between partial rewrites of ``out`` (at least; a rewrite that took
         ``s`` seconds waits ``5 s`` before the next, so large ensembles are not slowed down).
     spool : keep chunks on disk (in ``OUT.parts``, or a temporary folder without ``out``)
@@ -106,6 +111,7 @@ class EnsembleStore:
         resume: bool = False,
         min_interval: float = 2.0,
         spool: bool = False,
+        overwrite: bool = False,
     ):
         self.out = out
         self.manifest = {**manifest, "chunks": {}}
@@ -118,14 +124,16 @@ class EnsembleStore:
         if out is not None:
             check_output(out)
             self.parts = out.with_name(out.name + ".parts")
-            self._open(resume)
+            if overwrite and not resume and self.parts.exists():
+                shutil.rmtree(self.parts)
+            self._open(resume, overwrite)
         elif spool:
             self.parts = Path(tempfile.mkdtemp(prefix="urbsim-mc-"))
             self._temporary = self.created = True
 
     # -- state folder ---------------------------------------------------------------------
 
-    def _open(self, resume: bool) -> None:
+    def _open(self, resume: bool, overwrite: bool = False) -> None:
         assert self.out is not None and self.parts is not None
         state = self.parts / "manifest.json"
         if self.parts.exists() and not state.is_file():
@@ -133,10 +141,11 @@ class EnsembleStore:
             shutil.rmtree(self.parts, ignore_errors=True)
         if not resume:
             for p in (self.out, self.parts):
-                if p.exists():
+                if p.exists() and not overwrite:
                     raise OutputError(
                         f"--out {self.out}: {p} already exists; pass --resume to continue an "
-                        "interrupted run, or choose another path (nothing was changed)"
+                        "interrupted run, --force to replace it, or choose another path "
+                        "(nothing was changed)"
                     )
         elif not state.is_file():
             status = read_status(self.out) if self.out.exists() else None
@@ -198,7 +207,7 @@ class EnsembleStore:
 
     def _file(self, k: int) -> Path:
         assert self.parts is not None
-        return self.parts / f"chunk-{k:06d}.npz"
+        return self.parts / f"chunk-{k:06d}.npy"
 
     def completed(self) -> list[int]:
         """Chunks finished by an earlier, interrupted run whose bytes match the manifest.
@@ -210,9 +219,9 @@ class EnsembleStore:
             return []
         kept = self.chunks()
         good = []
-        for f in sorted(self.parts.glob("chunk-*.npz")):
-            k = int(f.stem.split("-")[1])
-            if k in kept and _sha256(f) == kept[k].get("sha256"):
+        for f in sorted(self.parts.glob("chunk-*")):
+            k = int(f.stem.split("-")[1]) if f.stem[6:].isdigit() else -1
+            if k in kept and f == self._file(k) and _sha256(f) == kept[k].get("sha256"):
                 good.append(k)
                 continue
             if k in kept:
@@ -224,19 +233,19 @@ class EnsembleStore:
             self._write_manifest()
         return good
 
-    def read_chunk(self, k: int) -> dict[str, np.ndarray]:
-        """Chunk ``k``'s outputs (from memory, or loaded from its file)."""
-        if k in self._memory:
-            return self._memory[k]
-        with np.load(self._file(k)) as z:
-            return {name: z[name] for name in z.files}
-
     def read_output(self, k: int, name: str) -> np.ndarray:
-        """One output of chunk ``k`` (only that array is read from the file)."""
+        """One output of chunk ``k``, ``(run, time)`` (only that array is read from the file)."""
         if k in self._memory:
             return self._memory[k][name]
-        with np.load(self._file(k)) as z:
-            return z[name]
+        return np.array(self.read_block(k, name, 0, None).T)
+
+    def read_block(self, k: int, name: str, t0: int, t1: int | None) -> np.ndarray:
+        """Saved times ``t0:t1`` of one output of chunk ``k``, time-major ``(time, run)``: on
+        disk a contiguous slice of the chunk file, read through a memory map."""
+        if k in self._memory:
+            return self._memory[k][name][:, t0:t1].T
+        arr = np.load(self._file(k), mmap_mode="r")
+        return np.array(arr[self.manifest["outputs"].index(name), t0:t1])
 
     def save_chunk(self, k: int, arrays: Mapping[str, np.ndarray], path: str = "") -> None:
         """Keep chunk ``k``'s outputs (atomically: a chunk file is whole or absent), and
@@ -260,9 +269,11 @@ class EnsembleStore:
                     f"interrupted run ran, or delete {self.parts} to start over"
                 )
 
-        def save(tmp: Path) -> None:
+        stacked = np.stack([arrays[name].T for name in self.manifest["outputs"]])
+
+        def save(tmp: Path) -> None:  # (output, time, run): time slices are contiguous
             with tmp.open("wb") as fh:
-                np.savez(fh, **arrays)
+                np.save(fh, stacked)
 
         f = self._file(k)
         write_atomic(f, save)

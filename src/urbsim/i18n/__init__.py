@@ -71,3 +71,38 @@ def unit(lang: str, units: str) -> str:
     """A model or indicator unit as readers of ``lang`` write it (falls back to the raw unit)."""
     key = f"units.{units}"
     return text(lang, key) if has(lang, key) else units
+
+
+@cache
+def constants_catalogue() -> dict[str, dict[str, str]]:
+    """``constants.toml``: Chinese documentation, names and readable units of the levers and
+    uncertain assumptions, by catalogue slug of the Vensim name."""
+    with open(_HERE / "constants.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def _constant(name: str) -> dict[str, str]:
+    return constants_catalogue().get(slug(name), {})
+
+
+def constant_name(lang: str, name: str) -> str:
+    """A lever's or assumption's name in ``lang`` (the Vensim name when none is catalogued)."""
+    if has(lang, f"levers.{slug(name)}"):
+        return text(lang, f"levers.{slug(name)}")
+    return _constant(name).get("name", name) if lang == "zh" else name
+
+
+def constant_doc(lang: str, name: str, english: str) -> str:
+    """The documentation of a constant in ``lang``: the model's own comment (``english``) in
+    English; in Chinese the catalogued text, or the English one marked as such (visibly, so a
+    constant the model adds later is never silently untranslated)."""
+    if lang == "en":
+        return english
+    doc = _constant(name).get(lang)
+    return doc if doc else f"{english} {text(lang, 'app.doc_note')}"
+
+
+def constant_unit(lang: str, name: str, units: str) -> str:
+    """The unit of a constant as a reader of ``lang`` writes it: the catalogued reading of a
+    dimensionless lever ("debt / fiscal capacity"), else the model unit translated."""
+    return _constant(name).get(f"unit_{lang}") or unit(lang, units)

@@ -1,0 +1,61 @@
+"""Dropdowns whose choice survives a language switch.
+
+Streamlit remembers a selectbox by its displayed label, and the labels change with the
+language (``Baseline: pre-plan trends`` becomes ``基准情景：延续方案前趋势``), which lost the choice
+or raised ``KeyError``. So the choice is kept by id (a preset's name, a type's code) under its own
+session key, and each language draws its own widget (:func:`widget_key`) initialised from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import streamlit as st
+
+
+def widget_key(key: str, lang: str) -> str:
+    """Session key of the dropdown that shows the choice stored under ``key`` in ``lang``."""
+    return f"{key}@{lang}"
+
+
+def keep_choice(key: str, lang: str) -> None:
+    """Callback of a language-keyed dropdown: store its choice by id under ``key``."""
+    st.session_state[key] = st.session_state[widget_key(key, lang)]
+
+
+def select(
+    container: Any,
+    key: str,
+    lang: str,
+    label: str,
+    options: list[str],
+    names: Mapping[str, str],
+    *,
+    default: str | None = None,
+    on_change: Callable[..., None] | None = None,
+    args: tuple = (),
+    **kwargs: Any,
+) -> str:
+    """A dropdown for the choice stored by id under ``key``; returns that id.
+
+    Parameters
+    ----------
+    names : displayed label of each option, in ``lang``.
+    default : the choice when none is stored yet (default: the first option).
+    on_change : called after the choice is stored, with ``args``.
+    """
+    if key not in st.session_state or st.session_state[key] not in options:
+        st.session_state[key] = options[0] if default is None else default
+    wkey = widget_key(key, lang)
+    st.session_state[wkey] = st.session_state[key]
+
+    def changed() -> None:
+        keep_choice(key, lang)
+        if on_change is not None:
+            on_change(*args)
+
+    container.selectbox(
+        label, options, key=wkey, format_func=names.__getitem__, on_change=changed, **kwargs
+    )
+    return st.session_state[key]
