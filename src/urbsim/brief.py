@@ -322,8 +322,7 @@ def write_brief(brief: Brief, out: Path) -> None:
 
 def add_commands(subparsers: Any) -> None:
     """Add ``brief`` to an ``argparse`` subparsers object (see :mod:`urbsim.cli`)."""
-    from urbsim.fileio import add_force
-    from urbsim.i18n import LANGUAGES
+    from urbsim.app.cli import add_scenario_options
 
     p = subparsers.add_parser(
         "brief",
@@ -332,39 +331,22 @@ def add_commands(subparsers: Any) -> None:
         "and description, the target scorecard with P(met), the key charts, the levers that "
         "differ from the plan and the provenance stamp.",
     )
-    p.add_argument("--scenario", default="plan", help="scenario name or path (default: plan)")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar='"VAR=VALUE"',
-        help="override a constant of the scenario, as in `urbsim run` (repeatable)",
-    )
-    p.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
     p.add_argument("--out", type=Path, required=True, help="FILE.docx (Word) or FILE.pdf")
-    p.add_argument(
-        "--n", type=int, default=ENSEMBLE_SIZE, help=f"ensemble runs (default {ENSEMBLE_SIZE})"
-    )
-    p.add_argument("--seed", type=int, default=None, help="ensemble seed (default: the app's)")
-    add_force(p)
+    add_scenario_options(p)
     p.set_defaults(func=run_brief)
 
 
 def run_brief(args: Any) -> int:
     """Handler of ``urbsim brief``."""
     import urbsim
+    from urbsim.app.cli import scenario_from_args
     from urbsim.fileio import check_new
-    from urbsim.params import coerce_params
-    from urbsim.scenarios import parse_set
 
     check_brief_path(args.out)
     check_new(args.out, args.force)
     model = urbsim.load_model()
-    overrides = parse_set(args.set or [])
-    coerce_params(model.info, overrides, n=1, where="--set")
-    scenario = urbsim.load_scenario(args.scenario).with_overrides(overrides)
-    brief = build_brief(
-        scenario, args.lang, model=model, seed=args.seed, n=args.n, changed=overrides
-    )
+    scenario, overrides, n, seed = scenario_from_args(args, model)
+    brief = build_brief(scenario, args.lang, model=model, seed=seed, n=n, changed=overrides)
     write_brief(brief, args.out)
     print(args.out)
     return 0

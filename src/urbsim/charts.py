@@ -525,6 +525,10 @@ def _skeleton(
         "series:N", title=series_title, sort=list(series_order), scale=alt.Scale(scheme="tableau10")
     )
 
+    tips = [
+        alt.Tooltip("year:Q", title=year_title, format=".2f"),
+        alt.Tooltip("series:N", title=series_title),
+    ]
     window = alt.Chart(alt.NamedData("window"))
     layers: list[alt.Chart] = [
         window.mark_rect(color="#f2c14e", opacity=0.18).encode(x=_year_x("x0"), x2="x1:Q"),
@@ -542,8 +546,7 @@ def _skeleton(
                 y2="hi:Q",
                 color=color,
                 tooltip=[
-                    alt.Tooltip("year:Q", title=year_title, format=".2f"),
-                    alt.Tooltip("series:N", title=series_title),
+                    *tips,
                     alt.Tooltip("lo:Q", title=text(lang, "charts.band_lo"), format=",.3~r"),
                     alt.Tooltip("hi:Q", title=text(lang, "charts.band_hi"), format=",.3~r"),
                 ],
@@ -558,8 +561,7 @@ def _skeleton(
             color=color,
             strokeDash=alt.StrokeDash("case:N", title=case_title, sort=list(case_order)),
             tooltip=[
-                alt.Tooltip("year:Q", title=year_title, format=".2f"),
-                alt.Tooltip("series:N", title=series_title),
+                *tips,
                 alt.Tooltip("case:N", title=case_title),
                 alt.Tooltip("value:Q", title=value_title, format=",.4~r"),
             ],
@@ -574,8 +576,7 @@ def _skeleton(
                 y="value:Q",
                 color=color,
                 tooltip=[
-                    alt.Tooltip("year:Q", title=year_title, format="d"),
-                    alt.Tooltip("series:N", title=series_title),
+                    *tips,
                     alt.Tooltip("value:Q", title=text(lang, "charts.observed"), format=",.4~r"),
                 ],
             )

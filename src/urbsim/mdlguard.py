@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from pathlib import Path
 
 from urbsim.errors import ModelError
@@ -119,7 +120,9 @@ def literal(text: str, *_ignored):
         For any other expression (a name, a call, an attribute, an operator other than a sign).
     """
     try:
-        tree = ast.parse(str(text).strip(), mode="eval")
+        with warnings.catch_warnings():  # "1e" and the like: refused below, not warned about
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(str(text).strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise UnsafeModel(
             f"model text {str(text)[:60]!r} is not a number or a list of numbers"

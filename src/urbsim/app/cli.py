@@ -46,7 +46,6 @@ def add_commands(subparsers: Any) -> None:
         metavar="CHART",
         help=f"which chart: {', '.join(CHARTS)}",
     )
-    p.add_argument("--scenario", default="plan", help="scenario name or path (default: plan)")
     p.add_argument(
         "--from",
         dest="source",
@@ -55,6 +54,18 @@ def add_commands(subparsers: Any) -> None:
         help="chart a saved result instead of running: a run (`urbsim run --out FILE.nc`) or "
         "an ensemble (`urbsim mc --out FILE.nc|DIR.zarr`, with --save-runs for per-type views)",
     )
+    p.add_argument(
+        "--out", type=Path, required=True, help="FILE.png, FILE.svg, FILE.csv or FILE.xlsx"
+    )
+    p.add_argument("--type", choices=TYPES, help="one county-town type (default: the region)")
+    add_scenario_options(p)
+    p.set_defaults(func=run_chart)
+
+
+def add_scenario_options(p: argparse.ArgumentParser) -> None:
+    """The options ``chart`` and ``brief`` share: --scenario, --set, --n, --seed, --lang and
+    --force (see :func:`scenario_from_args`)."""
+    p.add_argument("--scenario", default="plan", help="scenario name or path (default: plan)")
     p.add_argument(
         "--set",
         action="append",
@@ -67,14 +78,25 @@ def add_commands(subparsers: Any) -> None:
         default=ENSEMBLE_SIZE,
         help=f"runs in the uncertainty ensemble (default {ENSEMBLE_SIZE})",
     )
-    p.add_argument(
-        "--out", type=Path, required=True, help="FILE.png, FILE.svg, FILE.csv or FILE.xlsx"
-    )
-    p.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
-    p.add_argument("--type", choices=TYPES, help="one county-town type (default: the region)")
     p.add_argument("--seed", type=int, default=None, help="ensemble seed (default: the app's)")
+    p.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
     add_force(p)
-    p.set_defaults(func=run_chart)
+
+
+def scenario_from_args(args: argparse.Namespace, model: Any) -> tuple[Any, dict, int, int]:
+    """The scenario with its --set changes (checked), the changes, --n and the seed."""
+    import urbsim
+    from urbsim.app.state import DEFAULT_SEED
+    from urbsim.ensemble.sampling import check_n
+    from urbsim.params import coerce_params
+    from urbsim.scenarios import parse_set
+
+    n = check_n(args.n)
+    overrides = parse_set(args.set or [])
+    coerce_params(model.info, overrides, n=1, where="--set")
+    scenario = urbsim.load_scenario(args.scenario).with_overrides(overrides)
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    return scenario, overrides, n, seed
 
 
 def _check_out(out: Path, force: bool) -> str:
@@ -109,18 +131,9 @@ def _simulated(args: argparse.Namespace, lang: str) -> tuple[Any, Any, Any]:
     import urbsim
     from urbsim import export
     from urbsim.app.compute import BASELINE, simulate_case, simulate_live
-    from urbsim.app.state import DEFAULT_SEED
-    from urbsim.ensemble.sampling import check_n
-    from urbsim.params import coerce_params
-    from urbsim.scenarios import parse_set
 
-    n = check_n(args.n)
-    seed = DEFAULT_SEED if args.seed is None else args.seed
     model = urbsim.load_model()
-    overrides = parse_set(args.set or [])
-    coerce_params(model.info, overrides, n=1, where="--set")
-    scenario = urbsim.load_scenario(args.scenario)
-    scenario = scenario.with_overrides(overrides)
+    scenario, overrides, n, seed = scenario_from_args(args, model)
     single, ensemble = simulate_live(model, scenario, seed, n=n)
     cases = {
         text(lang, "charts.case_current", name=scenario.title.get(lang, scenario.name)): single
