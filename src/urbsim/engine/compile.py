@@ -26,7 +26,13 @@ from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am_
 
 from urbsim.errors import ModelError, ParameterError, UnsupportedFeature, UrbsimError
-from urbsim.mdlinfo import VariableInfo, definition_line, definition_lines, model_info
+from urbsim.mdlinfo import (
+    VariableInfo,
+    definition_line,
+    definition_lines,
+    model_info,
+    subscript_ranges,
+)
 from urbsim.pysd_compat import abstract_model
 
 from . import native as native_mod
@@ -87,14 +93,13 @@ class Program:
         if len(am.sections) != 1:
             raise UnsupportedFeature(f"model file {path}: macros are not supported")
         sec = am.sections[0]
-        self.ranges: dict[str, list[str]] = {}
         for r in sec.subscripts:
-            if r.mapping or not isinstance(r.subscripts, list):
+            if r.mapping:
                 raise UnsupportedFeature(
                     f"model file {path} (line {self.find_line(r.name)}): subscript range "
-                    f"'{r.name}' uses subscript mapping or copying, not supported"
+                    f"'{r.name}' uses subscript mapping, not supported"
                 )
-            self.ranges[r.name] = list(r.subscripts)
+        self.ranges: dict[str, list[str]] = subscript_ranges(sec.subscripts)
         self.range_of_norm = {norm(k): k for k in self.ranges}
         self.nodes: list[Node] = []
         self.by_norm: dict[str, Node] = {}
