@@ -235,6 +235,20 @@ def _kind(element) -> str:
     return "auxiliary"
 
 
+def subscript_ranges(ranges) -> dict[str, list[str]]:
+    """Elements of each of PySD's subscript ranges, a copy (``Dim2 <-> Dim``) taking the
+    elements of the range it copies."""
+    out = {r.name: list(r.subscripts) for r in ranges if isinstance(r.subscripts, list)}
+    by_norm = {_normalize(k): v for k, v in out.items()}
+    for r in ranges:
+        if not isinstance(r.subscripts, list):
+            source = by_norm.get(_normalize(str(r.subscripts)))
+            if source is None:
+                raise ModelError(f"subscript range '{r.name}' copies '{r.subscripts}', not defined")
+            out[r.name] = list(source)
+    return out
+
+
 def _positions(name: str, dim: str, subs: dict[str, tuple[str, ...]]) -> list[int]:
     """Positions in ``dim`` that a subscript ``name`` (an element, the range or a subrange)
     covers on a left-hand side."""
@@ -296,7 +310,7 @@ def _model_info_cached(path: Path, mtime_ns: int) -> ModelInfo:
     am = abstract_model(path)
     text = read_model_text(path)
     section = am.sections[0]
-    subs = {s.name: tuple(s.subscripts) for s in section.subscripts}
+    subs = {k: tuple(v) for k, v in subscript_ranges(section.subscripts).items()}
     def_lines, sectors = _definition_lines(text)
     variables: dict[str, VariableInfo] = {}
     constants: dict[str, ConstantInfo] = {}

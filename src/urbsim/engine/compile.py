@@ -26,27 +26,22 @@ from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am_
 
 from urbsim.errors import ModelError, ParameterError, UnsupportedFeature, UrbsimError
-from urbsim.mdlinfo import VariableInfo, definition_line, definition_lines, model_info
+from urbsim.mdlinfo import (
+    VariableInfo,
+    definition_line,
+    definition_lines,
+    model_info,
+    subscript_ranges,
+)
 from urbsim.pysd_compat import abstract_model
 
 from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
 from .backends import namespace
-from .expressions import TIME, E, ExprCompiler, align, norm, num
+from .expressions import STATEFUL_ARGS, TIME, E, ExprCompiler, align, norm, num
 
-_STATEFUL_TYPES = (
-    ae.IntegStructure,
-    ae.SmoothStructure,
-    ae.SmoothNStructure,
-    ae.DelayStructure,
-    ae.DelayNStructure,
-    ae.DelayFixedStructure,
-    ae.TrendStructure,
-    ae.InitialStructure,
-    ae.SampleIfTrueStructure,
-    ae.ForecastStructure,
-)
+_STATEFUL_TYPES = tuple(STATEFUL_ARGS)
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 SCALAR_MAX_N = 8  # default n up to which simulate() uses the scalar backend
 
@@ -98,14 +93,13 @@ class Program:
         if len(am.sections) != 1:
             raise UnsupportedFeature(f"model file {path}: macros are not supported")
         sec = am.sections[0]
-        self.ranges: dict[str, list[str]] = {}
         for r in sec.subscripts:
-            if r.mapping or not isinstance(r.subscripts, list):
+            if r.mapping:
                 raise UnsupportedFeature(
                     f"model file {path} (line {self.find_line(r.name)}): subscript range "
-                    f"'{r.name}' uses subscript mapping or copying, not supported"
+                    f"'{r.name}' uses subscript mapping, not supported"
                 )
-            self.ranges[r.name] = list(r.subscripts)
+        self.ranges: dict[str, list[str]] = subscript_ranges(sec.subscripts)
         self.range_of_norm = {norm(k): k for k in self.ranges}
         self.nodes: list[Node] = []
         self.by_norm: dict[str, Node] = {}
@@ -467,41 +461,11 @@ class Program:
             f"{ctx.var}#state{self._hidden_count}", "stateful", sdims, ctx.line, False
         )
         tail = self.sizes(sdims)
-        if isinstance(ast, ae.IntegStructure):
-            if ast.non_negative:
-                raise ctx.unsupported("non-negative INTEG")
-            stype, args, order = "integ", {"flow": ast.flow, "initial": ast.initial}, 1
-        elif isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
-            stype, order = "smooth", self._order(ast, ctx)
-            args = {"input": ast.input, "smooth_time": ast.smooth_time, "initial": ast.initial}
-        elif isinstance(ast, (ae.DelayStructure, ae.DelayNStructure)):
-            stype, order = "delay", self._order(ast, ctx)
-            args = {"input": ast.input, "delay_time": ast.delay_time, "initial": ast.initial}
-        elif isinstance(ast, ae.DelayFixedStructure):
-            stype, order = "delayfixed", 1
-            args = {"input": ast.input, "delay_time": ast.delay_time, "initial": ast.initial}
-        elif isinstance(ast, ae.TrendStructure):
-            stype, order = "trend", 1
-            args = {
-                "input": ast.input,
-                "average_time": ast.average_time,
-                "initial_trend": ast.initial_trend,
-            }
-        elif isinstance(ast, ae.InitialStructure):
-            stype, order, args = "initial", 1, {"initial": ast.initial}
-        elif isinstance(ast, ae.ForecastStructure):
-            stype, order = "forecast", 1
-            args = {
-                "input": ast.input,
-                "average_time": ast.average_time,
-                "horizon": ast.horizon,
-                "initial_trend": ast.initial_trend,
-            }
-        elif isinstance(ast, ae.SampleIfTrueStructure):
-            stype, order = "sample", 1
-            args = {"condition": ast.condition, "input": ast.input, "initial": ast.initial}
-        else:  # pragma: no cover - filtered by the caller
-            raise ctx.unsupported(type(ast).__name__)
+        if isinstance(ast, ae.IntegStructure) and ast.non_negative:
+            raise ctx.unsupported("non-negative INTEG")
+        stype, fields = next(v for t, v in STATEFUL_ARGS.items() if isinstance(ast, t))
+        args = {f: getattr(ast, f) for f in fields}
+        order = self._order(ast, ctx) if stype in ("smooth", "delay") else 1
         st = sf.Stateful(stype, node.py, f"s{node.id}", node.id, order, tail)
         for k, a in args.items():
             e = ctx.expr(a)

@@ -25,6 +25,21 @@ from urbsim.errors import UnsupportedFeature
 TIME = -1  # pseudo node id for Time
 
 
+# each stateful structure: the engine's kind and the arguments it compiles (PySD's names)
+STATEFUL_ARGS = {
+    ae.IntegStructure: ("integ", ("flow", "initial")),
+    ae.SmoothStructure: ("smooth", ("input", "smooth_time", "initial")),
+    ae.SmoothNStructure: ("smooth", ("input", "smooth_time", "initial")),
+    ae.DelayStructure: ("delay", ("input", "delay_time", "initial")),
+    ae.DelayNStructure: ("delay", ("input", "delay_time", "initial")),
+    ae.DelayFixedStructure: ("delayfixed", ("input", "delay_time", "initial")),
+    ae.TrendStructure: ("trend", ("input", "average_time", "initial_trend")),
+    ae.ForecastStructure: ("forecast", ("input", "average_time", "horizon", "initial_trend")),
+    ae.InitialStructure: ("initial", ("initial",)),
+    ae.SampleIfTrueStructure: ("sample", ("condition", "input", "initial")),
+}
+
+
 def norm(name: str) -> str:
     """Normalise a Vensim identifier the way references are compared (case, spaces, _)."""
     return re.sub(r"[\s_]+", "_", name.strip().lower())
@@ -141,21 +156,7 @@ class ExprCompiler:
         if isinstance(a, ae.InlineLookupsStructure):
             node = self.p.hidden_lookup(a.lookups, self)
             return self.lookup_call(node, None, a.argument)
-        if isinstance(
-            a,
-            (
-                ae.IntegStructure,
-                ae.SmoothStructure,
-                ae.SmoothNStructure,
-                ae.DelayStructure,
-                ae.DelayNStructure,
-                ae.DelayFixedStructure,
-                ae.TrendStructure,
-                ae.InitialStructure,
-                ae.SampleIfTrueStructure,
-                ae.ForecastStructure,
-            ),
-        ):
+        if isinstance(a, tuple(STATEFUL_ARGS)):
             node = self.p.hidden_stateful(a, self)
             dims = tuple(d for d in self.lhs if d is not None)
             return E(node.py, dims, True, {node.id})

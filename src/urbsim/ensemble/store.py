@@ -149,10 +149,11 @@ class EnsembleStore:
                     )
         elif not state.is_file():
             status = read_status(self.out) if self.out.exists() else None
-            what = "is already complete" if status == "complete" else "has no resumable state"
+            if status == "complete":
+                raise OutputError(f"--out {self.out}: is already complete; nothing to resume")
             raise OutputError(
-                f"--out {self.out}: {what} ({self.parts} is missing); nothing to resume; run "
-                "again without --resume"
+                f"--out {self.out}: has no resumable state ({self.parts} is missing); nothing "
+                "to resume; run again without --resume"
             )
         else:
             saved = self._read_manifest(state)
