@@ -200,6 +200,19 @@ def test_split_shares_sum_to_one_by_construction(fast):
     np.testing.assert_allclose(ds["industry mix"].isel(time=0).sum("Ind").values, 1.0, rtol=1e-12)
 
 
+def test_every_scenario_leaves_history_as_observed(fast):
+    """Scenarios change levers, and levers act from the plan's start: before 2022 every built-in
+    scenario gives the same indicators as the calibrated plan run."""
+    plan = fast.run(urbsim.load_scenario("plan"), outputs=list(INDICATORS))
+    before = plan.time < 2022.0
+    for name in ["baseline", "plan-fiscal-tight", "accelerated", "border-towns", "shrinking-towns"]:
+        ds = fast.run(urbsim.load_scenario(name), outputs=list(INDICATORS))
+        for ind in INDICATORS:
+            np.testing.assert_array_equal(
+                ds[ind].sel(time=before).values, plan[ind].sel(time=before).values, err_msg=name
+            )
+
+
 def test_presets_differ_from_the_plan(fast):
     """Each built-in scenario tells its own story: no two give the same 2030 indicators."""
     names = [

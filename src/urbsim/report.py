@@ -75,11 +75,12 @@ def _label(lang: str, indicator: str) -> tuple[str, str]:
 
 
 def _targets() -> list[str]:
-    return sorted(TARGETS, key=lambda t: int(t[1:]))
+    """Target ids in the plan's order (T2 on its three definitions: T2, T2b, T2c)."""
+    return list(TARGETS)
 
 
 def _unrepresented(lang: str) -> str:
-    ids = ", ".join(sorted(UNREPRESENTED, key=lambda t: int(t[1:])))
+    ids = ", ".join(UNREPRESENTED)
     return text(lang, "report.unrepresented", count=len(UNREPRESENTED), ids=ids)
 
 
@@ -111,7 +112,8 @@ def target_table(ds: xr.Dataset, lang: str = "en") -> str:
                 *(format_number(values[y]) for y in REPORT_YEARS[1:]),
             ]
         )
-    return "\n".join([*align(rows, right_from=3), _unrepresented(lang)])
+    notes = [text(lang, "report.t2_definitions"), _unrepresented(lang)]
+    return "\n".join([*align(rows, right_from=3), *notes])
 
 
 def mc_table(ds: xr.Dataset, lang: str = "en") -> str:
