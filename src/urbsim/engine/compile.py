@@ -108,6 +108,8 @@ class Program:
         self._hidden_count = 0
         self._hoisted: dict = {}
         self._subscript_values: dict[str, E | None] = {}
+        self.run_node: Node | None = None
+        self._random_sites = 0
         self._at: tuple[str, int | None] | None = None  # the element being compiled
         try:
             self._first_pass()
@@ -162,6 +164,19 @@ class Program:
                 f"'{ref}', which the model does not define"
             )
         return node
+
+    def run_index(self) -> Node:
+        """A hidden per-run constant holding each run's index (and ``random_seed``), which
+        ``simulate`` fills: the counter of the RANDOM functions' streams (rng.py)."""
+        if self.run_node is None:
+            self.run_node = self.new_node("#run", "const", [], None, False)
+            self.run_node.value = np.zeros((1,))
+        return self.run_node
+
+    def random_site(self) -> int:
+        """A new RANDOM call site (each draws its own stream)."""
+        self._random_sites += 1
+        return self._random_sites
 
     def subscript_value(self, ref: str) -> E | None:
         """A subscript range or element used as a value, as PySD computes it: a range gives
@@ -674,6 +689,8 @@ _NS_NAMES = {
     "_INF",
     "_dorder",
     "_dfo",
+    "_runif",
+    "_rnorm",
     "t",
     "k",
     "n",
@@ -866,6 +883,8 @@ class CompiledModel:
         # (C, glibc vector maths), native-exact (C, C library maths), scalar, scalar+numpy
         # (a run the scalar code could not finish was rerun with numpy), numpy or jax
         self.last_path = "not run yet"
+        # added to every RANDOM function's seed: another value gives other streams (rng.py)
+        self.random_seed = 0
         self._steps_list = self._steps.tolist()
         self._rec_list = rec.astype(bool).tolist()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
@@ -1092,8 +1111,13 @@ class CompiledModel:
         params: Mapping | None = None,
         n: int = 1,
         outputs: Sequence[str] | None = None,
+        first_run: int = 0,
     ) -> dict[str, np.ndarray]:
-        """Run ``n`` parameter sets; return ``{name: (n, len(time), *dims)}``."""
+        """Run ``n`` parameter sets; return ``{name: (n, len(time), *dims)}``.
+
+        ``first_run`` numbers the runs for the RANDOM functions' streams (run ``i`` draws
+        the same numbers whether it is simulated alone or in a chunk that starts elsewhere).
+        """
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ParameterError(f"n must be a positive integer, got {n!r}")
         n = int(n)
@@ -1101,6 +1125,11 @@ class CompiledModel:
         for name, v in (params or {}).items():
             nd = self._node(name, "parameter")
             values[nd.id] = self._param_value(nd, v, n)
+        if self._p.run_node is not None:  # the RANDOM streams' run counter (rng.py)
+            if not 0 <= int(self.random_seed) < 2**20:
+                raise ParameterError(f"random_seed must be in [0, 2**20), got {self.random_seed}")
+            runs = np.arange(first_run, first_run + n, dtype=np.float64)
+            values[self._p.run_node.id] = runs + float(int(self.random_seed) * 2**32)
         nodes, dyn_ids, dyn_names, dyn_tails = self._output_plan(outputs)
         results: dict[str, np.ndarray] = {}
         T = len(self.time)
