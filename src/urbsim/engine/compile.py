@@ -35,6 +35,7 @@ from urbsim.mdlinfo import (
 )
 from urbsim.pysd_compat import abstract_model
 
+from . import external
 from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
@@ -70,6 +71,11 @@ def _except_first(components) -> list:
     """Components with ``:EXCEPT:`` first: each fills its whole block, then the definitions
     of the excepted elements overwrite their part (every element is defined exactly once)."""
     return sorted(components, key=lambda c: not c.subscripts[1])
+
+
+def _external(ast) -> bool:
+    """A GET XLS/DIRECT CONSTANTS definition (read at compile time, external.py)."""
+    return isinstance(ast, ae.GetConstantsStructure)
 
 
 def _is_literal(ast) -> bool:
@@ -274,7 +280,7 @@ class Program:
                 kind = "lookup"
             elif any(isinstance(c, am_.AbstractLookup) for c in comps):
                 raise self.err(el.name, line, "mixes lookup and equation definitions")
-            elif all(_is_literal(c.ast) for c in comps):
+            elif all(_is_literal(c.ast) or _external(c.ast) for c in comps):
                 kind = "const"
             else:
                 kind = "aux"
@@ -415,7 +421,8 @@ class Program:
         for c in _except_first(el.components):
             ix, lhs = self._placement(c, node.dims)
             shape = tuple(len(i) for i in ix)
-            a = np.asarray(c.ast, dtype=np.float64)
+            a = self._external_values(node, c.ast, ix) if _external(c.ast) else c.ast
+            a = np.asarray(a, dtype=np.float64)
             if a.size == 1:
                 a = np.full(shape, float(a.reshape(-1)[0]))
             elif a.size != math.prod(shape):
@@ -429,13 +436,34 @@ class Program:
             )
         node.value = val
 
+    def _external_values(self, node, ast, ix):
+        """A GET ... CONSTANTS block through PySD's loader (external.py)."""
+        dims = {d: list(self.ranges[d]) for d in node.dims}
+        block = {d: [dims[d][i] for i in pos] for d, pos in zip(node.dims, ix, strict=True)}
+        return self._read_external(node, ast, external.constants, block, dims)
+
+    def _read_external(self, node, ast, reader, *args):
+        try:
+            return reader(ast, *args, root=self.path.parent)
+        except Exception as err:  # PySD's loaders raise bare exceptions
+            detail = " ".join(str(err).split())[:200]
+            raise self.err(
+                node.name, node.line, f"PySD cannot read {ast.file!r}: {detail}", ModelError
+            ) from err
+
     def _table(self, node, ast):
-        if not isinstance(ast, ae.LookupsStructure):
+        if isinstance(ast, ae.GetLookupsStructure):
+            x, y = self._read_external(node, ast, external.lookup)
+            if y.ndim != 1:
+                raise self.err(node.name, node.line, "GET LOOKUPS with several rows of values")
+        elif not isinstance(ast, ae.LookupsStructure):
             raise self.err(node.name, node.line, f"lookup {type(ast).__name__} (external data)")
-        if ast.type != "interpolate":
+        elif ast.type != "interpolate":
             raise self.err(node.name, node.line, f"lookup type {ast.type!r}")
-        x = np.asarray(ast.x, dtype=np.float64)
-        y = np.asarray(ast.y, dtype=np.float64)
+        else:
+            x, y = ast.x, ast.y
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
         if len(x) < 2 or len(set(x.tolist())) != len(x):
             raise self.err(node.name, node.line, "lookup needs >= 2 distinct x points", ModelError)
         order = np.argsort(x, kind="stable")
