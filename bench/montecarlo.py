@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -84,31 +83,26 @@ def main() -> None:
 
 
 _ONE = """
-import sys, time, urbsim
+import resource, sys, time, urbsim
 from urbsim.ensemble.montecarlo import run_montecarlo
 model = urbsim.load_model()
 t = time.perf_counter()
 run_montecarlo(n=int(sys.argv[1]), seed=1, model=model, chunk=int(sys.argv[2]), progress=True)
-print(f"{time.perf_counter() - t:.1f}")
+print(f"{time.perf_counter() - t:.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 """
 
 
 def memory(n: int, chunk: int) -> None:
     """One Monte Carlo of ``n`` runs in a fresh process: its peak RSS and wall time."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(
         [sys.executable, "-c", _ONE, str(n), str(chunk)],
         capture_output=True,
         text=True,
         check=True,
     )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, max over children
+    seconds, peak = proc.stdout.split()[-2:]  # peak RSS of that process, KiB (Linux)
     disk = next((x for x in proc.stderr.splitlines() if x.startswith("Monte Carlo:")), "")
-    print(
-        f"mc memory: n={n:,}: peak RSS {peak / 2**20:.2f} GiB"
-        f"{'' if peak > before else ' (not above an earlier, larger run)'}, "
-        f"{proc.stdout.split()[-1]} s; {disk}"
-    )
+    print(f"mc memory: n={n:,}: peak RSS {int(peak) / 2**20:.2f} GiB, {seconds} s; {disk}")
 
 
 if __name__ == "__main__":

@@ -402,13 +402,13 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _year_x(field: str, title: str | None = None) -> alt.X:
+def _year_x(field: str, span: tuple[float, float], title: str | None = None) -> alt.X:
     # Every layer carries the same fixed domain, otherwise Vega-Lite unions it with zero.
     return alt.X(
         f"{field}:Q",
         title=title,
         axis=alt.Axis(format="d", tickMinStep=1),
-        scale=alt.Scale(domain=[2020, 2035], nice=False, zero=False),
+        scale=alt.Scale(domain=list(span), nice=False, zero=False),
     )
 
 
@@ -463,7 +463,14 @@ def _layout_key(
         _order(data.lines["case"]),
         width,
         height,
+        _span(data.lines["year"]),
     )
+
+
+def _span(years: pd.Series) -> tuple[float, float]:
+    """The x-axis range: the saved times, from the first to the last."""
+    values = years.to_numpy(dtype=float)
+    return (float(np.floor(values.min())), float(np.ceil(values.max())))
 
 
 def _order(column: pd.Series) -> tuple[str, ...]:
@@ -514,13 +521,14 @@ def _skeleton(
     case_order: tuple[str, ...],
     width: int | str,
     height: int,
+    span: tuple[float, float] = (2020.0, 2035.0),
 ) -> alt.LayerChart:
     chart = chart_def(chart_id)
     year_title = text(lang, "charts.axis_year")
     value_title = unit(lang, chart.unit)
     series_title = text(lang, "charts.legend_series")
     case_title = text(lang, "charts.legend_case")
-    x = _year_x("year", year_title)
+    x = _year_x("year", span, year_title)
     color = alt.Color(
         "series:N", title=series_title, sort=list(series_order), scale=alt.Scale(scheme="tableau10")
     )
@@ -531,10 +539,10 @@ def _skeleton(
     ]
     window = alt.Chart(alt.NamedData("window"))
     layers: list[alt.Chart] = [
-        window.mark_rect(color="#f2c14e", opacity=0.18).encode(x=_year_x("x0"), x2="x1:Q"),
+        window.mark_rect(color="#f2c14e", opacity=0.18).encode(x=_year_x("x0", span), x2="x1:Q"),
         window.mark_text(
             align="left", baseline="top", dx=3, dy=3, color="#8a6d1c", fontSize=10
-        ).encode(x=_year_x("x0"), y=alt.value(0), text="label:N"),
+        ).encode(x=_year_x("x0", span), y=alt.value(0), text="label:N"),
     ]
     if has_band:
         layers.append(

@@ -339,8 +339,7 @@ def streamlit_command(port: int, *, headless: bool = False, address: str = LOCAL
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
+        "urbsim.app.server",  # warms the model first, then `streamlit run`
         str(app_path()),
         "--server.port",
         str(port),

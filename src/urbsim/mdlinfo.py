@@ -216,7 +216,7 @@ def _kind(element) -> str:
     asts = [c.ast for c in element.components]
     if all(isinstance(a, (int, float, np.ndarray)) for a in asts):
         return "constant"
-    if any(isinstance(a, ae.LookupsStructure) for a in asts):
+    if any(isinstance(a, (ae.LookupsStructure, ae.GetLookupsStructure)) for a in asts):
         return "lookup"
     stateful = (
         ae.IntegStructure,

@@ -52,7 +52,11 @@ class _Runner(Protocol):
     time: np.ndarray
 
     def simulate(
-        self, params: Mapping[str, np.ndarray], n: int, outputs: Sequence[str]
+        self,
+        params: Mapping[str, np.ndarray],
+        n: int,
+        outputs: Sequence[str],
+        first_run: int = 0,
     ) -> dict[str, np.ndarray]: ...
 
 
@@ -99,8 +103,14 @@ class PysdRunner:
         return xr.DataArray(np.asarray(value, dtype=float), coords=coords, dims=dims)
 
     def simulate(
-        self, params: Mapping[str, np.ndarray], n: int, outputs: Sequence[str]
+        self,
+        params: Mapping[str, np.ndarray],
+        n: int,
+        outputs: Sequence[str],
+        first_run: int = 0,
     ) -> dict[str, np.ndarray]:
+        """``first_run`` is accepted for the runners' common interface; PySD's RANDOM
+        functions draw from numpy's global generator, whatever the run."""
         out = {name: [] for name in outputs}
         for i in range(n):
             run_params = {}
@@ -297,7 +307,8 @@ class Model:
                 k: (v[start:stop] if v.ndim > len(self.info.constants[k].dims) else v)
                 for k, v in arrays.items()
             }
-            result = self._runner.simulate(sliced, stop - start, names)
+            # runs keep their RANDOM streams (rng.py) however the ensemble is chunked
+            result = self._runner.simulate(sliced, stop - start, names, first_run=start)
             attrs = {**attrs, "engine": self.engine_path}  # the path that actually ran
             yield self.to_dataset(result, np.arange(start, stop), attrs, sliced)
 

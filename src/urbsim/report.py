@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,13 +75,18 @@ def _label(lang: str, indicator: str) -> tuple[str, str]:
     return text(lang, f"indicators.{indicator}"), unit(lang, INDICATORS[indicator].units)
 
 
+def target_order(target_id: str) -> tuple[int, str]:
+    """Sort key of a target id in the plan's order: T2 < T2b < T10."""
+    digits = re.match(r"T(\d+)", target_id)
+    return (int(digits.group(1)) if digits else 10**6, target_id)
+
+
 def _targets() -> list[str]:
-    """Target ids in the plan's order (T2 on its three definitions: T2, T2b, T2c)."""
-    return list(TARGETS)
+    return sorted(TARGETS, key=target_order)
 
 
 def _unrepresented(lang: str) -> str:
-    ids = ", ".join(UNREPRESENTED)
+    ids = ", ".join(sorted(UNREPRESENTED, key=target_order))
     return text(lang, "report.unrepresented", count=len(UNREPRESENTED), ids=ids)
 
 

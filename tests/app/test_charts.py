@@ -162,3 +162,15 @@ def test_observed_history_is_drawn_on_regional_charts_only(plan_run):
     assert "point" in _marks(spec) and spec["datasets"]
     assert chart_data(chart, {"plan": plan_run}, "zh", county_type="urb").observed is None
     assert chart_data(CHARTS["debt_ratio"], {"plan": plan_run}, "en").observed is None
+
+
+def test_the_year_axis_spans_the_saved_times(plan_run):
+    chart = CHARTS["county_gdp"]
+    spec = time_chart(chart, chart_data(chart, {"plan": plan_run}, "en"), "en").to_dict()
+    times = plan_run["time"].values
+    domains = {
+        tuple(layer["encoding"]["x"]["scale"]["domain"])
+        for layer in _layers(spec)
+        if "x" in layer["encoding"] and "scale" in layer["encoding"]["x"]
+    }
+    assert domains == {(float(times[0]), float(times[-1]))}

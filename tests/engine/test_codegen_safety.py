@@ -16,8 +16,8 @@ PROBES = Path(__file__).parent / "probes"
 ALLOWED = {
     "xp", "_bc", "_state", "_interp", "_where", "_sum", "_prod", "_vmin", "_vmax", "_assemble",
     "_pipe_read", "_pipe_write", "_pipe_init", "_record", "_SMALL", "_NAN", "_INF", "_dorder",
-    "_dfo", "_STEP", "_step", "_sim", "_outs", "bool", "range", "len", "float", "t", "k", "n",
-    "j", "DT", "C", "L", "O", "T", "REC", "S", "S2", "P", "F",
+    "_dfo", "_runif", "_rnorm", "_STEP", "_step", "_sim", "_outs", "bool", "range", "len",
+    "float", "t", "k", "n", "j", "DT", "C", "L", "O", "T", "REC", "S", "S2", "P", "F",
 }  # fmt: skip
 GENERATED = re.compile(r"^(v|x)\d+$|^s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn|o\d+))$")
 ATTRS = re.compile(r"^[a-z_]+$")

@@ -58,7 +58,7 @@ def test_untaken_branch_gives_no_warning_and_no_nan(tmp_path):
 @pytest.mark.parametrize(
     ("name", "variable", "function"),
     [
-        ("unsupported_random.mdl", "Noise", "RANDOM UNIFORM"),
+        ("unsupported_random.mdl", "Noise", "RANDOM EXPONENTIAL"),
         ("unsupported_delayn_dynamic.mdl", "Delayed", "DELAY N"),
     ],
 )

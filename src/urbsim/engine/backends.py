@@ -13,6 +13,8 @@ import numpy as np
 
 from urbsim.errors import UrbsimError
 
+from . import rng
+
 SMALL_VENSIM = 1e-6  # what PySD (and Vensim) consider zero in ZIDZ / XIDZ / QUANTUM
 
 
@@ -172,6 +174,18 @@ def _jax_namespace() -> dict:
 BACKENDS = {"numpy": _numpy_namespace, "jax": _jax_namespace}
 
 
+def _random_helpers(backend: str) -> dict:
+    """The RANDOM helpers (``rng.py``) over the backend's array module and normal CDF."""
+    if backend == "jax":
+        import jax.numpy as jnp
+        from jax.scipy.special import ndtr, ndtri
+
+        return rng.helpers(jnp, ndtr, ndtri)
+    from scipy.special import ndtr, ndtri
+
+    return rng.helpers(np, ndtr, ndtri)
+
+
 def namespace(backend: str) -> dict:
     """The globals the generated code runs in, for ``backend`` ('numpy' or 'jax')."""
     try:
@@ -181,6 +195,7 @@ def namespace(backend: str) -> dict:
             f"unknown engine backend {backend!r}; allowed: {', '.join(sorted(BACKENDS))}"
         ) from None
     ns = factory()
+    ns.update(_random_helpers(backend))
     ns["_NAN"] = float("nan")
     ns["_INF"] = float("inf")
     return dict(ns, __builtins__={"range": range, "len": len, "float": float, "bool": bool})

@@ -35,6 +35,7 @@ from urbsim.mdlinfo import (
 )
 from urbsim.pysd_compat import abstract_model
 
+from . import external
 from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
@@ -70,6 +71,11 @@ def _except_first(components) -> list:
     """Components with ``:EXCEPT:`` first: each fills its whole block, then the definitions
     of the excepted elements overwrite their part (every element is defined exactly once)."""
     return sorted(components, key=lambda c: not c.subscripts[1])
+
+
+def _external(ast) -> bool:
+    """A GET XLS/DIRECT CONSTANTS definition (read at compile time, external.py)."""
+    return isinstance(ast, ae.GetConstantsStructure)
 
 
 def _is_literal(ast) -> bool:
@@ -108,6 +114,8 @@ class Program:
         self._hidden_count = 0
         self._hoisted: dict = {}
         self._subscript_values: dict[str, E | None] = {}
+        self.run_node: Node | None = None
+        self._random_sites = 0
         self._at: tuple[str, int | None] | None = None  # the element being compiled
         try:
             self._first_pass()
@@ -162,6 +170,19 @@ class Program:
                 f"'{ref}', which the model does not define"
             )
         return node
+
+    def run_index(self) -> Node:
+        """A hidden per-run constant holding each run's index (and ``random_seed``), which
+        ``simulate`` fills: the counter of the RANDOM functions' streams (rng.py)."""
+        if self.run_node is None:
+            self.run_node = self.new_node("#run", "const", [], None, False)
+            self.run_node.value = np.zeros((1,))
+        return self.run_node
+
+    def random_site(self) -> int:
+        """A new RANDOM call site (each draws its own stream)."""
+        self._random_sites += 1
+        return self._random_sites
 
     def subscript_value(self, ref: str) -> E | None:
         """A subscript range or element used as a value, as PySD computes it: a range gives
@@ -259,7 +280,7 @@ class Program:
                 kind = "lookup"
             elif any(isinstance(c, am_.AbstractLookup) for c in comps):
                 raise self.err(el.name, line, "mixes lookup and equation definitions")
-            elif all(_is_literal(c.ast) for c in comps):
+            elif all(_is_literal(c.ast) or _external(c.ast) for c in comps):
                 kind = "const"
             else:
                 kind = "aux"
@@ -400,7 +421,8 @@ class Program:
         for c in _except_first(el.components):
             ix, lhs = self._placement(c, node.dims)
             shape = tuple(len(i) for i in ix)
-            a = np.asarray(c.ast, dtype=np.float64)
+            a = self._external_values(node, c.ast, ix) if _external(c.ast) else c.ast
+            a = np.asarray(a, dtype=np.float64)
             if a.size == 1:
                 a = np.full(shape, float(a.reshape(-1)[0]))
             elif a.size != math.prod(shape):
@@ -414,13 +436,34 @@ class Program:
             )
         node.value = val
 
+    def _external_values(self, node, ast, ix):
+        """A GET ... CONSTANTS block through PySD's loader (external.py)."""
+        dims = {d: list(self.ranges[d]) for d in node.dims}
+        block = {d: [dims[d][i] for i in pos] for d, pos in zip(node.dims, ix, strict=True)}
+        return self._read_external(node, ast, external.constants, block, dims)
+
+    def _read_external(self, node, ast, reader, *args):
+        try:
+            return reader(ast, *args, root=self.path.parent)
+        except Exception as err:  # PySD's loaders raise bare exceptions
+            detail = " ".join(str(err).split())[:200]
+            raise self.err(
+                node.name, node.line, f"PySD cannot read {ast.file!r}: {detail}", ModelError
+            ) from err
+
     def _table(self, node, ast):
-        if not isinstance(ast, ae.LookupsStructure):
+        if isinstance(ast, ae.GetLookupsStructure):
+            x, y = self._read_external(node, ast, external.lookup)
+            if y.ndim != 1:
+                raise self.err(node.name, node.line, "GET LOOKUPS with several rows of values")
+        elif not isinstance(ast, ae.LookupsStructure):
             raise self.err(node.name, node.line, f"lookup {type(ast).__name__} (external data)")
-        if ast.type != "interpolate":
+        elif ast.type != "interpolate":
             raise self.err(node.name, node.line, f"lookup type {ast.type!r}")
-        x = np.asarray(ast.x, dtype=np.float64)
-        y = np.asarray(ast.y, dtype=np.float64)
+        else:
+            x, y = ast.x, ast.y
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
         if len(x) < 2 or len(set(x.tolist())) != len(x):
             raise self.err(node.name, node.line, "lookup needs >= 2 distinct x points", ModelError)
         order = np.argsort(x, kind="stable")
@@ -674,6 +717,8 @@ _NS_NAMES = {
     "_INF",
     "_dorder",
     "_dfo",
+    "_runif",
+    "_rnorm",
     "t",
     "k",
     "n",
@@ -866,6 +911,8 @@ class CompiledModel:
         # (C, glibc vector maths), native-exact (C, C library maths), scalar, scalar+numpy
         # (a run the scalar code could not finish was rerun with numpy), numpy or jax
         self.last_path = "not run yet"
+        # added to every RANDOM function's seed: another value gives other streams (rng.py)
+        self.random_seed = 0
         self._steps_list = self._steps.tolist()
         self._rec_list = rec.astype(bool).tolist()
         self._rec = np.full(len(self._steps), -1, dtype=np.int64)
@@ -1092,8 +1139,13 @@ class CompiledModel:
         params: Mapping | None = None,
         n: int = 1,
         outputs: Sequence[str] | None = None,
+        first_run: int = 0,
     ) -> dict[str, np.ndarray]:
-        """Run ``n`` parameter sets; return ``{name: (n, len(time), *dims)}``."""
+        """Run ``n`` parameter sets; return ``{name: (n, len(time), *dims)}``.
+
+        ``first_run`` numbers the runs for the RANDOM functions' streams (run ``i`` draws
+        the same numbers whether it is simulated alone or in a chunk that starts elsewhere).
+        """
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ParameterError(f"n must be a positive integer, got {n!r}")
         n = int(n)
@@ -1101,6 +1153,11 @@ class CompiledModel:
         for name, v in (params or {}).items():
             nd = self._node(name, "parameter")
             values[nd.id] = self._param_value(nd, v, n)
+        if self._p.run_node is not None:  # the RANDOM streams' run counter (rng.py)
+            if not 0 <= int(self.random_seed) < 2**20:
+                raise ParameterError(f"random_seed must be in [0, 2**20), got {self.random_seed}")
+            runs = np.arange(first_run, first_run + n, dtype=np.float64)
+            values[self._p.run_node.id] = runs + float(int(self.random_seed) * 2**32)
         nodes, dyn_ids, dyn_names, dyn_tails = self._output_plan(outputs)
         results: dict[str, np.ndarray] = {}
         T = len(self.time)

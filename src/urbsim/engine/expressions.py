@@ -72,10 +72,11 @@ TRIG = ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh
 _UNARY.update({f: f"xp.{f}" for f in TRIG})
 _BINARY = {"min": "xp.minimum", "max": "xp.maximum", "power": "xp.power"}
 _REDUCE = {"sum": "_sum", "prod": "_prod", "vmin": "_vmin", "vmax": "_vmax"}
+_RANDOM = {"random_uniform": 3, "random_0_1": 0, "random_normal": 5}  # number of arguments
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SUPPORTED_FUNCS = sorted(
     [*_UNARY, *_BINARY, *_REDUCE, "if_then_else", "zidz", "xidz", "step", "ramp", "pulse"]
-    + ["integer", "modulo", "quantum", "log", "pulse_train"]
+    + ["integer", "modulo", "quantum", "log", "pulse_train", *_RANDOM]
 )
 
 
@@ -360,6 +361,8 @@ class ExprCompiler:
             (st, w), dims, ra, deps = self._combine(args)
             code = f"_where(xp.logical_and(({st} - _SMALL) <= t, t < ({st} + {w})), 1.0, 0.0)"
             return E(code, dims, ra, deps | {TIME})
+        if fname in _RANDOM:
+            return self.random(fname, args)
         if fname == "pulse_train" and len(args) == 4:
             # PySD's pulse(time, start, repeat_time, width, end): one pulse when repeat = 0
             (st, r, w, e), dims, ra, deps = self._combine(args)
@@ -369,6 +372,27 @@ class ExprCompiler:
             code = f"_where(_where({r} == 0.0, {one}, {train}), 1.0, 0.0)"
             return E(code, dims, ra, deps | {TIME})
         raise self.unsupported(f"function {fname.upper().replace('_', ' ')}")
+
+    def random(self, fname: str, args: list) -> E:
+        """RANDOM UNIFORM / 0 1 / NORMAL: one draw per element, run and step (see rng.py)."""
+        if len(args) != _RANDOM[fname]:
+            raise self.unsupported(f"{fname.upper().replace('_', ' ')} with {len(args)} arguments")
+        *values, seed = args or [0.0, 1.0, 0.0]
+        if isinstance(seed, bool) or not isinstance(seed, (int, float, np.integer, np.floating)):
+            raise self.unsupported("a RANDOM seed that is not a number")
+        dims = tuple(d for d in self.lhs if d is not None)
+        es = [self.expr(v) for v in values]
+        extra = [d for e in es for d in e.dims if d not in dims]
+        if extra:
+            raise self.unsupported(f"RANDOM arguments over {', '.join(extra)}")
+        codes = [align(e, dims) for e in es]
+        run = self.p.run_index()
+        site = self.p.random_site()
+        helper = "_rnorm" if fname == "random_normal" else "_runif"
+        tail = tuple(int(x) for x in self.p.sizes(dims))
+        call = ", ".join([*codes, repr(int(seed)), repr(site), run.py, "k", repr(tail)])
+        deps = set().union(*(e.deps for e in es)) | {run.id, TIME}
+        return E(f"{helper}({call})", dims, True, deps)
 
     def lookup_call(self, node, subs, arg) -> E:
         x = self.expr(arg)

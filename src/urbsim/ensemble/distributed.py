@@ -71,7 +71,7 @@ def dask_map(
             str(model.path.resolve()),
             model.engine,
             model.backend,
-            params,
+            dict(params),  # a chunk's inputs travel to the worker (parked ones are read)
             stop - start,
             list(outputs),
             pure=False,

@@ -336,20 +336,19 @@ def run_montecarlo(
     if progress and disk:
         print(disk, file=sys.stderr)
     try:
+        bounds = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+        todo = [k for k in range(len(bounds)) if k not in set(store.completed())]
+        park = store.parts is not None and not save_runs
+        chunks: list[Chunk] = [
+            (*bounds[k], store.keep_params(k, slice_params(model, params, *bounds[k]), park))
+            for k in todo
+        ]
+        kept = varied if save_runs else None
+        del params, varied  # with parked inputs, the sampled design is freed here
         ds = _run(
-            model,
-            store,
-            params,
-            varied,
-            indicators,
-            attrs,
-            n,
-            chunk,
-            workers,
-            scheduler,
+            model, store, chunks, todo, bounds, kept, indicators, attrs, workers, scheduler,
             progress,
-            save_runs,
-        )
+        )  # fmt: skip
     except BaseException:
         store.discard()  # a run that kept no chunk leaves nothing behind
         raise
@@ -376,10 +375,10 @@ def engine_config(model: Model) -> dict[str, Any]:
 
 def disk_needed(n: int, per_run: int, save_runs: bool, inputs: int) -> int:
     """Bytes of disk a Monte Carlo of ``n`` runs needs: the chunks (``per_run`` bytes of
-    outputs each), plus, with ``save_runs``, the output file's copy of them and the ``inputs``
-    sampled values per run (float64)."""
+    outputs each) and the ``inputs`` sampled values per run (float64; parked on disk, or with
+    ``save_runs`` kept in the output file with a copy of every run's outputs)."""
     chunks = int(n * per_run * 1.02) + (1 << 20)  # npy headers, manifest
-    return chunks + (n * (per_run + 8 * inputs) if save_runs else 0)
+    return chunks + n * 8 * inputs + (n * per_run if save_runs else 0)
 
 
 def _check_disk(n: int, per_run: int, out: Path | None, save_runs: bool, varied: Mapping) -> str:
@@ -403,21 +402,20 @@ def _check_disk(n: int, per_run: int, out: Path | None, save_runs: bool, varied:
 def _run(
     model: Model,
     store: EnsembleStore,
-    params: Mapping[str, np.ndarray],
-    varied: Mapping[str, np.ndarray],
+    chunks: Sequence[Chunk],
+    todo: Sequence[int],
+    bounds: Sequence[tuple[int, int]],
+    inputs: Mapping[str, np.ndarray] | None,
     indicators: Mapping[str, str],
     attrs: Mapping[str, Any],
-    n: int,
-    chunk: int,
     workers: int | None,
     scheduler: str | None,
     progress: bool,
-    save_runs: bool,
 ) -> xr.Dataset:
-    bounds = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
-    completed = set(store.completed())
-    todo = [k for k in range(len(bounds)) if k not in completed]
-    chunks: list[Chunk] = [(*bounds[k], slice_params(model, params, *bounds[k])) for k in todo]
+    """Run the ``todo`` chunks into ``store`` and summarize; ``inputs`` (the sampled inputs)
+    are kept in the result when given (``--save-runs``)."""
+    n = bounds[-1][1]
+    completed = set(range(len(bounds))) - set(todo)
     local = workers is None and scheduler is None
 
     def snapshot(final: bool) -> xr.Dataset:
@@ -427,7 +425,7 @@ def _run(
         values = {
             ind: ChunkSeries(store, done, var, runs_done, t) for ind, var in indicators.items()
         }
-        kept = varied if save_runs and final else None
+        kept = inputs if final else None
         status = {"status": "complete" if final else "partial", "runs_done": runs_done}
         return summarize(values, model.time, {**attrs, **status}, kept, model.info)
 

@@ -282,6 +282,22 @@ class EnsembleStore:
         if not self._temporary:
             self._write_manifest()
 
+    def keep_params(
+        self, k: int, params: dict[str, np.ndarray], park: bool
+    ) -> Mapping[str, np.ndarray]:
+        """Chunk ``k``'s inputs, or with ``park`` a :class:`ParkedParams` of them written to
+        the state folder, so the whole sampled design need not stay in memory."""
+        if not park or self.parts is None:
+            return params
+        path = self.parts / f"params-{k:06d}.npz"
+
+        def save(tmp: Path) -> None:
+            with tmp.open("wb") as fh:
+                np.savez(fh, **{f"p{i}": v for i, v in enumerate(params.values())})
+
+        write_atomic(path, save)
+        return ParkedParams(path, list(params))
+
     # -- output ---------------------------------------------------------------------------
 
     def due(self) -> bool:
@@ -307,6 +323,23 @@ class EnsembleStore:
         """Drop a temporary spool folder (the state of an ``out`` is kept until finished)."""
         if self.parts is not None and self._temporary:
             shutil.rmtree(self.parts, ignore_errors=True)
+
+
+class ParkedParams(Mapping):
+    """A chunk's inputs on disk, read back when used (``dict(parked)`` loads them once)."""
+
+    def __init__(self, path: Path, names: list[str]):
+        self._path, self._names = path, names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        with np.load(self._path) as z:
+            return z[f"p{self._names.index(name)}"]
 
 
 def check_output(out: Path) -> None:

@@ -1,0 +1,50 @@
+"""Start the policy lab with the model compiled and its first runs done before the first visit.
+
+``streamlit run`` executes the page script only when a browser connects, so a cold server made
+its first visitor wait for imports, the model's compilation and the first ensemble (10-12 s).
+``python -m urbsim.app.server SCRIPT [streamlit options]`` does that work first, in the same
+process (the app's ``st.cache_resource`` caches are process-wide), then hands over to Streamlit's
+own command line; ``urbsim app``, the browser test and ``bench/app.py`` start the app this way.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def warm() -> float:
+    """Import the page's modules, compile the model and run the default page's ensemble and
+    sensitivity batch once (native kernels loaded, numpy and Altair warmed); returns seconds."""
+    start = time.perf_counter()
+    import altair  # noqa: F401
+    import streamlit  # noqa: F401
+
+    from urbsim.app import compute, runs, scorecard, sidebar, tabs  # noqa: F401
+    from urbsim.app.state import DEFAULT_SEED
+    from urbsim.charts import CHARTS, chart_data, time_spec
+
+    model = runs.get_model()
+    presets = runs.get_presets()
+    default = runs.default_preset(presets)
+    scenario = compute.scenario_for(presets, default, {})
+    single, ensemble = compute.simulate_live(model, scenario, DEFAULT_SEED)
+    compute.simulate_tornado(model, scenario)
+    for lang in ("zh", "en"):  # the chart layouts are cached per language
+        for chart in CHARTS.values():
+            time_spec(chart, chart_data(chart, {"": single}, lang, ensemble=ensemble), lang)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """``python -m urbsim.app.server SCRIPT [options]``: warm, then ``streamlit run``."""
+    seconds = warm()
+    print(f"urbsim: model and first runs ready in {seconds:.1f} s", file=sys.stderr)
+    from streamlit.web.cli import main as streamlit_main
+
+    sys.argv = ["streamlit", "run", *sys.argv[1:]]
+    streamlit_main()
+
+
+if __name__ == "__main__":
+    main()

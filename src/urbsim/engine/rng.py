@@ -1,0 +1,53 @@
+"""RANDOM UNIFORM, RANDOM 0 1 and RANDOM NORMAL for the array code (numpy and JAX).
+
+PySD draws from numpy's global generator whenever an equation is evaluated, so its numbers
+cannot be reproduced run by run. The engine draws from a counter-based generator instead:
+every value is a hash (splitmix64) of the Vensim seed argument, ``cm.random_seed``, the call
+site, the element, the run index and the time step. So each run has its own stream,
+reproducible by seed, independent of N, of the block size and of the threads; the numbers
+are not PySD's, but their distribution is (uniform; NORMAL truncated to [min, max] by the
+inverse normal CDF, like PySD's ``truncnorm``). Tested in ``tests/engine/test_random.py``.
+Models with RANDOM functions run on the numpy (or JAX) code: the scalar and C translators
+do not know these helpers.
+"""
+
+from __future__ import annotations
+
+import math
+
+# splitmix64's constants and odd multipliers that spread each counter over 64 bits
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+_KEYS = (0xD1B54A32D192ED03, 0xABC98388FB8FAC03, 0x8CB92BA72F3D8DD7, 0xDB4F0B9175AE2165)
+
+
+def helpers(xp, ndtr, ndtri) -> dict:
+    """``_runif`` and ``_rnorm`` over the array module ``xp`` (numpy or jax.numpy)."""
+    u64 = xp.uint64
+
+    def _uniform(seed, site, ridx, k, tail):
+        """(*tail, runs) uniform numbers in [0, 1): one per element, run and step."""
+        runs = xp.asarray(ridx).reshape(-1).astype(u64)
+        elems = xp.arange(math.prod(tail), dtype=u64).reshape((*tail, 1))
+        x = u64((int(seed) * _GOLDEN) % 2**64) ^ u64((int(site) * _KEYS[0]) % 2**64)
+        x = x ^ (xp.asarray(k).astype(u64) * u64(_KEYS[1]))
+        x = x ^ (elems * u64(_KEYS[2])) ^ (runs * u64(_KEYS[3]))
+        x = x + u64(_GOLDEN)
+        x = (x ^ (x >> u64(30))) * u64(_MIX1)
+        x = (x ^ (x >> u64(27))) * u64(_MIX2)
+        x = x ^ (x >> u64(31))
+        return (x >> u64(11)).astype(xp.float64) * (2.0**-53)
+
+    def _runif(lo, hi, seed, site, ridx, k, tail):
+        """RANDOM UNIFORM(lo, hi, seed): uniform on [lo, hi)."""
+        return lo + (hi - lo) * _uniform(seed, site, ridx, k, tail)
+
+    def _rnorm(lo, hi, mean, sd, seed, site, ridx, k, tail):
+        """RANDOM NORMAL(lo, hi, mean, sd, seed): normal truncated to [lo, hi]."""
+        a = ndtr((lo - mean) / sd)
+        b = ndtr((hi - mean) / sd)
+        p = a + (b - a) * _uniform(seed, site, ridx, k, tail)
+        return xp.clip(mean + sd * ndtri(p), lo, hi)
+
+    return {"_runif": _runif, "_rnorm": _rnorm}
