@@ -88,6 +88,7 @@ class ChartDef:
     series: tuple[Series, ...]
     unit: str
     refs: tuple[Reference, ...] = ()
+    band: bool = True
 
     @property
     def variables(self) -> list[str]:
@@ -191,6 +192,7 @@ CHARTS: dict[str, ChartDef] = {
             ),
             "capacity/demand",
             (Reference(1.0, "refs.standard"),),
+            band=False,  # four overlapping bands hide each other: lines only
         ),
         ChartDef(
             "childcare_places_per_1000",
@@ -256,14 +258,15 @@ class ChartData:
     lines : columns ``year``, ``series``, ``case``, ``value`` (median over runs when a case
         is an ensemble, else its single run).
     band : columns ``year``, ``series``, ``lo``, ``hi`` (5 and 95 % quantiles), or ``None``.
-    regional_note : some series show the regional value although a type was chosen.
+    regional_note : names of the series that show the regional value although a type was
+        chosen (the model has no per-type value for them); empty otherwise.
     observed : columns ``year``, ``series``, ``value``: official figures of
         ``model/data/observed.csv`` for the chart's series (regional charts only), or ``None``.
     """
 
     lines: pd.DataFrame
     band: pd.DataFrame | None
-    regional_note: bool
+    regional_note: tuple[str, ...]
     observed: pd.DataFrame | None = None
 
     def to_csv_frame(self, lang: str = "en") -> pd.DataFrame:
@@ -298,18 +301,19 @@ def chart_data(
     """
     # Columns are gathered as numpy arrays and framed once: this runs on every slider move.
     lines: dict[str, list] = {"year": [], "series": [], "case": [], "value": []}
-    note = False
+    note: dict[str, None] = {}
     for case, ds in cases.items():
         years = ds["time"].values
         for s in chart.series:
             da, regional = series_values(s, ds, county_type)
-            note |= regional
+            if regional:
+                note[series_label(lang, s.key)] = None
             lines["year"].append(years)
             lines["series"].append(np.full(years.shape, series_label(lang, s.key), object))
             lines["case"].append(np.full(years.shape, case, object))
             lines["value"].append(_center(da))
     band = None
-    if ensemble is not None:
+    if ensemble is not None and chart.band:
         cols: dict[str, list] = {"year": [], "series": [], "lo": [], "hi": []}
         years = ensemble["time"].values
         for s in chart.series:
@@ -321,7 +325,7 @@ def chart_data(
             cols["hi"].append(hi)
         band = _frame(cols)
     observed = observed_points(chart, lang) if county_type is None else None
-    return ChartData(_frame(lines), band, note, observed)
+    return ChartData(_frame(lines), band, tuple(note), observed)
 
 
 @lru_cache(maxsize=1)
@@ -515,7 +519,7 @@ def _skeleton(
     lang: str,
     county_type: str | None,
     has_band: bool,
-    regional_note: bool,
+    regional_note: tuple[str, ...],
     has_observed: bool,
     series_order: tuple[str, ...],
     case_order: tuple[str, ...],
@@ -603,7 +607,9 @@ def _skeleton(
     if county_type is not None:
         subtitle.append(text(lang, "charts.type_subtitle", type=text(lang, f"types.{county_type}")))
     if regional_note:
-        subtitle.append(text(lang, "charts.regional_note"))
+        subtitle.append(
+            text(lang, "charts.regional_note", series=text(lang, "charts.and").join(regional_note))
+        )
     if has_band:
         subtitle.append(text(lang, "charts.band_note"))
     if has_observed:

@@ -114,7 +114,10 @@ def test_types_add_up_to_the_region(plan_run):
 def test_type_view_drops_regional_targets_and_notes_regional_lines(plan_run, baseline_run):
     share = _spec("county_town_share", plan_run, baseline_run, county_type="agr")
     assert "refs" not in share["datasets"]  # 30 % is a regional target
-    assert text("en", "charts.regional_note") in share["title"]["subtitle"]
+    note = text(
+        "en", "charts.regional_note", series=text("en", "series.county_town_share_incl_cities")
+    )
+    assert note in share["title"]["subtitle"]  # the regional series is named
     debt = _spec("debt_ratio", plan_run, baseline_run, county_type="agr")
     assert [r["value"] for r in debt["datasets"]["refs"]] == [1.2, 2.0, 3.0]
     expected = plan_run["Debt Ratio"].sel(Type="agr").values.ravel()
@@ -174,3 +177,13 @@ def test_the_year_axis_spans_the_saved_times(plan_run):
         if "x" in layer["encoding"] and "scale" in layer["encoding"]["x"]
     }
     assert domains == {(float(times[0]), float(times[-1]))}
+
+
+def test_service_adequacy_is_drawn_as_lines_without_stacked_bands(plan_run, small_ensemble):
+    chart = CHARTS["service_adequacy"]
+    data = chart_data(chart, {"plan": plan_run}, "en", ensemble=small_ensemble)
+    assert data.band is None and data.lines["series"].nunique() == len(chart.series)
+    assert (
+        chart_data(CHARTS["county_gdp"], {"p": plan_run}, "en", ensemble=small_ensemble).band
+        is not None
+    )
