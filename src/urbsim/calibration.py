@@ -13,8 +13,9 @@ The census break: the annual sample series of 2011-2019 drifted away from the tr
 4.1 points above it), so their population levels are not fitted at all (levels are fitted at the
 two censuses and from 2021 on), and their urbanization rates are fitted after
 :func:`census_adjusted` spreads the 2020 census gap linearly over the decade. Residuals are
-relative errors, so every point weighs the same whatever its unit, except points of the census
-years, which weigh :data:`CENSUS_WEIGHT` times as much. The Jacobian is computed in one vectorized
+relative errors divided by each point's relative standard deviation (:data:`SIGMA`, the same
+observation-error model as the Bayesian posterior, so these defaults are the posterior's mode).
+The Jacobian is computed in one vectorized
 engine call (one run per parameter plus the base run).
 
 Example
@@ -89,11 +90,34 @@ def load_observed(path: str | Path | None = None) -> pd.DataFrame:
     return pd.read_csv(path or observed_path())
 
 
-#: The two census years: they anchor the decade's annual sample-survey rates, and their points
-#: weigh CENSUS_WEIGHT times as much as others in the fit (a census counts everyone; the annual
-#: figures come from 1 % sample surveys).
+#: The two census years: they anchor the decade's annual sample-survey rates.
 CENSUS_YEARS = (2010, 2020)
-CENSUS_WEIGHT = 4.0
+
+
+#: Relative standard deviation of each kind of observed point.
+SIGMA = {
+    "census": 0.005,
+    "bulletin": 0.01,
+    "survey rate": 0.02,
+    "gdp": 0.015,
+    "capacity": 0.02,
+    "single figure": 0.05,
+}
+
+
+def point_sigma(indicator: str, year: int) -> float:
+    """The relative standard deviation of one observed point (see :data:`SIGMA`)."""
+    if year in CENSUS_YEARS:
+        return SIGMA["census"]
+    if indicator in ("county_town_population", "idle_land_stock"):
+        return SIGMA["single figure"]
+    if indicator == "regional_gdp":
+        return SIGMA["gdp"]
+    if indicator == "new_energy_capacity":
+        return SIGMA["capacity"]
+    if indicator == "registered_urbanization_rate" or year < CENSUS_YEARS[1]:
+        return SIGMA["survey rate"]
+    return SIGMA["bulletin"]
 
 
 def census_adjusted(observed: pd.DataFrame) -> pd.DataFrame:
@@ -205,7 +229,9 @@ def calibrate(
     outputs = sorted({INDICATORS[i].variable for i in pts.indicator})
     times = pts.year.to_numpy(dtype=float)
     obs = pts.value.to_numpy(dtype=float)
-    weight = np.where(pts.year.isin(CENSUS_YEARS), CENSUS_WEIGHT, 1.0)
+    weight = 1 / np.array(
+        [point_sigma(i, int(y)) for i, y in zip(pts.indicator, pts.year, strict=True)]
+    )
     variables = [INDICATORS[i].variable for i in pts.indicator]
 
     def residuals(xs: np.ndarray) -> np.ndarray:

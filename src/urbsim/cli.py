@@ -43,7 +43,7 @@ from urbsim.indicators import INDICATORS
 from urbsim.mdlguard import ModelRefused
 from urbsim.model import ENGINES
 from urbsim.paths import default_model_path
-from urbsim.report import target_table
+from urbsim.report import align, target_table
 from urbsim.tables import annual, provenance, write_table
 
 EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli", "urbsim.brief")
@@ -267,7 +267,46 @@ def cmd_check(args: argparse.Namespace) -> int:
     from urbsim.engine.native import availability
 
     print(f"engine: {availability()}")
-    return 1 if problems or bad else 0
+    stale = False
+    if path.resolve() == default_model_path().resolve():
+        from urbsim.posterior import posterior_status
+
+        status = posterior_status(load_cached_model("fast"))
+        stale = "STALE" in status
+        print(status)
+    return 1 if problems or bad or stale else 0
+
+
+# -- calibrate --------------------------------------------------------------------------------
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``urbsim calibrate``: sample the Bayesian posterior and write it beside the model."""
+    from tqdm import tqdm
+
+    from urbsim.ensemble.sampling import check_n, check_seed
+    from urbsim.posterior import default_path, posterior
+
+    seed = check_seed(args.seed)
+    steps = check_n(args.steps, "steps")
+    out = Path(args.out) if args.out else default_path()
+    check_out_path(out, args.force)
+    model = load_cached_model("fast")
+    with tqdm(total=steps, unit="step", file=sys.stderr, desc="MCMC") as bar:
+        post = posterior(model, seed=seed, steps=steps, progress=lambda k, total: bar.update(1))
+    post.save(out)
+    q = np.percentile(post.draws, [5, 50, 95], axis=0)
+    rows = [["constant", "p5", "median", "p95", "shrinkage", "ESS"]]
+    for j, name in enumerate(post.names):
+        rows.append(
+            [name, *(f"{v:.4g}" for v in q[:, j]), f"{post.shrinkage[j]:.2f}", f"{post.ess[j]:.0f}"]
+        )
+    print("\n".join(align(rows, right_from=1)))
+    print(
+        f"acceptance {post.attrs['acceptance_fraction']:.2f}, longest autocorrelation time "
+        f"{post.attrs['autocorr_time_max']:.0f} steps; wrote {out}"
+    )
+    return 0
 
 
 # -- scenarios, app ---------------------------------------------------------------------------
@@ -435,6 +474,21 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     )
     check.add_argument("--model", metavar="PATH", help="model file (default: model/urbsim.mdl)")
     check.set_defaults(func=cmd_check)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="sample the Bayesian posterior of the calibrated and most influential constants",
+        description="Bayesian calibration (emcee, affine-invariant MCMC over the vectorized "
+        "engine) against model/data/observed.csv; writes model/data/posterior.nc, which every "
+        "ensemble then draws from (use --prior on mc to ignore it).",
+    )
+    cal.add_argument("--seed", type=int, required=True, help="seed of the sampler")
+    cal.add_argument(
+        "--steps", type=int, default=2000, help="chain length; the first half is burn-in"
+    )
+    cal.add_argument("--out", help="posterior file (default: model/data/posterior.nc)")
+    add_force(cal)
+    cal.set_defaults(func=cmd_calibrate)
 
     scen = sub.add_parser("scenarios", help="list the built-in scenarios")
     scen.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")

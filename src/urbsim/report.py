@@ -135,6 +135,10 @@ def mc_table(ds: xr.Dataset, lang: str = "en") -> str:
         seed=ds.attrs.get("seed"),
         scenario=ds.attrs.get("scenario"),
     )
+    ensemble = str(ds.attrs.get("ensemble", ""))
+    if ensemble:
+        kind = "posterior" if ensemble.startswith("posterior") else "prior"
+        head += text(lang, f"report.ensemble_{kind}")
     years = [int(y) for y in ds.year.values]
     rows = [
         [

@@ -73,15 +73,19 @@ def simulate_live(model: Model, scenario: Any, seed: int, n: int = ENSEMBLE_SIZE
     """Run ``scenario`` and its uncertainty ensemble in one vectorized call.
 
     Run 0 is the scenario with every assumption at its documented value; runs 1..n draw the
-    uncertain constants by Latin hypercube (``urbsim.ensemble.sampling.sample``) with ``seed``.
+    uncertain constants by Latin hypercube (``urbsim.ensemble.sampling.sample``) with ``seed``,
+    the calibrated and history-relevant ones jointly from the posterior when there is one.
 
     Returns
     -------
     (single, ensemble) : Datasets of 1 and ``n`` runs.
     """
     from urbsim.ensemble.sampling import sample
+    from urbsim.posterior import live_posterior
 
-    drawn = sample(model.info, scenario, n=n, seed=seed, sampler="lhs")
+    drawn = sample(
+        model.info, scenario, n=n, seed=seed, sampler="lhs", posterior=live_posterior(model)
+    )
     _, fixed, _ = model.prepare(scenario, 1)
     merged = {}
     for name, arr in drawn.items():

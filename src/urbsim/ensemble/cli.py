@@ -39,6 +39,12 @@ def add_commands(subparsers: Any) -> None:
     where.add_argument("--scheduler", help="run on the Dask cluster at tcp://HOST:PORT")
     mc.add_argument("--resume", action="store_true", help="continue an interrupted --out run")
     mc.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
+    mc.add_argument(
+        "--prior",
+        action="store_true",
+        help="draw every Uncertain constant uniformly over its range instead of from the "
+        "posterior file (model/data/posterior.nc, made by 'urbsim calibrate')",
+    )
     add_force(mc)
     mc.set_defaults(func=run_mc)
 
@@ -129,6 +135,7 @@ def run_mc(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=True,
         overwrite=args.force,
+        posterior="prior" if args.prior else "auto",
     )
     print(mc_table(ds, args.lang))
     if args.out is not None:

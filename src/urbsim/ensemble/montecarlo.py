@@ -59,6 +59,7 @@ from urbsim.errors import OutputError, ParameterError
 from urbsim.indicators import INDICATORS, TARGETS
 from urbsim.model import Model, load_model
 from urbsim.params import split_scenario
+from urbsim.posterior import ensemble_posterior
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TARGET_YEARS = (2025, 2030)
@@ -264,6 +265,7 @@ def run_montecarlo(
     resume: bool = False,
     progress: bool = False,
     overwrite: bool = False,
+    posterior: Any = "auto",
 ) -> xr.Dataset:
     """Run a Monte Carlo ensemble and summarize it (see the module docstring for the result).
 
@@ -283,6 +285,9 @@ def run_montecarlo(
     resume : continue an interrupted run that wrote to ``out``.
     progress : show a tqdm progress bar (runs/s) on stderr.
     overwrite : replace an existing ``out`` instead of refusing (``--force``).
+    posterior : ``"auto"`` (the project's posterior for the project's model, else the prior),
+        ``None`` / ``"prior"``, a path or a :class:`urbsim.posterior.Posterior`; see
+        :func:`urbsim.posterior.ensemble_posterior`. The result's ``ensemble`` attr says which.
     """
     n = check_n(n)
     chunk = check_n(chunk, "chunk")
@@ -311,7 +316,8 @@ def run_montecarlo(
     check_memory(len(model.time) * n * 8, f"--n {n}: the percentiles")
     if save_runs:
         check_memory(2 * n * per_run, f"--n {n} with --save-runs")
-    params = sample(model.info, scenario, n, seed, sampler, uncertainty)
+    post, ensemble = ensemble_posterior(model, posterior)
+    params = sample(model.info, scenario, n, seed, sampler, uncertainty, post)
     varied = {k: v for k, v in params.items() if v.ndim > len(model.info.constants[k].dims)}
     disk = _check_disk(n, per_run, out, save_runs, varied) if spool else None
     attrs = {
@@ -319,6 +325,7 @@ def run_montecarlo(
         "runs": n,
         "seed": seed,
         "sampler": sampler,
+        "ensemble": ensemble,
         "varied_constants": json.dumps(sorted(varied), ensure_ascii=False),
     }
     manifest = {

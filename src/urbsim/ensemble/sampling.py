@@ -31,7 +31,7 @@ from urbsim.ensemble.distributions import (
 )
 from urbsim.errors import ParameterError
 from urbsim.mdlinfo import ModelInfo
-from urbsim.params import coerce_params, short_repr, split_scenario
+from urbsim.params import coerce_params, resolve_name, short_repr, split_scenario
 
 SAMPLERS = ("lhs", "sobol", "random")
 
@@ -189,6 +189,7 @@ def sample(
     seed: int,
     sampler: str = "lhs",
     uncertainty: Any = None,
+    posterior: Any = None,
 ) -> dict[str, np.ndarray]:
     """Per-run parameter arrays for an ensemble of ``n`` runs, ready for ``Model.run(p, n=n)``.
 
@@ -201,6 +202,10 @@ def sample(
     seed : seed of the ``numpy.random.Generator``; the same seed gives bit-identical draws.
     sampler : ``"lhs"`` (Latin hypercube), ``"sobol"`` (scrambled Sobol) or ``"random"``.
     uncertainty : overrides the scenario's ``[uncertainty]``; see :func:`resolve_uncertainty`.
+    posterior : a :class:`urbsim.posterior.Posterior` or ``None`` (the prior). Its constants are
+        taken from its draws, one whole draw per run (so their correlations are kept), through one
+        more column of the design; constants the scenario sets or names in ``[uncertainty]`` keep
+        the scenario's value or distribution.
 
     Returns
     -------
@@ -213,10 +218,22 @@ def sample(
     fixed = coerce_params(info, raw, n=n)
     chosen = table if uncertainty is None else uncertainty
     dists = resolve_uncertainty(info, fixed, chosen, scenario_or_params)
+    joint = []
+    if posterior is not None:
+        # names already checked by resolve_uncertainty
+        named = {resolve_name(info, k).name for k in chosen} if isinstance(chosen, Mapping) else ()
+        joint = [c for c in posterior.constants if c not in fixed and c not in named]
+        dists = {k: v for k, v in dists.items() if k not in joint}
     factors = factor_list(dists)
-    check_memory(n * len(factors) * 8 * SAMPLE_COPIES, f"--n {n}: sampling {len(factors)} inputs")
-    design = uniforms(n, len(factors), seed, sampler)
+    width = len(factors) + bool(joint)
+    check_memory(n * width * 8 * SAMPLE_COPIES, f"--n {n}: sampling {width} inputs")
+    design = uniforms(n, width, seed, sampler)
+    if joint:
+        drawn = posterior.pick(info, design[:, -1])
+        design = design[:, :-1]
     params = apply_design(info, fixed, dists, design, in_place=True)
+    if joint:
+        params.update({c: drawn[c] for c in joint})
     for name, arr in params.items():
         if not np.all(np.isfinite(arr)):
             raise ParameterError(

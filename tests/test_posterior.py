@@ -1,0 +1,117 @@
+"""The Bayesian posterior: reproducible by seed, refused for another model, drawn jointly by every
+ensemble (unless --prior), and it brings history inside the ensemble."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import urbsim
+from urbsim.cli import main
+from urbsim.ensemble.montecarlo import run_montecarlo
+from urbsim.ensemble.sampling import sample
+from urbsim.posterior import (
+    PRIOR,
+    PosteriorError,
+    ensemble_posterior,
+    load_posterior,
+    posterior,
+    posterior_status,
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return urbsim.load_model(engine="fast")
+
+
+@pytest.fixture(scope="module")
+def committed(model):
+    return load_posterior(model)
+
+
+def test_the_committed_posterior_matches_the_model_and_is_diagnosed(model, committed):
+    assert committed.attrs["model_sha256"] == model.sha256
+    assert "matches the model" in posterior_status(model)
+    calibrated = [c.name for c in model.info.constants.values() if c.calibrated]
+    assert set(calibrated) <= set(committed.names)
+    assert len(committed.draws) >= 1000 and np.isfinite(committed.log_prob).all()
+    assert (committed.draws >= committed.lo).all() and (committed.draws <= committed.hi).all()
+    assert (committed.ess > 100).all()
+    # the data pin the calibrated constants: their spread shrinks well below the prior's
+    shrink = dict(zip(committed.names, committed.shrinkage, strict=True))
+    assert np.median([shrink[c] for c in calibrated]) > 0.5
+
+
+def test_a_short_chain_is_reproducible_by_seed(model):
+    runs = [
+        posterior(model, seed=3, steps=12, walkers=28, extra=["rural out region rate"])
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0].draws, runs[1].draws)
+    other = posterior(model, seed=4, steps=12, walkers=28, extra=["rural out region rate"])
+    assert not np.array_equal(runs[0].draws, other.draws)
+
+
+def test_a_posterior_for_another_model_is_refused(model, committed, tmp_path):
+    stale = committed.to_dataset()
+    stale.attrs["model_sha256"] = "0" * 64
+    path = tmp_path / "posterior.nc"
+    stale.to_netcdf(path)
+    with pytest.raises(PosteriorError, match="was made for model 000000000000"):
+        load_posterior(model, path)
+    (tmp_path / "garbage.nc").write_bytes(b"not a netcdf file")
+    with pytest.raises(PosteriorError, match="cannot be read"):
+        load_posterior(model, tmp_path / "garbage.nc")
+
+
+def test_ensembles_draw_whole_posterior_draws_and_the_scenario_still_overrides(model, committed):
+    plan = urbsim.load_scenario("plan")
+    post, label = ensemble_posterior(model, "auto")
+    assert label.startswith("posterior") and ensemble_posterior(model, "prior")[1] == PRIOR
+    drawn = sample(model.info, plan, 400, 5, posterior=post)
+    rows = {tuple(r) for r in np.round(committed.draws, 12)}
+    calibrated = [n for n in committed.names if "[" not in n]
+    cols = [committed.names.index(n) for n in calibrated]
+    picked = np.stack([drawn[n] for n in calibrated], axis=1)
+    full = {tuple(np.round(r[cols], 12)) for r in committed.draws}
+    assert all(tuple(np.round(r, 12)) in full for r in picked) and len(rows) > 1
+    table = {"rural out region rate": {"dist": "uniform", "min": 0.005, "max": 0.006}}
+    overridden = sample(model.info, plan, 200, 5, uncertainty=table, posterior=post)
+    assert overridden["rural out region rate"].min() >= 0.005
+
+
+def test_mc_says_which_ensemble_it_used(model, capsys):
+    ds = run_montecarlo(urbsim.load_scenario("plan"), 64, 1, model=model)
+    assert ds.attrs["ensemble"].startswith("posterior")
+    prior = run_montecarlo(urbsim.load_scenario("plan"), 64, 1, model=model, posterior=None)
+    assert prior.attrs["ensemble"] == PRIOR
+    assert main(["mc", "--scenario", "plan", "--n", "64", "--seed", "1", "--prior"]) == 0
+    assert "from the prior" in capsys.readouterr().out
+
+
+def test_history_is_closer_to_the_posterior_ensemble_than_to_the_prior(model):
+    """Observed 2021-2023 urban population and urbanization lie nearer the posterior ensemble's
+    median than the prior ensemble's."""
+    from urbsim.calibration import load_observed
+
+    obs = load_observed()
+    obs = obs[obs.indicator.isin(["urban_population", "urbanization_rate"]) & obs.year.ge(2021)]
+    plan = urbsim.load_scenario("plan")
+    errors = {}
+    for kind in ("auto", None):
+        ds = run_montecarlo(plan, 500, 2, model=model, posterior=kind)
+        errors[kind] = sum(
+            abs(float(ds[r.indicator].sel(time=float(r.year), percentile=50)) - r.value) / r.value
+            for r in obs.itertuples()
+        )
+    assert errors["auto"] < errors[None] / 2
+
+
+def test_check_reports_a_stale_posterior(model, tmp_path, monkeypatch, capsys):
+    stale = load_posterior(model).to_dataset()
+    stale.attrs["model_sha256"] = "f" * 64
+    path = tmp_path / "posterior.nc"
+    stale.to_netcdf(path)
+    monkeypatch.setattr("urbsim.posterior.default_path", lambda: path)
+    assert "STALE" in posterior_status(model)
