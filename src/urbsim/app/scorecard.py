@@ -14,7 +14,6 @@ from urbsim.app.compute import scorecard_table
 from urbsim.i18n import text
 from urbsim.indicators import UNREPRESENTED
 
-
 _TABLE_STYLE = (
     "<style>[data-testid='stTable']{overflow-x:auto}"
     "[data-testid='stTable'] th *{white-space:nowrap !important;word-break:keep-all !important}</style>"
