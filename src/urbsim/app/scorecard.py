@@ -16,7 +16,8 @@ from urbsim.indicators import UNREPRESENTED
 
 _TABLE_STYLE = (
     "<style>[data-testid='stTable']{overflow-x:auto}"
-    "[data-testid='stTable'] th *{white-space:nowrap !important;word-break:keep-all !important}</style>"
+    "[data-testid='stTable'] th *{white-space:nowrap !important;"
+    "word-break:keep-all !important}</style>"
 )
 
 
