@@ -166,13 +166,12 @@ def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: V
         column_config={c: st.column_config.NumberColumn(format="%.2f") for c in table.columns[2:]},
     )
     cases = {f"A: {label[pick_a]}": a, f"B: {label[pick_b]}": b}
-    columns = st.columns(2)
-    for i, chart in enumerate(CHARTS.values()):
-        data = chart_data(chart, cases, lang, county_type=view.county_type)
-        with columns[i % 2]:
-            st.vega_lite_chart(
-                time_spec(chart, data, lang, county_type=view.county_type), width="stretch"
-            )
+    # One chart at a time: every chart drawn is redrawn in the browser on each slider move.
+    titles = {c: text(lang, f"charts.{c}.title") for c in CHARTS}
+    pick = select(st, "compare_chart", lang, text(lang, "compare.chart"), list(CHARTS), titles)
+    chart = CHARTS[pick]
+    data = chart_data(chart, cases, lang, county_type=view.county_type)
+    st.vega_lite_chart(time_spec(chart, data, lang, county_type=view.county_type), width="stretch")
 
 
 def tornado_frame(
