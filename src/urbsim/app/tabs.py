@@ -221,7 +221,7 @@ def variables_table(info: ModelInfo, lang: str, query: str = "") -> pd.DataFrame
     for name, v in info.variables.items():
         c = info.constants.get(name)
         rng = f"[{c.range[0]:g}, {c.range[1]:g}]" if c is not None and c.range else ""
-        local = constant_name(lang, name)
+        local = constant_name(lang, name) if lang == "zh" else name
         lever = c.lever if c is not None and c.lever else ""
         rows.append(
             {
