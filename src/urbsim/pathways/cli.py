@@ -140,8 +140,8 @@ def run_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(report: Any, lang: str) -> str:
-    """The answer in a few lines of ``lang``."""
+def headline(report: Any, lang: str) -> str:
+    """The answer in one sentence of ``lang`` (feasible or not, probability, cost)."""
     key = "pathways.feasible" if report.feasible else "pathways.infeasible"
     fields = {
         "target": "+".join(report.target),
@@ -154,7 +154,12 @@ def summary(report: Any, lang: str) -> str:
         "unit": report.cost_unit,
         "earliest": report.earliest_year or text(lang, "pathways.never"),
     }
-    lines = [text(lang, key, **fields)]
+    return text(lang, key, **fields)
+
+
+def summary(report: Any, lang: str) -> str:
+    """The answer in a few lines of ``lang``: the headline and the levers changed."""
+    lines = [headline(report, lang)]
     lines += [f"  {name} = {_show(v)}" for name, v in report.changed.items()]
     if not report.feasible and report.levers_at_bounds:
         lines.append(text(lang, "pathways.at_bounds", levers=", ".join(report.levers_at_bounds)))
