@@ -18,9 +18,10 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -676,6 +677,83 @@ def tornado_chart(frame: pd.DataFrame, lang: str, *, year: int, unit_text: str) 
             title=text(lang, "sensitivity.title", year=year), width="container", height=alt.Step(22)
         )
     )
+
+
+def front_chart(front: Sequence[Mapping], lang: str, *, confidence: float) -> alt.Chart:
+    """The cost-probability Pareto front of a goal search (:mod:`urbsim.pathways.optimize`).
+
+    Parameters
+    ----------
+    front : points with ``cost`` (亿元) and ``p_met`` (0-1), by cost.
+    confidence : the required probability, drawn as a rule.
+    """
+    frame = pd.DataFrame({"cost": [f["cost"] for f in front], "p": [f["p_met"] for f in front]})
+    x = alt.X("cost:Q", title=text(lang, "pathways.front_x"), scale=alt.Scale(zero=False))
+    y = alt.Y("p:Q", title=text(lang, "pathways.front_y"), axis=alt.Axis(format="%"))
+    points = (
+        alt.Chart(frame)
+        .mark_line(point=True, interpolate="step-after")
+        .encode(
+            x=x,
+            y=y,
+            tooltip=[alt.Tooltip("cost:Q", format=",.0f"), alt.Tooltip("p:Q", format=".0%")],
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"p": [confidence]}))
+        .mark_rule(strokeDash=[4, 4], color="#e45756")
+        .encode(y="p:Q")
+    )
+    return (points + rule).properties(
+        title=text(lang, "pathways.front"), width="container", height=260
+    )
+
+
+def box_chart(box: Any, lang: str, *, title: str) -> alt.Chart:
+    """The first PRIM box (:mod:`urbsim.pathways.discover`): for each restricted assumption,
+    its full range (grey) and the box's range (blue), on a common 0-1 scale of the full range.
+    """
+    from urbsim.pathways.discover import label
+
+    rows = []
+    for r in box.restrictions:
+        width = (r.full_max - r.full_min) or 1.0
+        rows.append(
+            {
+                "name": label(lang, r.name),
+                "lo": (r.min - r.full_min) / width,
+                "hi": (r.max - r.full_min) / width,
+                "range": f"{r.min:.3g} – {r.max:.3g}",
+                "p": r.p_value,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    y = alt.Y("name:N", title=None, sort=None, axis=alt.Axis(labelLimit=320))
+    full = (
+        alt.Chart(frame)
+        .mark_bar(color="#d9d9d9", height=14)
+        .encode(
+            y=y,
+            x=alt.X("zero:Q", title=text(lang, "pathways.box_x"), scale=alt.Scale(domain=[0, 1])),
+            x2="one:Q",
+        )
+        .transform_calculate(zero="0", one="1")
+    )
+    inside = (
+        alt.Chart(frame)
+        .mark_bar(color="#4c78a8", height=14)
+        .encode(
+            y=y,
+            x="lo:Q",
+            x2="hi:Q",
+            tooltip=[
+                alt.Tooltip("name:N", title=text(lang, "pathways.box_box")),
+                alt.Tooltip("range:N", title=text(lang, "pathways.box_range")),
+                alt.Tooltip("p:Q", title="p", format=".1e"),
+            ],
+        )
+    )
+    return (full + inside).properties(title=title, width="container", height=alt.Step(24))
 
 
 def finish(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:

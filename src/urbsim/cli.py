@@ -46,7 +46,7 @@ from urbsim.paths import default_model_path
 from urbsim.report import align, target_table
 from urbsim.tables import annual, provenance, write_table
 
-EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli", "urbsim.brief")
+EXTENSIONS = ("urbsim.ensemble.cli", "urbsim.app.cli", "urbsim.brief", "urbsim.pathways.cli")
 OUT_SUFFIXES = (".nc", ".csv", ".xlsx")
 BUILTIN_COMMANDS = ("run", "check", "scenarios", "app")
 LOCALHOST = "127.0.0.1"

@@ -212,3 +212,17 @@ def test_language_round_trip_keeps_preset_and_reset_works(server, browser):
     page.get_by_role("button", name=text("zh", "sidebar.reset")).click()
     page.wait_for_function("!location.search.includes('settlement_openness_policy')")
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_phone_width_keeps_scorecard_headers_on_one_line(server, browser):
+    from urbsim.i18n import text
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{server}/?lang=zh")
+    _wait_for_app(page)
+    header = page.locator("[data-testid='stTable'] th", has_text=text("zh", "scorecard.met"))
+    box = header.first.bounding_box()
+    assert box is not None and box["height"] < 2.2 * 16  # one line, not one character per line
+    assert "左侧" not in page.inner_text("body")  # the sidebar is not on the left on a phone
+    page.screenshot(path=str(ARTIFACTS / "app-phone-zh.png"), full_page=False)

@@ -128,3 +128,14 @@ def test_export_stamp_names_levers_in_the_reader_language():
     stamp = Stamp(scenario="plan+custom", changed={"settlement openness policy": 0.8})
     assert text("zh", "levers.settlement_openness_policy") in " ".join(stamp.lines("zh"))
     assert "settlement openness policy" not in " ".join(stamp.lines("zh"))
+
+
+def test_model_documentation_table_speaks_chinese_where_catalogued():
+    from urbsim.app.tabs import variables_table
+    from urbsim.i18n import constants_catalogue
+
+    table = variables_table(model_info(), "zh", "reward per settler")
+    row = table.iloc[0]
+    assert row[text("zh", "model.name")].startswith(text("zh", "levers.reward_per_settler"))
+    assert "reward per settler" in row[text("zh", "model.name")]  # the name --set uses
+    assert row[text("zh", "model.doc")] == constants_catalogue()["reward_per_settler"]["zh"]

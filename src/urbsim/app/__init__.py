@@ -1,8 +1,8 @@
 """The Streamlit policy lab: page assembly (``streamlit_app.py`` only calls :func:`main`).
 
 The page: the sidebar (language, preset, type filter, levers, scenario files), the target
-scorecard, and four tabs (charts, compare, sensitivity, model). Every string comes from
-:mod:`urbsim.i18n`; every chart from :mod:`urbsim.charts`; every run from
+scorecard, and five tabs (charts, compare, sensitivity, what it takes, model). Every string
+comes from :mod:`urbsim.i18n`; every chart from :mod:`urbsim.charts`; every run from
 :mod:`urbsim.app.runs`. After each run the page writes its state back into the URL, so the
 address bar always holds a link that reproduces the exact run.
 """
@@ -36,7 +36,7 @@ def _page() -> None:
     import streamlit as st
 
     from urbsim import export
-    from urbsim.app import briefing, runs, scorecard, sidebar, tabs
+    from urbsim.app import briefing, pathways, runs, scorecard, sidebar, tabs
     from urbsim.app.state import plain, to_query
     from urbsim.errors import UrbsimError
     from urbsim.i18n import text
@@ -88,8 +88,9 @@ def _page() -> None:
     if baseline is not None and state.scenario != runs.BASELINE:
         cases[text(lang, "charts.case_baseline")] = baseline
 
-    t_charts, t_compare, t_sens, t_model = st.tabs(
-        [text(lang, f"tabs.{t}") for t in ("charts", "compare", "sensitivity", "model")]
+    names = [text(lang, f"tabs.{t}") for t in ("charts", "compare", "sensitivity")]
+    t_charts, t_compare, t_sens, t_path, t_model = st.tabs(
+        [*names, text(lang, "pathways.tab"), text(lang, "tabs.model")]
     )
     with t_charts:
         tabs.render_charts(cases, ensemble, view)
@@ -97,5 +98,7 @@ def _page() -> None:
         tabs.render_compare(presets, single, view)
     with t_sens:
         tabs.render_sensitivity(info, (state.scenario, key), lang)
+    with t_path:
+        pathways.render(model, scenario, lang)
     with t_model:
         tabs.render_model(info, lang)

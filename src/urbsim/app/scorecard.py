@@ -14,10 +14,19 @@ from urbsim.app.compute import scorecard_table
 from urbsim.i18n import text
 from urbsim.indicators import UNREPRESENTED
 
+_TABLE_STYLE = (
+    "<style>[data-testid='stTable']{overflow-x:auto}"
+    "[data-testid='stTable'] th *{white-space:nowrap !important;"
+    "word-break:keep-all !important}</style>"
+)
+
 
 def render(frame: pd.DataFrame, lang: str) -> None:
     """Draw the scorecard and keep its numbers in ``st.session_state["scorecard"]``."""
     st.subheader(text(lang, "scorecard.header"))
+    # Static style, no visitor text: headers stay on one line and a narrow screen (a 390-px
+    # phone) scrolls the table sideways instead of breaking 是否达标 one character per line.
+    st.markdown(_TABLE_STYLE, unsafe_allow_html=True)
     st.session_state["scorecard"] = dict(zip(frame["id"], frame["value"], strict=True))
     # A static table: every value is page text (readable by screen readers, browsers and tests).
     st.table(scorecard_table(frame, lang).set_index(text(lang, "scorecard.target")))

@@ -19,7 +19,15 @@ from urbsim.app.state import ALL_TYPES
 from urbsim.app.widgets import select
 from urbsim.charts import CHARTS, ChartDef, chart_data, time_chart, time_spec, tornado_chart
 from urbsim.errors import UrbsimError
-from urbsim.i18n import constant_name, slug, text, text_or, unit
+from urbsim.i18n import (
+    constant_doc,
+    constant_name,
+    constants_catalogue,
+    slug,
+    text,
+    text_or,
+    unit,
+)
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.mdlinfo import ModelInfo
 from urbsim.scenarios import Scenario
@@ -166,13 +174,12 @@ def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: V
         column_config={c: st.column_config.NumberColumn(format="%.2f") for c in table.columns[2:]},
     )
     cases = {f"A: {label[pick_a]}": a, f"B: {label[pick_b]}": b}
-    columns = st.columns(2)
-    for i, chart in enumerate(CHARTS.values()):
-        data = chart_data(chart, cases, lang, county_type=view.county_type)
-        with columns[i % 2]:
-            st.vega_lite_chart(
-                time_spec(chart, data, lang, county_type=view.county_type), width="stretch"
-            )
+    # One chart at a time: every chart drawn is redrawn in the browser on each slider move.
+    titles = {c: text(lang, f"charts.{c}.title") for c in CHARTS}
+    pick = select(st, "compare_chart", lang, text(lang, "compare.chart"), list(CHARTS), titles)
+    chart = CHARTS[pick]
+    data = chart_data(chart, cases, lang, county_type=view.county_type)
+    st.vega_lite_chart(time_spec(chart, data, lang, county_type=view.county_type), width="stretch")
 
 
 def tornado_frame(
@@ -201,24 +208,34 @@ def render_sensitivity(info: ModelInfo, current: tuple[str, str], lang: str) -> 
         st.altair_chart(chart, width="stretch")
 
 
+def _doc(lang: str, name: str, english: str) -> str:
+    """A variable's documentation: Chinese where the catalogue has it, else the model's."""
+    if lang == "zh" and constants_catalogue().get(slug(name), {}).get("zh"):
+        return constant_doc(lang, name, english)
+    return english
+
+
 def variables_table(info: ModelInfo, lang: str, query: str = "") -> pd.DataFrame:
     """Documentation of every variable, filtered by ``query`` (name, unit, source, doc)."""
     rows = []
     for name, v in info.variables.items():
         c = info.constants.get(name)
         rng = f"[{c.range[0]:g}, {c.range[1]:g}]" if c is not None and c.range else ""
+        local = constant_name(lang, name) if lang == "zh" else name
+        lever = c.lever if c is not None and c.lever else ""
         rows.append(
             {
-                text(lang, "model.name"): name,
-                text(lang, "model.sector"): v.sector,
+                # the Vensim name stays: it is what --set, scenario files and URLs use
+                text(lang, "model.name"): name if local == name else f"{local}（{name}）",
+                text(lang, "model.sector"): text_or(lang, f"sectors.{slug(v.sector)}", v.sector),
                 text(lang, "model.kind"): v.kind,
-                text(lang, "model.unit"): v.units,
+                text(lang, "model.unit"): unit(lang, v.units),
                 text(lang, "model.dims"): ", ".join(v.dims),
                 text(lang, "model.range"): rng,
-                text(lang, "model.lever"): (c.lever or "") if c is not None else "",
+                text(lang, "model.lever"): text(lang, f"groups.{slug(lever)}") if lever else "",
                 text(lang, "model.uncertain"): bool(c is not None and c.uncertain),
                 text(lang, "model.source"): (c.source or "") if c is not None else "",
-                text(lang, "model.doc"): v.doc,
+                text(lang, "model.doc"): _doc(lang, name, v.doc),
             }
         )
     frame = pd.DataFrame(rows)
