@@ -18,7 +18,14 @@ import re
 import sys
 
 import urbsim
-from urbsim.calibration import CHECKS, EXTRA_POINTS, calibrate, load_observed, write_defaults
+from urbsim.calibration import (
+    CHECKS,
+    EXTRA_POINTS,
+    calibrate,
+    census_adjusted,
+    load_observed,
+    write_defaults,
+)
 from urbsim.charts import calibration_chart
 from urbsim.export import Stamp, chart_png
 from urbsim.fileio import write_atomic
@@ -46,15 +53,19 @@ def markdown(result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_fit_chart(model, scenario) -> None:
-    """model/data/calibration_fit.png: the refitted model against the observed series."""
-    indicators = list(
-        dict.fromkeys([*(c.indicator for c in CHECKS), *(i for i, _ in EXTRA_POINTS)])
-    )
+def fit_indicators() -> list[str]:
+    return list(dict.fromkeys([*(c.indicator for c in CHECKS), *(i for i, _ in EXTRA_POINTS)]))
+
+
+def write_fit_chart(model, scenario, band=None, name: str = "calibration_fit.png") -> None:
+    """model/data/NAME: the calibrated model against the observed series (and the posterior
+    predictive band of an ensemble, when given)."""
+    indicators = fit_indicators()
     ds = model.run(scenario, outputs=indicators)
-    chart = calibration_chart(ds, load_observed(), indicators, "en", years=(2010, 2024))
+    observed = census_adjusted(load_observed())  # the 2011-2019 rates as fitted
+    chart = calibration_chart(ds, observed, indicators, "en", (2010, 2024), band)
     stamp = Stamp(scenario=scenario.name, model_sha256=model.sha256, date=str(dt.date.today()))
-    write_atomic(model_dir() / "data" / "calibration_fit.png", chart_png(chart, stamp, "en"))
+    write_atomic(model_dir() / "data" / name, chart_png(chart, stamp, "en"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ scenario, and deterministic runs of every built-in scenario.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import sys
 
@@ -107,6 +108,73 @@ def scenario_tables(model) -> tuple[str, str]:
     return "\n".join(cons) + "\n", "\n".join(scen) + "\n"
 
 
+def posterior_tables(model) -> str:
+    """Diagnostics of the committed posterior and how the default ensemble meets history."""
+    from urbsim.calibration import CHECKS, EXTRA_POINTS, census_adjusted, load_observed
+    from urbsim.charts import calibration_chart
+    from urbsim.ensemble.montecarlo import run_montecarlo
+    from urbsim.export import Stamp, chart_png
+    from urbsim.fileio import write_atomic
+    from urbsim.indicators import TARGETS
+    from urbsim.posterior import load_posterior
+
+    post = load_posterior(model)
+    a = post.attrs
+    q = np.percentile(post.draws, [5, 50, 95], axis=0)
+    lines = [
+        f"{a['sampler']}: {a['walkers']} walkers x {a['steps']} steps (first half burn-in), "
+        f"acceptance {a['acceptance_fraction']:.2f}, longest autocorrelation time "
+        f"{a['autocorr_time_max']:.0f} steps, {len(post.draws)} draws kept, seed {a['seed']}, "
+        f"{a['fit_points']} observed points.",
+        "",
+        "| input | prior range | p5 | median | p95 | shrinkage | ESS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for j, name in enumerate(post.names):
+        lines.append(
+            f"| {name} | {post.lo[j]:g}-{post.hi[j]:g} | {q[0, j]:.4g} | {q[1, j]:.4g} | "
+            f"{q[2, j]:.4g} | {post.shrinkage[j]:.2f} | {post.ess[j]:.0f} |"
+        )
+    plan = urbsim.load_scenario("plan")
+    mc = run_montecarlo(plan, 2000, 1, model=model)
+    observed = load_observed()
+    rows = observed[
+        observed.indicator.isin(["urban_population", "rural_population", "urbanization_rate"])
+        & observed.year.between(2021, 2023)
+    ]
+    lines += [
+        "",
+        "`urbsim mc --scenario plan --n 2000 --seed 1` (posterior) against history and `run`:",
+        "",
+        "| series | year | observed | ensemble 25-75 % | inside |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows.itertuples():
+        b = mc[r.indicator].sel(time=float(r.year))
+        lo, hi = float(b.sel(percentile=25)), float(b.sel(percentile=75))
+        lines.append(
+            f"| {r.indicator} | {r.year} | {r.value:g} | {lo:.2f}-{hi:.2f} | "
+            f"{'yes' if lo <= r.value <= hi else 'no'} |"
+        )
+    run = model.run(plan, outputs=[t.indicator for t in TARGETS.values()])
+    lines += ["", "| target | run 2025 | ensemble 25-75 % (2025) | inside |", "|---|---|---|---|"]
+    for tid, t in TARGETS.items():
+        v = float(value_at(run[t.indicator], 2025)[0])
+        b = value_at(mc[t.indicator], 2025)
+        lo, hi = float(b.sel(percentile=25)), float(b.sel(percentile=75))
+        lines.append(
+            f"| {tid} | {v:.4g} | {lo:.4g}-{hi:.4g} | {'yes' if lo <= v <= hi else 'no'} |"
+        )
+    indicators = list(
+        dict.fromkeys([*(c.indicator for c in CHECKS), *(i for i, _ in EXTRA_POINTS)])
+    )
+    ds = model.run(plan, outputs=indicators)
+    chart = calibration_chart(ds, census_adjusted(observed), indicators, "en", (2010, 2024), mc)
+    stamp = Stamp(scenario="plan", model_sha256=model.sha256, date=str(dt.date.today()))
+    write_atomic(model_dir() / "data" / "posterior_predictive.png", chart_png(chart, stamp, "en"))
+    return "\n".join(lines) + "\n"
+
+
 def replace_block(text: str, name: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
@@ -123,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     model = urbsim.load_model()
     blocks = {"levers": lever_table(model)}
     blocks["constraints"], blocks["scenarios"] = scenario_tables(model)
+    blocks["posterior"] = posterior_tables(model)
     for name, body in blocks.items():
         print(f"## {name}\n{body}")
     if args.write:

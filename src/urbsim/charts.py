@@ -777,9 +777,15 @@ def footer(lines: list[str], width: int) -> alt.Chart:
 
 
 def calibration_chart(
-    ds: xr.Dataset, observed: pd.DataFrame, indicators: list[str], lang: str, years=(2020, 2025)
+    ds: xr.Dataset,
+    observed: pd.DataFrame,
+    indicators: list[str],
+    lang: str,
+    years=(2020, 2025),
+    band: xr.Dataset | None = None,
 ) -> alt.FacetChart:
-    """The calibrated model (a line per indicator) against the official series (points).
+    """The calibrated model (a line per indicator) against the official series (points), with
+    the posterior predictive band of an ensemble when ``band`` is given.
 
     Parameters
     ----------
@@ -787,6 +793,8 @@ def calibration_chart(
     observed : ``model/data/observed.csv`` (columns indicator, year, value).
     indicators : standard indicators to draw, one panel each.
     years : the span shown, in years.
+    band : a Monte Carlo result (``percentile`` 5/25/75/95 over ``time``): the 5-95 % and
+        25-75 % bands are drawn under the line.
     """
     lo, hi = years
     names = {
@@ -803,12 +811,17 @@ def calibration_chart(
         text(lang, "calibration.model"),
         text(lang, "calibration.observed"),
     )
-    data = pd.concat(
-        [
-            pd.concat(lines).assign(kind=model_label),
-            points[["panel", "year", "value"]].assign(kind=observed_label),
-        ]
-    )
+    frames = [
+        pd.concat(lines).assign(kind=model_label),
+        points[["panel", "year", "value"]].assign(kind=observed_label),
+    ]
+    for i in indicators if band is not None else ():
+        b = band[i].sel(time=slice(lo, hi))
+        quantiles = {f"p{q}": b.sel(percentile=q).values for q in (5, 25, 75, 95)}
+        frames.append(
+            pd.DataFrame({"panel": names[i], "year": b.time.values, **quantiles, "kind": "band"})
+        )
+    data = pd.concat(frames)
     kind = alt.Color(
         "kind:N",
         title=None,
@@ -823,8 +836,18 @@ def calibration_chart(
         .encode(tooltip=["year:Q", "value:Q"])
         .transform_filter(alt.datum.kind == observed_label)
     )
+    layers = [line, dots]
+    if band is not None:
+        areas = base.transform_filter(alt.datum.kind == "band")
+        outer = areas.mark_area(opacity=0.15).encode(
+            y="p5:Q", y2="p95:Q", color=alt.value("#4c78a8")
+        )
+        inner = areas.mark_area(opacity=0.3).encode(
+            y="p25:Q", y2="p75:Q", color=alt.value("#4c78a8")
+        )
+        layers = [outer, inner, *layers]
     return (
-        alt.layer(line, dots)
+        alt.layer(*layers)
         .facet(facet=alt.Facet("panel:N", title=None), columns=3)
         .resolve_scale(y="independent")
         .properties(title=text(lang, "calibration.title"))
