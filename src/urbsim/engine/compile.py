@@ -516,10 +516,10 @@ class Program:
             if stype == "delayfixed" and k == "delay_time" and e.dims:
                 raise ctx.unsupported("DELAY FIXED with a subscripted delay time")
             # PySD's DELAY N keeps each stage's own delay time; with a delay time that does
-            # not change over time that is DELAY3's arithmetic at order N
+            # not change over time that is DELAY3's arithmetic at order N, else "delayn"
             dynamic = any(self.is_dynamic(d) for d in e.deps)
             if isinstance(ast, ae.DelayNStructure) and k == "delay_time" and dynamic:
-                raise ctx.unsupported("DELAY N with a delay time that changes over time")
+                st.stype = "delayn"
             code = align(e, sdims)
             if stype == "initial" and (e.dims != sdims or not e.ra) and sdims:
                 code = f"_bc({code}, {tail!r})"
