@@ -31,6 +31,7 @@ from urbsim import export
 from urbsim.app.compute import (
     BASELINE,
     ENSEMBLE_SIZE,
+    headline,
     scorecard_frame,
     scorecard_table,
     simulate_case,
@@ -65,6 +66,7 @@ class Brief:
     ----------
     lang : ``"en"`` or ``"zh"``.
     title, description : the scenario's, in ``lang``.
+    headline : the sentence that answers the plan's 30 % question (as on the app's first screen).
     scorecard : header row then one row of text cells per target.
     ensemble_note : which ensemble the probabilities come from (runs, sampler, seed).
     charts : ``(caption, PNG bytes)`` per chart, each stamped.
@@ -75,6 +77,7 @@ class Brief:
     lang: str
     title: str
     description: str
+    headline: str
     scorecard: list[list[str]]
     ensemble_note: str
     charts: list[tuple[str, bytes]] = field(default_factory=list)
@@ -130,8 +133,10 @@ def build_brief(
     cases = {
         text(lang, "charts.case_current", name=scenario.title.get(lang, scenario.name)): single
     }
+    baseline = None
     if scenario.name != BASELINE:
-        cases[text(lang, "charts.case_baseline")] = simulate_case(model, load_scenario(BASELINE))
+        baseline = simulate_case(model, load_scenario(BASELINE))
+        cases[text(lang, "charts.case_baseline")] = baseline
     stamp = export.Stamp(
         scenario=scenario.name,
         changed=dict(changed or {}),
@@ -149,6 +154,7 @@ def build_brief(
         lang=lang,
         title=scenario.title.get(lang, scenario.name),
         description=scenario.description.get(lang, ""),
+        headline=headline(score, baseline, lang),
         scorecard=[list(table.columns), *table.astype(str).values.tolist()],
         ensemble_note=text(lang, "brief.ensemble", runs=n, seed=seed),
         charts=charts,
@@ -173,6 +179,7 @@ def docx_bytes(brief: Brief) -> bytes:
     doc.add_heading(brief.title, level=0)
     if brief.description:
         doc.add_paragraph(brief.description)
+    doc.add_paragraph().add_run(brief.headline).bold = True
     doc.add_heading(text(lang, "brief.scorecard"), level=1)
     rows = brief.scorecard
     table = doc.add_table(rows=len(rows), cols=len(rows[0]))
@@ -262,6 +269,7 @@ def pdf_bytes(brief: Brief) -> bytes:
     heading(brief.title, 18)
     if brief.description:
         body(brief.description)
+    body(brief.headline, 11)
     heading(text(lang, "brief.scorecard"), 13)
     pdf.set_font("cjk", size=8)
     bold = FontFace(emphasis=None, fill_color=(230, 236, 245))

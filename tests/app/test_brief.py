@@ -40,6 +40,7 @@ def test_word_brief_in_chinese_has_table_images_and_chinese(capsys, tmp_path):
     assert all(re.search(r"\d+%［\d+–\d+%］", r.cells[-1].text) for r in scorecard.rows[1:])
     words = "\n".join(p.text for p in doc.paragraphs)
     assert CJK.search(words) and "16" in words  # the ensemble size is named
+    assert "2025年县城人口占比" in words and "较基准" in words  # the headline sentence
     levers = doc.tables[1]
     assert any(text("zh", "levers.reward_per_settler") in c.text for c in levers.columns[0].cells)
 

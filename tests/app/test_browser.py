@@ -226,3 +226,20 @@ def test_phone_width_keeps_scorecard_headers_on_one_line(server, browser):
     assert box is not None and box["height"] < 2.2 * 16  # one line, not one character per line
     assert "左侧" not in page.inner_text("body")  # the sidebar is not on the left on a phone
     page.screenshot(path=str(ARTIFACTS / "app-phone-zh.png"), full_page=False)
+
+
+def test_a_failed_upload_clears_the_note_of_the_previous_one(server, browser):
+    from urbsim.i18n import text
+
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    page.goto(f"{server}/?lang=en")
+    _wait_for_app(page)
+    dropzone = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    good = b'[parameters]\n"reward per settler" = 4500\n'
+    dropzone.set_input_files({"name": "mine.toml", "mimeType": "text/plain", "buffer": good})
+    page.get_by_text(text("en", "sidebar.uploaded", name="mine")).wait_for(timeout=60_000)
+    bad = b'[parameters]\n"reward per settler" = 99999\n'
+    dropzone.set_input_files({"name": "bad.toml", "mimeType": "text/plain", "buffer": bad})
+    page.get_by_text("bad.toml:2:").first.wait_for(timeout=60_000)
+    _wait_for_app(page)
+    assert page.get_by_text(text("en", "sidebar.uploaded", name="mine")).count() == 0

@@ -213,7 +213,7 @@ class _Builder:
             "TREND": f"TREND({flow}, {delay}, 0.1)",
             "INITIAL": f"INITIAL({flow})",
             "SMOOTH N": f"SMOOTH N({flow}, {delay}, {init}, {order})",
-            "DELAY N": f"DELAY N({flow}, {delay}, {init}, {order})",
+            "DELAY N": f"DELAY N({flow}, {delay} + Time / 4.0, {init}, {order})",
             "SAMPLE IF TRUE": f"SAMPLE IF TRUE({cond}, {flow}, {init})",
             "FORECAST": f"FORECAST({flow}, {delay}, {delay})",
         }

@@ -19,7 +19,7 @@ ALLOWED = {
     "_dfo", "_runif", "_rnorm", "_STEP", "_step", "_sim", "_outs", "bool", "range", "len",
     "float", "t", "k", "n", "j", "DT", "C", "L", "O", "T", "REC", "S", "S2", "P", "F",
 }  # fmt: skip
-GENERATED = re.compile(r"^(v|x)\d+$|^s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn|o\d+))$")
+GENERATED = re.compile(r"^(v|x)\d+$|^s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn|o\d+|t\d+n?|tf))$")
 ATTRS = re.compile(r"^[a-z_]+$")
 SCALAR_ALLOWED = {
     "_abs", "_exp", "_log", "_sqrt", "_trunc", "_pow", "_lk", "_lkf", "_dorder1", "_dfo1",
@@ -28,7 +28,7 @@ SCALAR_ALLOWED = {
     "REC",
 }  # fmt: skip
 SCALAR_GENERATED = re.compile(
-    r"^((v|x)\d+|s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn|o\d+)))(_\d+)*$|^_w\d+$"
+    r"^((v|x)\d+|s\d+(_\d+n?|_(in|tm|dt|ko|kf|ar|st|stn|p|pn|o\d+|t\d+n?|tf)))(_\d+)*$|^_w\d+$"
 )
 # per kind of source: allowed names, generated names, allowed attributes, whether every call
 # must be a plain allowed name, whether None may appear

@@ -1,4 +1,4 @@
-"""GET XLS CONSTANTS / LOOKUPS are read at compile time through PySD's own loaders, so the
+"""GET XLS CONSTANTS / LOOKUPS / DATA are read at compile time through PySD's own loaders, so the
 engine's numbers are PySD's on every path, and the values are ordinary parameters after."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ Dim : a, b, c ~~|
 k = GET XLS CONSTANTS('ext.xlsx', 'S', 'B2') ~~|
 kv[Dim] = GET XLS CONSTANTS('ext.xlsx', 'S', 'A2') ~~|
 tab = GET XLS LOOKUPS('ext.xlsx', 'S', '4', 'B5') ~~|
-y = tab(Time) * k + SUM(kv[Dim!]) ~~|
+series := GET XLS DATA('ext.xlsx', 'S', '7', 'B8') ~ ~ a data variable, held after t = 3 |
+y = tab(Time) * k + SUM(kv[Dim!]) + series ~~|
 Level = INTEG(y, 0.0) ~~|
 FINAL TIME = 4 ~~|
 INITIAL TIME = 0 ~~|
@@ -32,7 +33,8 @@ def _write(tmp: Path) -> Path:
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "S"
-    for row in (["a", "b", "c"], [1.5, 2.5, 3.5], [], ["x", 0, 1, 2, 4], ["y", 1, 3, 2, 5]):
+    rows = (["a", "b", "c"], [1.5, 2.5, 3.5], [], ["x", 0, 1, 2, 4], ["y", 1, 3, 2, 5], [])
+    for row in (*rows, ["t", 0, 2, 3], ["d", 1, 5, 4]):
         sheet.append(row)
     book.save(tmp / "ext.xlsx")
     mdl = tmp / "ext.mdl"
@@ -55,5 +57,6 @@ def test_spreadsheet_values_equal_pysds_on_every_path(tmp_path):
 def test_a_missing_spreadsheet_names_the_variable_and_the_file(tmp_path):
     mdl = _write(tmp_path)
     (tmp_path / "ext.xlsx").unlink()
-    with pytest.raises(ModelError, match=r"variable 'k' \(line 3\).*PySD cannot read 'ext.xlsx'"):
+    reason = r"variable '(k|series)' \(line \d\).*PySD cannot read 'ext.xlsx'"
+    with pytest.raises(ModelError, match=reason):
         compile_model(mdl)

@@ -59,7 +59,7 @@ def test_untaken_branch_gives_no_warning_and_no_nan(tmp_path):
     ("name", "variable", "function"),
     [
         ("unsupported_random.mdl", "Noise", "RANDOM EXPONENTIAL"),
-        ("unsupported_delayn_dynamic.mdl", "Delayed", "DELAY N"),
+        ("unsupported_game.mdl", "Choice", "GAME"),
     ],
 )
 def test_unsupported_feature_names_variable_function_and_line(tmp_path, name, variable, function):
@@ -155,7 +155,7 @@ def test_parameter_errors(tmp_path):
 
 def test_jax_backend_matches_numpy(tmp_path):
     pytest.importorskip("jax")
-    for name in ("delay_fixed.mdl", "lookups.mdl"):
+    for name in ("delay_fixed.mdl", "lookups.mdl", "precedence.mdl", "delay_n_dynamic.mdl"):
         mdl = _copy(name, tmp_path)
         ref = compile_model(mdl).simulate(n=2)
         got = compile_model(mdl, backend="jax").simulate(n=2)

@@ -111,7 +111,9 @@ def overview_dot(info: ModelInfo, labels: dict[str, str], group_labels: dict[str
     sectors = diagram_sectors(info)
     lines = [
         "digraph overview {",
-        "rankdir=LR; nodesep=0.35; node [fontname=Helvetica fontsize=11];",
+        # Top to bottom: the drawing is scaled to the page width, and a wide left-to-right
+        # layout shrank its 11-pt text to about 5 px.
+        "rankdir=TB; nodesep=0.2; ranksep=0.5; node [fontname=Helvetica fontsize=14];",
         'edge [color="#8899aa" arrowsize=0.7];',
     ]
     for sector in sectors:

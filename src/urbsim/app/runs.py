@@ -4,7 +4,8 @@ Streamlit reruns the whole page on every widget change, so everything slow is ca
 
 - the compiled model and the presets (``st.cache_resource``: one per process);
 - the current scenario together with its live uncertainty ensemble, ONE vectorized call of
-  ``1 + ENSEMBLE_SIZE`` runs, keyed by (preset, changed values, seed) (``st.cache_data``);
+  ``1 + ENSEMBLE_SIZE`` runs, keyed by (preset, changed values, seed) (``st.cache_resource``:
+  shared read-only, not copied on every rerun);
 - single runs of other scenarios (baseline, compare tab) and the sensitivity batch.
 
 The computations themselves live in :mod:`urbsim.app.compute` (no Streamlit there).
@@ -70,22 +71,24 @@ def get_presets() -> dict[str, Scenario]:
 
 
 # -- cached wrappers: Streamlit hashes the plain-text arguments ---------------------------------
+# Resource caches: shared by every session of the process without a copy per read (the page
+# never changes a result), and filled before the first visit by urbsim.app.server.warm.
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def live_runs(preset: str, key: str, seed: int) -> tuple[xr.Dataset, xr.Dataset]:
     """Cached :func:`simulate_live` of the preset with the changes in ``key`` (JSON)."""
     scenario = scenario_for(get_presets(), preset, json.loads(key))
     return simulate_live(get_model(), scenario, seed)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def case_run(preset: str, key: str) -> xr.Dataset:
     """Cached :func:`simulate_case` of the preset with the changes in ``key`` (JSON)."""
     return simulate_case(get_model(), scenario_for(get_presets(), preset, json.loads(key)))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def tornado_runs(preset: str, key: str) -> pd.DataFrame:
     """Cached :func:`simulate_tornado` of the preset with the changes in ``key`` (JSON)."""
     return simulate_tornado(get_model(), scenario_for(get_presets(), preset, json.loads(key)))

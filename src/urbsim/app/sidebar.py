@@ -137,6 +137,7 @@ def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
         scenario = parse_upload(uploaded.getvalue(), uploaded.name, info)
     except UrbsimError as exc:
         st.session_state["upload_error"] = str(exc)
+        st.session_state.pop("uploaded_name", None)  # the note of an earlier file is stale
         return
     st.session_state.pop("upload_error", None)
     # The file's values become changes from the model defaults, so the URL carries all of them.

@@ -274,7 +274,7 @@ class Program:
                 self.by_norm[norm(el.name)] = node
                 continue
             if any(isinstance(c, am_.AbstractData) for c in comps):
-                raise self.err(el.name, line, "data variables are not supported")
+                self._data_as_lookup(el, line)
             dims = self._element_dims(el, line)
             if all(isinstance(c, am_.AbstractLookup) for c in comps):
                 kind = "lookup"
@@ -436,6 +436,21 @@ class Program:
             )
         node.value = val
 
+    def _data_as_lookup(self, el, line):
+        """A data variable read from a spreadsheet (GET ... DATA, interpolated, scalar)
+        becomes what PySD computes from it: a lookup of Time (external.py)."""
+        (comp,) = el.components if len(el.components) == 1 else (None,)
+        if comp is None or comp.subscripts[0] or not isinstance(comp.ast, ae.GetDataStructure):
+            raise self.err(el.name, line, "data variables other than one scalar GET ... DATA")
+        if (comp.keyword or "interpolate").lower() != "interpolate":
+            raise self.err(el.name, line, f"data variable with :{comp.keyword.upper()}:")
+        node = Node(-1, el.name, "aux", [], line)
+        x, y = self._read_external(node, comp.ast, external.data_series)
+        if y.ndim != 1:
+            raise self.err(el.name, line, "GET ... DATA with several series")
+        table = ae.LookupsStructure(tuple(x), tuple(y), (np.nan,) * 2, (np.nan,) * 2, "interpolate")
+        comp.ast = ae.InlineLookupsStructure(ae.ReferenceStructure("time"), table)
+
     def _external_values(self, node, ast, ix):
         """A GET ... CONSTANTS block through PySD's loader (external.py)."""
         dims = {d: list(self.ranges[d]) for d in node.dims}
@@ -516,10 +531,10 @@ class Program:
             if stype == "delayfixed" and k == "delay_time" and e.dims:
                 raise ctx.unsupported("DELAY FIXED with a subscripted delay time")
             # PySD's DELAY N keeps each stage's own delay time; with a delay time that does
-            # not change over time that is DELAY3's arithmetic at order N
+            # not change over time that is DELAY3's arithmetic at order N, else "delayn"
             dynamic = any(self.is_dynamic(d) for d in e.deps)
             if isinstance(ast, ae.DelayNStructure) and k == "delay_time" and dynamic:
-                raise ctx.unsupported("DELAY N with a delay time that changes over time")
+                st.stype = "delayn"
             code = align(e, sdims)
             if stype == "initial" and (e.dims != sdims or not e.ra) and sdims:
                 code = f"_bc({code}, {tail!r})"

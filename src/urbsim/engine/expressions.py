@@ -132,8 +132,8 @@ class ExprCompiler:
             f"variable '{self.var}'{where} of {self.p.path_name}: {what} is not supported by "
             "the fast engine; supported functions: "
             + ", ".join(_SUPPORTED_FUNCS)
-            + ", INTEG, SMOOTH(I/3/3I), DELAY1(I), DELAY3(I), DELAY FIXED, TREND, INITIAL, "
-            "lookups, WITH LOOKUP"
+            + ", INTEG, SMOOTH(I/3/3I/N), DELAY1(I), DELAY3(I), DELAY N, DELAY FIXED, TREND, "
+            "FORECAST, SAMPLE IF TRUE, INITIAL, lookups, WITH LOOKUP, GET XLS/DIRECT"
         )
 
     # -- entry ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""GET XLS/DIRECT CONSTANTS and LOOKUPS, read at compile time with PySD's own loaders.
+"""GET XLS/DIRECT CONSTANTS, LOOKUPS and DATA, read at compile time with PySD's own loaders.
 
 PySD reads a spreadsheet's cells with its ``ExtConstant``/``ExtLookup`` classes (cell
 ranges, ``*`` for a column, files relative to the model); the engine calls the same classes
@@ -39,3 +39,19 @@ def lookup(ast, *, root: Path) -> tuple[np.ndarray, np.ndarray]:
     data = ext.data
     x = np.asarray(data.coords["lookup_dim"].values, dtype=np.float64)
     return x, np.asarray(data.transpose("lookup_dim").values, dtype=np.float64)
+
+
+def data_series(ast, *, root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values of a scalar GET ... DATA series (PySD interpolates it linearly in
+    time and holds its end values outside, as a lookup of Time does)."""
+    from pysd.py_backend.external import ExtData
+
+    ext = ExtData(
+        ast.file, ast.tab, ast.time_row_or_col, ast.cell, "interpolate", {}, Path(root), {},
+        "_ext_data",
+    )  # fmt: skip
+    with quiet_pysd():
+        ext.initialize()
+    data = ext.data
+    x = np.asarray(data.coords["time"].values, dtype=np.float64)
+    return x, np.asarray(data.transpose("time").values, dtype=np.float64)

@@ -14,6 +14,10 @@ PySD reference (pysd/py_backend/statefuls.py):
                                             input first; ddt = (inflow - outflow) * order;
                                             out = state[-1] / delay.  At initialisation the order
                                             is lowered while order * TIME STEP > min(delay).
+* DelayN:     as Delay, but each stage keeps the delay time it was given: times[k] =
+              delay at init; every step times = roll(times) with the current delay first,
+              outflow = state / times; out = state[-1] / times[0] (the delay time of the last
+              update). With a delay time that does not change this is Delay.
 * DelayFixed: order = round(max(delay / TIME STEP, 1) + 1e-6); a pipe of ``order`` slots filled
               with init; each step pipe[ptr] = input, ptr = (ptr + 1) % order, state = pipe[ptr].
 * Trend:      state0 = input / (1 + init_trend * avg); out = ZIDZ(input - state,
@@ -34,7 +38,7 @@ from .expressions import num
 
 @dataclass
 class Stateful:
-    stype: str  # integ | smooth | delay | delayfixed | trend | forecast | initial | sample
+    stype: str  # integ | smooth | delay | delayn | delayfixed | trend | forecast | initial | sample
     py: str
     sp: str
     nid: int
@@ -61,6 +65,7 @@ def init_deps(st: Stateful) -> set:
         "integ": ["initial"],
         "smooth": ["initial"],
         "delay": ["initial", "delay_time"],
+        "delayn": ["initial", "delay_time"],
         "delayfixed": ["initial", "delay_time"],
         "trend": ["input", "average_time", "initial_trend"],
         "forecast": ["input", "average_time", "horizon", "initial_trend"],
@@ -75,6 +80,7 @@ def update_deps(st: Stateful) -> set:
         "integ": ["flow"],
         "smooth": ["input", "smooth_time"],
         "delay": ["input", "delay_time"],
+        "delayn": ["input", "delay_time"],
         "delayfixed": ["input"],
         "trend": ["input", "average_time"],
         "forecast": ["input", "average_time"],
@@ -88,6 +94,36 @@ def _stages(st):
     return [f"{st.sp}_{j}" for j in range(st.order)]
 
 
+def _times(st):
+    return [f"{st.sp}_t{j}" for j in range(st.order)]
+
+
+def _delayn_update(st: Stateful, s: list[str], news: list[str]) -> tuple[list[str], list[str]]:
+    """DELAY N's step: roll the stages' delay times (the current one into the first real
+    stage: stage ``order - ko`` when the order was lowered), then DELAY's Euler step."""
+    a, sp, k = st.args, st.sp, num(st.order)
+    tail = repr(tuple(int(x) for x in st.tail))
+    times = _times(st)
+    lines = [f"{sp}_in = {a['input']}", f"{sp}_dt = _state({a['delay_time']}, n, {tail})"]
+    for flag, order in ((True, k), (False, f"{sp}_ko")):
+        lines.append(f"if {sp}_kf:" if flag else "else:")
+        for j in range(st.order):
+            if j == 0:
+                t_new, inflow = f"{sp}_dt", f"{sp}_in"
+            elif flag:
+                t_new, inflow = times[j - 1], f"{sp}_o{j - 1}"
+            else:
+                first = f"{sp}_ko == {num(st.order - j)}"
+                t_new = f"_where({first}, {sp}_dt, {times[j - 1]})"
+                inflow = f"_where({first}, {sp}_in, {sp}_o{j - 1})"
+            lines.append(f"    {times[j]}n = {t_new}")
+            lines.append(f"    {sp}_o{j} = {s[j]} / {times[j]}n")
+            lines.append(f"    {news[j]} = {s[j]} + (({inflow} - {sp}_o{j}) * {order}) * DT")
+    commits = [f"{x} = {y}" for x, y in zip(s, news, strict=True)]
+    commits += [f"{x} = {x}n" for x in times] + [f"{sp}_tf = {sp}_dt"]
+    return lines, commits
+
+
 def emit_output(st: Stateful) -> list[str]:
     """Lines computing the stateful's output from its state (at the start of a step)."""
     s = _stages(st)
@@ -98,6 +134,8 @@ def emit_output(st: Stateful) -> list[str]:
         return [f"{st.py} = {s[-1]}"]
     if st.stype == "delay":
         return [f"{st.py} = {s[-1]} / {a['delay_time']}"]
+    if st.stype == "delayn":
+        return [f"{st.py} = {s[-1]} / {st.sp}_tf"]
     if st.stype == "delayfixed":
         return [f"{st.py} = {st.sp}_st"]
     if st.stype == "trend":
@@ -125,7 +163,7 @@ def emit_init(st: Stateful) -> list[str]:
         lines = [f"{s[0]} = _state({a['initial']}, n, {tail})"]
         lines += [f"{x} = {s[0]}" for x in s[1:]]
         return lines + emit_output(st)
-    if st.stype == "delay":
+    if st.stype in ("delay", "delayn"):
         lines = [
             f"{st.sp}_dt = {a['delay_time']}",
             f"{st.sp}_ko = _dorder({st.sp}_dt, {st.order}, {len(st.tail)}, {st.nid})",
@@ -133,6 +171,9 @@ def emit_init(st: Stateful) -> list[str]:
             f"{s[0]} = _state({a['initial']} * {st.sp}_dt, n, {tail})",
         ]
         lines += [f"{x} = {s[0]}" for x in s[1:]]
+        if st.stype == "delayn":  # every stage's delay time, and the last one given
+            lines.append(f"{st.sp}_tf = _state({st.sp}_dt, n, {tail})")
+            lines += [f"{x} = {st.sp}_tf" for x in _times(st)]
         return lines + emit_output(st)
     if st.stype == "delayfixed":
         return [
@@ -187,6 +228,8 @@ def emit_update(st: Stateful) -> tuple[list[str], list[str]]:
                 f"    {news[j]} = {s[j]} + (({inflow} - {st.sp}_o{j}) * {st.sp}_ko) * {dt}"
             )
         return lines, [f"{x} = {y}" for x, y in zip(s, news, strict=True)]
+    if st.stype == "delayn":
+        return _delayn_update(st, s, news)
     if st.stype == "delayfixed":
         tail = repr(tuple(int(x) for x in st.tail))
         lines = [

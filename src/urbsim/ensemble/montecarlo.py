@@ -313,7 +313,7 @@ def run_montecarlo(
     outputs = list(indicators.values())
     per_run = len(outputs) * len(model.time) * 8
     spool = out is not None or n * per_run > IN_MEMORY_BYTES
-    check_memory(len(model.time) * n * 8, f"--n {n}: the percentiles")
+    check_memory(2 * n * 8, f"--n {n}: the percentiles")  # at least one saved time
     if save_runs:
         check_memory(2 * n * per_run, f"--n {n} with --save-runs")
     post, ensemble = ensemble_posterior(model, posterior)

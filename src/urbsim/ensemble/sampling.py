@@ -226,7 +226,8 @@ def sample(
         dists = {k: v for k, v in dists.items() if k not in joint}
     factors = factor_list(dists)
     width = len(factors) + bool(joint)
-    check_memory(n * width * 8 * SAMPLE_COPIES, f"--n {n}: sampling {width} inputs")
+    copies = SAMPLE_COPIES if sampler == "sobol" else 2  # LHS and random: one design array
+    check_memory(n * width * 8 * copies, f"--n {n}: sampling {width} inputs")
     design = uniforms(n, width, seed, sampler)
     if joint:
         drawn = posterior.pick(info, design[:, -1])
@@ -243,7 +244,7 @@ def sample(
     return params
 
 
-#: Copies of the ``(n, factors)`` design alive while sampling (uniforms, draws, arrays).
+#: Copies of an ``(n, factors)`` design alive while scipy draws it (Sobol, SALib designs).
 SAMPLE_COPIES = 3
 
 
