@@ -30,6 +30,7 @@ from urbsim.i18n import (
 )
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.mdlinfo import ModelInfo
+from urbsim.paths import model_dir
 from urbsim.scenarios import Scenario
 from urbsim.tables import xlsx_bytes
 
@@ -272,3 +273,8 @@ def render_model(info: ModelInfo, lang: str) -> None:
     query = st.text_input(text(lang, "model.search"), key="doc_search")
     st.caption(text(lang, "app.doc_note"))
     st.dataframe(variables_table(info, lang, query), hide_index=True, width="stretch")
+    chart = model_dir() / "data" / "posterior_predictive.png"
+    if chart.exists():
+        st.subheader(text(lang, "model.history"))
+        st.image(str(chart), width="stretch")
+        st.caption(text(lang, "model.history_caption"))
