@@ -115,3 +115,26 @@ def test_check_reports_a_stale_posterior(model, tmp_path, monkeypatch, capsys):
     stale.to_netcdf(path)
     monkeypatch.setattr("urbsim.posterior.default_path", lambda: path)
     assert "STALE" in posterior_status(model)
+
+
+BAD_OBSERVED = {
+    "malformed row": ("urban_population,2021,1637.04,万人\n", ":2: 4 fields, expected 6"),
+    "unknown indicator": (
+        "gdp_per_capita,2021,1,x,y,z\n",
+        ":2: unknown indicator 'gdp_per_capita'",
+    ),
+    "non-numeric value": ("urban_population,2021,lots,x,y,z\n", ":2: year '2021' and value 'lots'"),
+    "year outside the horizon": ("urban_population,2050,1,x,y,z\n", ":2: year 2050 is outside"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OBSERVED))
+def test_a_bad_observed_file_is_one_line_and_exit_2(case, tmp_path, capsys):
+    row, message = BAD_OBSERVED[case]
+    path = tmp_path / "observed.csv"
+    path.write_text("indicator,year,value,unit,basis,source\n" + row, encoding="utf-8")
+    out = tmp_path / "post.nc"
+    code = main(["calibrate", "--seed", "1", "--observed", str(path), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and "\n" not in err and "Traceback" not in err
+    assert not out.exists()

@@ -37,9 +37,18 @@ import pandas as pd
 import xarray as xr
 from scipy.optimize import least_squares
 
+from urbsim.errors import UrbsimError
 from urbsim.indicators import INDICATORS
 from urbsim.model import Model
 from urbsim.paths import observed_path
+
+#: Years an observed point may have: the model's horizon.
+OBSERVED_YEARS = (2010, 2035)
+
+
+class ObservedDataError(UrbsimError):
+    """An observed-data file that cannot be used (one line naming the file and line)."""
+
 
 #: Series that must be reproduced over 2021-2023 to MAPE <= 2 %.
 MAPE_SERIES = (
@@ -86,8 +95,63 @@ CHECKS = (
 
 
 def load_observed(path: str | Path | None = None) -> pd.DataFrame:
-    """Read ``observed.csv`` (columns indicator, year, value, unit, basis, source)."""
-    return pd.read_csv(path or observed_path())
+    """Read and check ``observed.csv`` (columns indicator, year, value, unit, basis, source).
+
+    Raises
+    ------
+    ObservedDataError
+        One line naming the file and line: a row with the wrong number of fields, an indicator
+        urbsim does not know, a value that is not a finite number, or a year outside 2010-2035.
+    """
+    import csv
+    import io
+
+    path = Path(path or observed_path())
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ObservedDataError(
+            f"{path}: cannot be read as UTF-8 text ({exc.__class__.__name__})"
+        ) from None
+    rows = list(csv.reader(io.StringIO(text)))
+    need = ["indicator", "year", "value"]
+    if not rows or not set(need) <= set(rows[0]):
+        raise ObservedDataError(f"{path}:1: the header must name the columns {', '.join(need)}")
+    header = rows[0]
+    col = {name: header.index(name) for name in need}
+    records = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        where = f"{path}:{line}"
+        if len(row) != len(header):
+            raise ObservedDataError(
+                f"{where}: {len(row)} fields, expected {len(header)} ({', '.join(header)}); "
+                "quote a field that contains a comma"
+            )
+        name = row[col["indicator"]]
+        if name not in INDICATORS:
+            raise ObservedDataError(
+                f"{where}: unknown indicator {name!r}; allowed: the standard indicators of "
+                "urbsim.indicators.INDICATORS (e.g. urban_population, urbanization_rate)"
+            )
+        try:
+            year = int(row[col["year"]])
+            value = float(row[col["value"]])
+        except ValueError:
+            raise ObservedDataError(
+                f"{where}: year {row[col['year']]!r} and value {row[col['value']]!r} must be "
+                "a whole year and a number"
+            ) from None
+        if not np.isfinite(value):
+            raise ObservedDataError(f"{where}: value {row[col['value']]!r} is not a finite number")
+        if not OBSERVED_YEARS[0] <= year <= OBSERVED_YEARS[1]:
+            raise ObservedDataError(
+                f"{where}: year {year} is outside the model's horizon "
+                f"{OBSERVED_YEARS[0]}-{OBSERVED_YEARS[1]}"
+            )
+        records.append(dict(zip(header, row, strict=True)) | {"year": year, "value": value})
+    return pd.DataFrame.from_records(records, columns=header)
 
 
 #: The two census years: they anchor the decade's annual sample-survey rates.

@@ -284,6 +284,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """``urbsim calibrate``: sample the Bayesian posterior and write it beside the model."""
     from tqdm import tqdm
 
+    from urbsim.calibration import load_observed
     from urbsim.ensemble.sampling import check_n, check_seed
     from urbsim.posterior import default_path, posterior
 
@@ -291,6 +292,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     steps = check_n(args.steps, "steps")
     out = Path(args.out) if args.out else default_path()
     check_out_path(out, args.force)
+    if args.observed:
+        load_observed(args.observed)  # a bad file is one line, before any work
     model = load_cached_model("fast")
     with tqdm(total=steps, unit="step", file=sys.stderr, desc="MCMC") as bar:
         post = posterior(model, seed=seed, steps=steps, progress=lambda k, total: bar.update(1))
@@ -487,6 +490,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
         "--steps", type=int, default=2000, help="chain length; the first half is burn-in"
     )
     cal.add_argument("--out", help="posterior file (default: model/data/posterior.nc)")
+    cal.add_argument("--observed", help="observed-data CSV (default: model/data/observed.csv)")
     add_force(cal)
     cal.set_defaults(func=cmd_calibrate)
 

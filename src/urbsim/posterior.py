@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from urbsim import __version__
@@ -322,7 +321,7 @@ def posterior(
     steps: int = 2000,
     draws: int = 4000,
     extra: Sequence[str] | None = None,
-    observed: pd.DataFrame | None = None,
+    observed: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Posterior:
     """Sample the posterior of the calibrated constants and the most influential uncertain ones.
@@ -337,6 +336,7 @@ def posterior(
     draws : at most this many draws are kept (thinned evenly).
     extra : uncertain inputs (``name`` or ``name[element]``) to include (default:
         :func:`influential_uncertain`).
+    observed : the observed-data file (default ``model/data/observed.csv``).
     progress : called with (step, steps).
     """
     import emcee
@@ -345,8 +345,8 @@ def posterior(
 
     scenario = scenario if scenario is not None else load_scenario("plan", model.info)
     base = dict(getattr(scenario, "parameters", scenario) or {})
-    observed = load_observed() if observed is None else observed
-    pts = _fit_points(observed)
+    observed_file = Path(observed or observed_path())
+    pts = _fit_points(load_observed(observed_file))
     extra = list(extra) if extra is not None else influential_uncertain(model, scenario, seed=seed)
     calibrated = calibrated_constants(model)
     names = [*calibrated, *(e for e in extra if _split(e)[0] not in {*base, *calibrated})]
@@ -398,7 +398,8 @@ def posterior(
     attrs = {
         "model_sha256": model.sha256,
         "model_file": model.path.name,
-        "observed_sha256": _sha256(observed_path()),
+        "observed_sha256": _sha256(observed_file),
+        "observed_file": observed_file.name,
         "seed": seed,
         "sampler": f"emcee {emcee.__version__} (affine-invariant ensemble, vectorized)",
         "walkers": walkers,
