@@ -94,7 +94,8 @@ def _search(model: Model, scenario: Scenario, target: str, year: int, conf: floa
     from urbsim.pathways.discover import discover
 
     bar = st.progress(0.0, text=text(lang, "pathways.progress", pct=0))
-    st.button(text(lang, "pathways.cancel"), key="pathway_cancel")
+    cancel = st.empty()  # shown while the search runs; a click reruns the page, stopping it
+    cancel.button(text(lang, "pathways.cancel"), key="pathway_cancel")
 
     def progress(fraction: float, _message: str) -> None:
         pct = round(100 * min(1.0, fraction))
@@ -114,6 +115,7 @@ def _search(model: Model, scenario: Scenario, target: str, year: int, conf: floa
     )
     found = discover(model, answer_scenario(scenario, report), target, year, n=PRIM_RUNS, seed=2)
     bar.empty()
+    cancel.empty()
     return report, found
 
 
