@@ -19,7 +19,6 @@ import platform
 import time
 import warnings
 
-
 import urbsim
 from urbsim.app import pathways as app_tab
 from urbsim.pathways import optimize

@@ -62,6 +62,9 @@ def add_commands(subparsers: Any) -> None:
     dis.add_argument(
         "--missed", action="store_true", help="find where the target is missed instead"
     )
+    dis.add_argument(
+        "--boxes", type=int, default=1, help="boxes to find, each on the runs left (default 1)"
+    )
     dis.add_argument("--out", type=Path, metavar="BOXES.json", help="write the boxes as JSON")
     add_force(dis)
     dis.set_defaults(func=run_discover)
@@ -202,6 +205,7 @@ def run_discover(args: argparse.Namespace) -> int:
     targets = [t.id for t in check_targets(args.target or [args.default_target])]
     check_year(args.year)
     check_draws(args.n, "n", MIN_RUNS)
+    check_draws(args.boxes, "boxes", 1)
     _outputs(args, out=(".json",))
     scenario = load_scenario(args.scenario)
     result = discover(
@@ -212,6 +216,7 @@ def run_discover(args: argparse.Namespace) -> int:
         n=args.n,
         seed=args.seed,
         met=not args.missed,
+        max_boxes=args.boxes,
     )
     print(sentence(result, args.lang))
     if args.out is not None:
