@@ -35,6 +35,7 @@ def test_optimize_writes_a_scenario_and_a_report(tmp_path, capsys, fast_model, h
     for key in ("target", "year", "confidence", "p_met", "p_met_low", "p_met_high", "cost"):
         assert key in data
     assert data["cost_unit"] == "亿元" and data["ensemble"]["size"] == 200
+    assert data["model_sha256"] == fast_model.sha256
     assert tomllib.loads(best.read_text(encoding="utf-8"))["name"] == "plan-what-it-takes"
     before = best.read_bytes()
     code, _, err = run(argv, capsys)  # refuses to overwrite

@@ -113,6 +113,7 @@ class OptimizeReport:
     earliest_year: int | None
     ensemble: dict[str, Any]
     search: dict[str, Any] = field(default_factory=dict)
+    model_sha256: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict; ``target`` is the id when there is one target."""
@@ -260,6 +261,7 @@ def optimize(
         raise KeyboardInterrupt("cancelled")
     tell(0.9, "checking the answer on an independent ensemble")
     report = _answer(search, scenario, x0, validation, seed)
+    report.model_sha256 = model.sha256
     report.search = {
         "optimizer": "scipy.optimize.differential_evolution",
         "evaluations": len(search.seen),
