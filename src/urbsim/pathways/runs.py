@@ -2,9 +2,10 @@
 running many lever settings against one ensemble in a few vectorized engine calls.
 
 Every tool of :mod:`urbsim.pathways` draws its uncertainty through :func:`draw_ensemble`, the one
-place that decides where the draws come from (today the prior: each ``Uncertain.`` constant
-over its documented distribution, as ``urbsim mc`` does; the Bayesian posterior of issue 11 will
-be switched in here).
+place that decides where the draws come from: as every urbsim ensemble (``urbsim mc``, the
+app), the project's posterior file when it exists and matches the model
+(:func:`urbsim.posterior.ensemble_posterior` ``"auto"``), else the prior (each ``Uncertain.``
+constant uniform over its documented range).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from urbsim.params import split_scenario
 
 #: Years a target may be asked for (the plan starts in 2023; the model ends in 2035).
 FIRST_YEAR, LAST_YEAR = 2023, 2035
-#: Where the ensemble's draws come from (reported with every result).
-SOURCE = "prior"
 #: Engine runs per call: bounds working memory whatever the population and ensemble sizes.
 RUNS_PER_CALL = 16384
 COST = "plan_public_cost"
@@ -41,30 +40,44 @@ class Ensemble:
         scenario's fixed values.
     n : number of draws.
     seed : seed of the sampler.
-    source : ``"prior"`` (documented distributions) or, later, ``"posterior"``.
+    source : ``"prior"`` or ``"posterior"``.
+    detail : the line that says which prior or posterior.
     """
 
     params: dict[str, np.ndarray]
     n: int
     seed: int
-    source: str = SOURCE
+    source: str
+    detail: str = ""
 
     def describe(self) -> dict[str, Any]:
-        """``{"size", "seed", "source", "sampler"}`` for reports."""
-        return {"size": self.n, "seed": self.seed, "source": self.source, "sampler": "lhs"}
+        """``{"size", "seed", "source", "detail", "sampler"}`` for reports."""
+        return {
+            "size": self.n,
+            "seed": self.seed,
+            "source": self.source,
+            "detail": self.detail,
+            "sampler": "lhs",
+        }
 
     def drawn(self, info: ModelInfo) -> dict[str, np.ndarray]:
         """Only the constants drawn per run."""
         return {k: v for k, v in self.params.items() if v.ndim > len(info.constants[k].dims)}
 
 
-def draw_ensemble(model: Model, scenario: Any, n: int, seed: int) -> Ensemble:
+def draw_ensemble(
+    model: Model, scenario: Any, n: int, seed: int, posterior: Any = "auto"
+) -> Ensemble:
     """The uncertainty ensemble of ``n`` draws under ``scenario`` (Latin hypercube, ``seed``).
 
-    The one function through which every pathway tool gets its draws.
+    The one function through which every pathway tool gets its draws; ``posterior`` as in
+    :func:`urbsim.posterior.ensemble_posterior` (``"auto"``, ``"prior"``, a path).
     """
-    params = sample(model.info, scenario, n, check_seed(seed), "lhs")
-    return Ensemble(params, n, int(seed))
+    from urbsim.posterior import ensemble_posterior
+
+    post, detail = ensemble_posterior(model, posterior)
+    params = sample(model.info, scenario, n, check_seed(seed), "lhs", posterior=post)
+    return Ensemble(params, n, int(seed), "prior" if post is None else "posterior", detail)
 
 
 def check_year(year: Any) -> int:
