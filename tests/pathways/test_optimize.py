@@ -95,3 +95,17 @@ def test_bad_input_is_one_line(fast_model, call, words):
     with pytest.raises(ParameterError, match=words) as err:
         call(fast_model)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_headline_tells_met_borderline_and_infeasible_apart(feasible, lang):
+    from dataclasses import replace
+
+    from urbsim.pathways.cli import headline
+
+    met = headline(feasible, lang)
+    border = headline(replace(feasible, feasible=False, search_feasible=True), lang)
+    never = headline(replace(feasible, feasible=False, search_feasible=False), lang)
+    assert len({met, border, never}) == 3
+    assert ("borderline" if lang == "en" else "临界") in border
+    assert str(round(feasible.p_met * 100)) in met

@@ -145,7 +145,9 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 def headline(report: Any, lang: str) -> str:
     """The answer in one sentence of ``lang`` (feasible or not, probability, cost)."""
-    key = "pathways.feasible" if report.feasible else "pathways.infeasible"
+    key = "pathways." + (
+        "feasible" if report.feasible else "borderline" if report.search_feasible else "infeasible"
+    )
     fields = {
         "target": "+".join(report.target),
         "year": report.year,

@@ -20,8 +20,9 @@ over the uncertainty ensemble.
   default); the reported ``p_met`` and its Wilson interval come from that run, not from the
   draws the search fitted to.
 - Infeasible is an answer: when no mix reaches the confidence on the validation ensemble, the
-  report says so, gives the best probability found, the levers at their bounds in that mix and
-  the earliest year (to 2035) in which that mix reaches the confidence, if any.
+  report says so (``search_feasible`` tells whether some mix reached it on the search's draws
+  only: a borderline case), gives the best probability found, the levers at their bounds in
+  that mix and the earliest year (to 2035) in which that mix reaches the confidence, if any.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class OptimizeReport:
     confidence: float
     scenario: str
     feasible: bool
+    search_feasible: bool
     p_met: float
     p_met_low: float
     p_met_high: float
@@ -322,6 +324,7 @@ def _answer(
         confidence=conf,
         scenario=name,
         feasible=bool(ok),
+        search_feasible=least is not None,
         p_met=float(p[pick]),
         p_met_low=float(low),
         p_met_high=float(high),
