@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from tests.app.test_browser import ARTIFACTS, _wait_for_app, browser, server  # noqa: F401
+from test_browser import ARTIFACTS, _wait_for_app, browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
