@@ -137,7 +137,12 @@ def literal(text: str, *_ignored):
                 f"model text {str(text)[:60]!r} is not a number or a list of numbers; urbsim "
                 "refuses models whose text PySD would run as code"
             )
-    return ast.literal_eval(tree)
+    try:
+        return ast.literal_eval(tree)
+    except ValueError:  # e.g. "--0": signs that literal_eval does not fold
+        raise UnsafeModel(
+            f"model text {str(text)[:60]!r} is not a number or a list of numbers"
+        ) from None
 
 
 def unsafe_cause(exc: BaseException) -> UnsafeModel | None:
