@@ -40,6 +40,7 @@ def _page() -> None:
     from urbsim.app.state import plain, to_query
     from urbsim.errors import UrbsimError
     from urbsim.i18n import text
+    from urbsim.posterior import live_posterior
 
     model = runs.get_model()
     info = model.info
@@ -72,7 +73,8 @@ def _page() -> None:
     score = runs.scorecard_frame(single, ensemble)
     compared = baseline if state.scenario != runs.BASELINE else None
     st.markdown(f"**{plain(runs.headline(score, compared, lang))}**")
-    scorecard.render(score, lang)
+    drawn = {"runs": ensemble.sizes["run"], "seed": state.seed}
+    scorecard.render(score, lang, posterior=live_posterior(model) is not None, **drawn)
     briefing.render(model, scenario, state.overrides, state.seed, lang)
     stamp = export.Stamp(
         scenario=scenario.name,

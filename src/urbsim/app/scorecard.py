@@ -21,7 +21,9 @@ _TABLE_STYLE = (
 )
 
 
-def render(frame: pd.DataFrame, lang: str) -> None:
+def render(
+    frame: pd.DataFrame, lang: str, *, posterior: bool = False, runs: int = 0, seed: int = 0
+) -> None:
     """Draw the scorecard and keep its numbers in ``st.session_state["scorecard"]``."""
     st.subheader(text(lang, "scorecard.header"))
     # Static style, no visitor text: headers stay on one line and a narrow screen (a 390-px
@@ -30,8 +32,11 @@ def render(frame: pd.DataFrame, lang: str) -> None:
     st.session_state["scorecard"] = dict(zip(frame["id"], frame["value"], strict=True))
     # A static table: every value is page text (readable by screen readers, browsers and tests).
     st.table(scorecard_table(frame, lang).set_index(text(lang, "scorecard.target")))
+    source = "scorecard.ensemble_posterior" if posterior else "scorecard.ensemble_prior"
     st.caption(
-        text(lang, "app.regional_scorecard")
+        text(lang, source, runs=runs, seed=seed)
+        + " "
+        + text(lang, "app.regional_scorecard")
         + " "
         + text(lang, "scorecard.unrepresented", ids=", ".join(UNREPRESENTED))
     )
