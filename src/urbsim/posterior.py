@@ -26,8 +26,8 @@ Example
 >>> import urbsim
 >>> from urbsim.posterior import posterior
 >>> post = posterior(urbsim.load_model(), seed=1, steps=200)  # doctest: +SKIP
->>> post.draws.shape  # doctest: +SKIP
-(1600, 18)
+>>> post.draws.shape  # (draw, input)  # doctest: +SKIP
+(4000, 39)
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _sha256(path: Path) -> str:
 
 @dataclass
 class Posterior:
-    """Posterior draws of a set of scalar constants.
+    """Posterior draws of a set of model inputs (scalar constants or elements of one).
 
     Attributes
     ----------
@@ -104,12 +104,6 @@ class Posterior:
     def constants(self) -> list[str]:
         """The constants the inputs belong to, each once."""
         return list(dict.fromkeys(_split(n)[0] for n in self.names))
-
-    def central_index(self) -> int:
-        """The draw closest to the posterior median (in prior-range units): a real draw, so its
-        values are consistent with each other."""
-        scaled = (self.draws - self.lo) / (self.hi - self.lo)
-        return int(np.argmin(np.abs(scaled - np.median(scaled, axis=0)).sum(axis=1)))
 
     def pick(self, info: ModelInfo, u: np.ndarray) -> dict[str, np.ndarray]:
         """Per-run arrays of the posterior's constants for the draws at quantile positions
