@@ -187,3 +187,24 @@ def test_service_adequacy_is_drawn_as_lines_without_stacked_bands(plan_run, smal
         chart_data(CHARTS["county_gdp"], {"p": plan_run}, "en", ensemble=small_ensemble).band
         is not None
     )
+
+
+def test_tornado_labels_every_bar_when_rendered():
+    """Vega-Lite drops axis labels it thinks overlap; rendered to SVG, all 15 names remain."""
+    import json
+
+    import pandas as pd
+    import vl_convert as vlc
+
+    names = [f"assumption number {k:02d}" for k in range(15)]
+    frame = pd.DataFrame(
+        {
+            "name": names,
+            "low": [-(k + 1) * 0.01 for k in range(15)],
+            "high": [(k + 1) * 0.02 for k in range(15)],
+            "kind": ["lever"] * 7 + ["assumption"] * 8,
+        }
+    )
+    chart = tornado_chart(frame, "en", year=2025, unit_text="pp").properties(width=500)
+    svg = vlc.vegalite_to_svg(json.dumps(chart.to_dict()))
+    assert all(name in svg for name in names)
