@@ -19,10 +19,9 @@ import sys
 
 import urbsim
 from urbsim.calibration import (
-    CHECKS,
-    EXTRA_POINTS,
     calibrate,
     census_adjusted,
+    fit_indicators,
     load_observed,
     write_defaults,
 )
@@ -51,10 +50,6 @@ def markdown(result) -> str:
     for r in result.table.itertuples():
         lines.append(f"| {r.indicator} | {r.year} | {r.observed:g} | {r.model:.2f} | {r.ape:.2f} |")
     return "\n".join(lines) + "\n"
-
-
-def fit_indicators() -> list[str]:
-    return list(dict.fromkeys([*(c.indicator for c in CHECKS), *(i for i, _ in EXTRA_POINTS)]))
 
 
 def write_fit_chart(model, scenario, band=None, name: str = "calibration_fit.png") -> None:

@@ -1,4 +1,5 @@
-"""Write the model's lever-effect, constraint and scenario tables into model/README.md.
+"""Write the model's lever-effect, constraint, scenario and posterior tables into model/README.md
+(and, with --write, the posterior predictive chart beside it).
 
 Usage::
 
@@ -20,6 +21,8 @@ import sys
 import numpy as np
 
 import urbsim
+from urbsim.export import Stamp, chart_png
+from urbsim.fileio import write_atomic
 from urbsim.indicators import INDICATORS, value_at
 from urbsim.paths import model_dir
 from urbsim.scenarios import list_scenarios
@@ -30,7 +33,6 @@ YEARS = (2025, 2030, 2035)
 
 def lever_table(model) -> str:
     table = lever_sweep(model, urbsim.load_scenario("plan"), 2030)
-    share = lever_sweep_share(model)
     lines = [
         "| lever | group | range | moves most (2030) | at min | at max "
         "| T2 share at min / max (%) |",
@@ -38,26 +40,11 @@ def lever_table(model) -> str:
     ]
     for name, r in table.sort_values(["group", "score"], ascending=[True, False]).iterrows():
         unit = INDICATORS[r.indicator].units
-        lo, hi = share[name]
         lines.append(
             f"| {name} | {r.group} | {r['min']:g}-{r['max']:g} | {r.indicator} ({unit}) | "
-            f"{r.at_min:,.2f} | {r.at_max:,.2f} | {lo:.2f} / {hi:.2f} |"
+            f"{r.at_min:,.2f} | {r.at_max:,.2f} | {r.share_at_min:.2f} / {r.share_at_max:.2f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def lever_sweep_share(model) -> dict[str, tuple[float, float]]:
-    """The 2030 county-town share (69 seats) at each lever's range ends."""
-    out = {}
-    plan = urbsim.load_scenario("plan")
-    for group in model.info.levers().values():
-        for c in group:
-            params = dict(plan.parameters)
-            params[c.name] = np.array([c.range[0], c.range[1]])
-            ds = model.run(params, n=2, outputs=["county_town_share"])
-            v = value_at(ds.county_town_share, 2030).values
-            out[c.name] = (float(v[0]), float(v[1]))
-    return out
 
 
 def binding(series, times) -> str:
@@ -108,13 +95,12 @@ def scenario_tables(model) -> tuple[str, str]:
     return "\n".join(cons) + "\n", "\n".join(scen) + "\n"
 
 
-def posterior_tables(model) -> str:
-    """Diagnostics of the committed posterior and how the default ensemble meets history."""
-    from urbsim.calibration import CHECKS, EXTRA_POINTS, census_adjusted, load_observed
+def posterior_tables(model):
+    """Diagnostics of the committed posterior and how the default ensemble meets history, and
+    the posterior predictive chart; returns (markdown, chart)."""
+    from urbsim.calibration import census_adjusted, fit_indicators, load_observed
     from urbsim.charts import calibration_chart
     from urbsim.ensemble.montecarlo import run_montecarlo
-    from urbsim.export import Stamp, chart_png
-    from urbsim.fileio import write_atomic
     from urbsim.indicators import TARGETS
     from urbsim.posterior import load_posterior
 
@@ -165,14 +151,10 @@ def posterior_tables(model) -> str:
         lines.append(
             f"| {tid} | {v:.4g} | {lo:.4g}-{hi:.4g} | {'yes' if lo <= v <= hi else 'no'} |"
         )
-    indicators = list(
-        dict.fromkeys([*(c.indicator for c in CHECKS), *(i for i, _ in EXTRA_POINTS)])
-    )
+    indicators = fit_indicators()
     ds = model.run(plan, outputs=indicators)
     chart = calibration_chart(ds, census_adjusted(observed), indicators, "en", (2010, 2024), mc)
-    stamp = Stamp(scenario="plan", model_sha256=model.sha256, date=str(dt.date.today()))
-    write_atomic(model_dir() / "data" / "posterior_predictive.png", chart_png(chart, stamp, "en"))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", chart
 
 
 def replace_block(text: str, name: str, body: str) -> str:
@@ -191,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     model = urbsim.load_model()
     blocks = {"levers": lever_table(model)}
     blocks["constraints"], blocks["scenarios"] = scenario_tables(model)
-    blocks["posterior"] = posterior_tables(model)
+    blocks["posterior"], chart = posterior_tables(model)
     for name, body in blocks.items():
         print(f"## {name}\n{body}")
     if args.write:
@@ -200,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, body in blocks.items():
             text = replace_block(text, name, body)
         readme.write_text(text, encoding="utf-8")
+        stamp = Stamp(scenario="plan", model_sha256=model.sha256, date=str(dt.date.today()))
+        png = chart_png(chart, stamp, "en")
+        write_atomic(model_dir() / "data" / "posterior_predictive.png", png)
     return 0
 
 

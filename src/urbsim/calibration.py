@@ -184,6 +184,12 @@ def point_sigma(indicator: str, year: int) -> float:
     return SIGMA["bulletin"]
 
 
+def fit_indicators() -> list[str]:
+    """The indicators the fit checks or fits, each once, in :data:`CHECKS` order (the panels of
+    the calibration charts)."""
+    return list(dict.fromkeys([*(c.indicator for c in CHECKS), *(i for i, _ in EXTRA_POINTS)]))
+
+
 def census_adjusted(observed: pd.DataFrame) -> pd.DataFrame:
     """The observed series with the census break treated.
 

@@ -33,7 +33,6 @@ Example
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -55,7 +54,7 @@ from urbsim.errors import UrbsimError
 from urbsim.indicators import INDICATORS
 from urbsim.mdlinfo import ModelInfo
 from urbsim.model import Model
-from urbsim.paths import model_dir, observed_path
+from urbsim.paths import default_model_path, model_dir, observed_path
 
 #: Sobol total index on history from which an uncertain input joins the posterior.
 INFLUENCE = 0.01
@@ -204,8 +203,6 @@ def ensemble_posterior(model: Model, choice: str | Path | Posterior | None = "au
     -------
     (Posterior or None, description)
     """
-    from urbsim.paths import default_model_path
-
     if choice is None or choice == "prior":
         return None, PRIOR
     if isinstance(choice, Posterior):
@@ -222,30 +219,22 @@ def ensemble_posterior(model: Model, choice: str | Path | Posterior | None = "au
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int, model_sha256: str, model_path: str):
-    from urbsim.model import load_model
-
-    return load_posterior(load_model(model_path), path)
+#: live_posterior's reads, by (file version, model): the app asks on every slider move.
+_LIVE: dict[tuple, Posterior | None] = {}
 
 
 def live_posterior(model: Model) -> Posterior | None:
-    """The posterior for the app's live band: as ``ensemble_posterior(model, "auto")``, read
-    once per file version, and ``None`` (the prior) where there is none or it is stale, since a
-    page must not fail on it (``urbsim check`` reports a stale file)."""
+    """The posterior for the app's live band: ``ensemble_posterior(model, "auto")``, read once
+    per file version, and ``None`` (the prior) where it is stale, since a page must not fail on
+    it (``urbsim check`` reports a stale file)."""
     path = default_path()
-    try:
-        if not path.exists() or model.path.resolve() != _default_model().resolve():
-            return None
-        return _cached(str(path), path.stat().st_mtime_ns, model.sha256, str(model.path))
-    except PosteriorError:
-        return None
-
-
-def _default_model() -> Path:
-    from urbsim.paths import default_model_path
-
-    return default_model_path()
+    key = (path.stat().st_mtime_ns if path.exists() else None, model.sha256, str(model.path))
+    if key not in _LIVE:
+        try:
+            _LIVE[key] = ensemble_posterior(model, "auto")[0]
+        except PosteriorError:
+            _LIVE[key] = None
+    return _LIVE[key]
 
 
 def influential_uncertain(

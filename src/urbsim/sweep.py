@@ -45,7 +45,8 @@ def lever_sweep(model: Model, scenario: Scenario, year: int = 2030) -> pd.DataFr
     -------
     DataFrame indexed by lever name with columns ``group``, ``min``, ``max``, ``indicator`` (the
     one moved most, measured against its threshold), ``at_min``, ``at_max``, ``change`` (pp for %
-    indicators, relative otherwise), ``score`` (change / threshold; >= 1 passes) and ``passes``.
+    indicators, relative otherwise), ``score`` (change / threshold; >= 1 passes), ``passes``, and
+    ``share_at_min`` / ``share_at_max``: the headline county-town share (%) at the two ends.
     """
     levers = [c for group in model.info.levers().values() for c in group]
     n = 2 * len(levers)
@@ -62,6 +63,7 @@ def lever_sweep(model: Model, scenario: Scenario, year: int = 2030) -> pd.DataFr
         column[2 * k + 1] = c.range[1]
     names = swept_indicators()
     ds = model.run(params, n=n, outputs=names)
+    share = value_at(ds["county_town_share"], year).values
     rows = []
     for k, c in enumerate(levers):
         best = None
@@ -74,11 +76,11 @@ def lever_sweep(model: Model, scenario: Scenario, year: int = 2030) -> pd.DataFr
                 change, threshold = abs(hi - lo) / max(abs(lo), 1e-12), THRESHOLD_REL
             if best is None or change / threshold > best[-1]:
                 best = (name, lo, hi, change, change / threshold)
-        rows.append((c.name, c.lever, c.range[0], c.range[1], *best))
+        rows.append((c.name, c.lever, c.range[0], c.range[1], *best, *share[2 * k : 2 * k + 2]))
     table = pd.DataFrame(
         rows,
         columns=["lever", "group", "min", "max", "indicator"]
-        + ["at_min", "at_max", "change", "score"],
+        + ["at_min", "at_max", "change", "score", "share_at_min", "share_at_max"],
     ).set_index("lever")
     table["passes"] = table.score >= 1
     return table
