@@ -487,7 +487,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     )
     cal.add_argument("--seed", type=int, required=True, help="seed of the sampler")
     cal.add_argument(
-        "--steps", type=int, default=2000, help="chain length; the first half is burn-in"
+        "--steps", type=int, default=4000, help="chain length; the first half is burn-in"
     )
     cal.add_argument("--out", help="posterior file (default: model/data/posterior.nc)")
     cal.add_argument("--observed", help="observed-data CSV (default: model/data/observed.csv)")

@@ -301,7 +301,7 @@ def posterior(
     *,
     seed: int = 1,
     walkers: int | None = None,
-    steps: int = 2000,
+    steps: int = 4000,
     draws: int = 4000,
     extra: Sequence[str] | None = None,
     observed: str | Path | None = None,
