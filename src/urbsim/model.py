@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
+from xarray.indexes import PandasIndex
 
 from urbsim import __version__
 from urbsim.errors import ModelError, ParameterError, UrbsimError
@@ -351,30 +352,61 @@ class Model:
         ``run`` dimension (``(run, *subscripts)``, attr ``role = "input"``), as in an
         experiments table, whatever outputs were recorded.
         """
-        coords: dict[str, Any] = {"run": runs, "time": self.time}
-        data_vars = {}
+        variables: dict[str, xr.Variable] = {}
         for name, arr in (inputs or {}).items():
             if name in arrays:
                 continue  # recorded as an output already (a constant asked for by name)
             c = self.info.constants[name]
-            for d in c.dims:
-                coords.setdefault(d, list(self.info.subscripts[d]))
             shape = np.shape(arr)
             per_run = np.broadcast_to(arr, (len(runs), *shape[len(shape) - len(c.dims) :]))
-            data_vars[name] = xr.Variable(
+            variables[name] = xr.Variable(
                 ("run", *c.dims), per_run, attrs={"units": c.units, "role": "input"}
             )
         for name, arr in arrays.items():
             var = self.info.variables[name]
-            for d in var.dims:
-                coords.setdefault(d, list(self.info.subscripts[d]))
-            data_vars[name] = xr.Variable(
+            variables[name] = xr.Variable(
                 ("run", "time", *var.dims), arr, attrs={"units": var.units}
             )
-        data_vars.update(indicator_variables(data_vars))
-        ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
-        ds["time"].attrs["units"] = "year"
-        return ds
+        variables.update(indicator_variables(variables))
+        return self._dataset(variables, runs, attrs)
+
+    @cached_property
+    def _coordinates(self) -> dict[str, tuple[xr.IndexVariable, PandasIndex]]:
+        """``time`` (years) and every subscript range: coordinate and index, built once.
+
+        Building them (pandas indexes of the labels) was most of a single run's Dataset;
+        each Dataset gets shallow copies, so changing one's attrs leaves the others alone.
+        """
+        labels = {"time": np.asarray(self.time, dtype=np.float64)}
+        labels.update({d: np.array(list(v)) for d, v in self.info.subscripts.items()})
+        out = {}
+        for dim, values in labels.items():
+            var = xr.IndexVariable(dim, values, {"units": "year"} if dim == "time" else None)
+            out[dim] = (var, PandasIndex.from_variables({dim: var}, options={}))
+        return out
+
+    def _dataset(
+        self, variables: dict[str, xr.Variable], runs: np.ndarray, attrs: Mapping[str, str]
+    ) -> xr.Dataset:
+        """The Dataset of ``variables`` (dims ``run``, ``time`` and subscripts), with the
+        cached coordinates of the dims they use, constructed without xarray's merge and
+        alignment: every variable here is built on exactly these dims and sizes (the result is
+        identical to ``xr.Dataset(variables, coords=...)``, tested)."""
+        run = xr.IndexVariable("run", np.asarray(runs))
+        coords = {"run": run}
+        indexes = {"run": PandasIndex.from_variables({"run": run}, options={})}
+        used = [d for v in variables.values() for d in v.dims]
+        for dim in ["time", *used]:
+            if dim not in coords:
+                var, index = self._coordinates[dim]
+                coords[dim] = var.copy(deep=False)
+                indexes[dim] = index
+        # dims in xarray's order: as the data variables use them, then the coordinates'
+        sizes = {d: coords[d].size for d in [*used, *coords]}
+        names = set(coords)
+        return xr.Dataset._construct_direct(
+            {**coords, **variables}, names, sizes, dict(attrs), indexes=indexes
+        )
 
 
 def _infer_n(info: ModelInfo, raw: Mapping[str, Any]) -> int:

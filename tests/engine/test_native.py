@@ -96,6 +96,27 @@ def test_other_lane_counts_give_the_same_numbers(lanes):
     assert cm._native_kernel(list(cm._output_plan(None)[1])).lanes == lanes
 
 
+@pytest.mark.parametrize("path", [PROBES / "precedence.mdl", URBSIM], ids=lambda p: p.name)
+def test_a_single_run_takes_the_one_lane_kernel_with_the_batch_kernels_numbers(path):
+    """N = 1 runs through a 1-lane kernel whose exp/log/pow are the batch kernel's vector
+    maths with the run in every lane: each run alone equals the same run inside batches of
+    4 and 10 bit for bit, with the exact maths and with vector maths."""
+    cm = compile_model(path)
+    params = per_run_params(cm, n=10)
+    for maths in ("native", "native-exact"):
+        ten = run(cm, maths, params=params, n=10)
+        four = run(cm, maths, params={k: v[3:7] for k, v in params.items()}, n=4)
+        for r in (0, 3, 6, 9):
+            one = run(cm, maths, params={k: v[r] for k, v in params.items()}, n=1)
+            assert cm.last_path == {"native": "native-vector"}.get(maths, maths)
+            assert_same({k: v[r : r + 1] for k, v in ten.items()}, one, rtol=0.0)
+            if 3 <= r < 7:
+                assert_same({k: v[r - 3 : r - 2] for k, v in four.items()}, one, rtol=0.0)
+    ids = list(cm._output_plan(None)[1])
+    assert cm._native_kernel(ids, single=True).lanes == 1
+    assert cm._native_kernel(ids).lanes == cm.native_lanes > 1
+
+
 def test_taken_division_by_zero_gives_numpys_inf(tmp_path):
     assert_taken_division_by_zero_as_numpy(tmp_path, "native")
 

@@ -1070,22 +1070,26 @@ class CompiledModel:
         self._scalar_cache[key] = fn
         return fn
 
-    def _native_kernel(self, out_ids):
+    def _native_kernel(self, out_ids, single: bool = False):
         """The C kernel for ``out_ids`` (cached), or None where it cannot be built; sets
-        ``native_status`` to what this call found."""
-        key = (tuple(out_ids), bool(self.native_vector_math), int(self.native_lanes))
+        ``native_status`` to what this call found. ``single``: the 1-lane kernel for one run,
+        whose vector maths are those of the ``native_lanes`` kernel (the same numbers)."""
+        lanes = int(self.native_lanes)
+        maths = native_mod.maths_width(lanes)
+        key = (tuple(out_ids), bool(self.native_vector_math), 1 if single else lanes, maths)
         if key not in self._native_cache:
             self._native_cache[key] = self._build_native(*key)
         kernel, self.native_status = self._native_cache[key]
         return kernel
 
-    def _build_native(self, out_ids, vector_math, lanes):
+    def _build_native(self, out_ids, vector_math, lanes, maths):
         scalar = self._scalar_function(out_ids)
         if scalar is None:
             return None, "unavailable: the program has no scalar form"
         _, layout, _, cols, _, src = scalar
         try:
-            csrc = native_mod.translate(src, layout, np.diff(cols).tolist(), self._p, lanes)
+            widths = np.diff(cols).tolist()
+            csrc = native_mod.translate(src, layout, widths, self._p, lanes, maths)
             lib = native_mod.build(csrc, vector_math=vector_math)
         except native_mod.NotNative as err:
             return None, f"unavailable: {err}"
@@ -1094,7 +1098,7 @@ class CompiledModel:
         for kind, i in layout:
             nd = self._p.nodes[i]
             a = nd.y if kind == "lookup" else nd.value
-            defaults.append((a, a.shape[-2] if kind == "lookup" else a.shape[-1]))
+            defaults.append((i, a, kind == "lookup"))
         kernel.bind(defaults, self._steps, np.asarray(self._rec_list, dtype=np.uint8))
         maths = "glibc vector maths" if kernel.vector_math else "C library maths"
         return kernel, f"compiled ({lib.name}, {maths})"
@@ -1209,18 +1213,13 @@ class CompiledModel:
             workers = min(len(starts), self.threads or 1)
             scalar = kernel = None
             if self.native:
-                kernel = self._native_kernel(dyn_ids)
+                kernel = self._native_kernel(dyn_ids, single=n == 1)
             if kernel is None and self.backend == "numpy" and n <= self.scalar_max_n:
                 scalar = self._scalar_function(dyn_ids)
             if kernel is not None:
                 # the kernel reads the run-last arrays in place (no copy); its defaults are
-                # bound once, so only the parameters set here are looked up
-                overrides = {}
-                for pos, (kind, i) in enumerate(self._scalar_function(dyn_ids)[1]):
-                    if i in values:
-                        a = values[i]
-                        overrides[pos] = (a, a.shape[-2] if kind == "lookup" else a.shape[-1])
-                kernel.run(overrides, n, outs, self.threads or 1)
+                # bound once, so only the parameters set here are passed
+                kernel.run(values, n, outs, self.threads or 1)
                 self.last_path = "native-vector" if kernel.vector_math else "native-exact"
             elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)

@@ -89,24 +89,64 @@ static inline vd vbool(vm m) { return vsel(m, VB(1.0), VB(0.0)); }
 #define LANEWISE2(name, f) static inline __attribute__((const)) vd name(vd a, vd b) \
     { vd r; for (int l = 0; l < W; l++) r[l] = f(a[l], b[l]); return r; }
 
-/* exp, log, pow: glibc's vector maths (libmvec, 4 runs per call) where the build asks for it
-   (-DURBSIM_MVEC, linked with -lmvec) and the CPU has AVX2; else the C library run by run,
-   as Python's math module calls it (bit for bit the scalar code's numbers) */
-#if defined(URBSIM_MVEC) && defined(__AVX2__) && W == 4
-vd _ZGVdN4v_exp(vd) __attribute__((const));
-vd _ZGVdN4v_log(vd) __attribute__((const));
-vd _ZGVdN4vv_pow(vd, vd) __attribute__((const));
-#define v_exp _ZGVdN4v_exp
-#define v_log _ZGVdN4v_log
-#define v_pow _ZGVdN4vv_pow
-int urbsim_vector_math(void) { return 1; }
-#elif defined(URBSIM_MVEC) && defined(__AVX512F__) && W == 8
-vd _ZGVeN8v_exp(vd) __attribute__((const));
-vd _ZGVeN8v_log(vd) __attribute__((const));
-vd _ZGVeN8vv_pow(vd, vd) __attribute__((const));
-#define v_exp _ZGVeN8v_exp
-#define v_log _ZGVeN8v_log
-#define v_pow _ZGVeN8vv_pow
+/* exp, log, pow: glibc's vector maths (libmvec, MW runs per call: 4 with AVX2, 8 with
+   AVX-512) where the build asks for it (-DURBSIM_MVEC, linked with -lmvec) and the CPU has
+   them; else the C library run by run, as Python's math module calls it (bit for bit the
+   scalar code's numbers). Each lane's result depends on its own arguments alone, so a kernel
+   with fewer lanes than MW (single runs) broadcasts its values into the MW lanes and keeps its
+   own: a run's numbers are the same whatever the kernel's lanes (tested). */
+#if defined(URBSIM_MVEC) && ((MW == 4 && defined(__AVX2__)) || (MW == 8 && defined(__AVX512F__)))
+typedef double vdm __attribute__((vector_size(8 * MW)));
+typedef long long vmm __attribute__((vector_size(8 * MW)));
+#if MW == 4
+vdm _ZGVdN4v_exp(vdm) __attribute__((const));
+vdm _ZGVdN4v_log(vdm) __attribute__((const));
+vdm _ZGVdN4vv_pow(vdm, vdm) __attribute__((const));
+#define m_exp _ZGVdN4v_exp
+#define m_log _ZGVdN4v_log
+#define m_pow _ZGVdN4vv_pow
+#else
+vdm _ZGVeN8v_exp(vdm) __attribute__((const));
+vdm _ZGVeN8v_log(vdm) __attribute__((const));
+vdm _ZGVeN8vv_pow(vdm, vdm) __attribute__((const));
+#define m_exp _ZGVeN8v_exp
+#define m_log _ZGVeN8v_log
+#define m_pow _ZGVeN8vv_pow
+#endif
+/* a^b as exp(b log a) where the base is positive and finite and |b log a| <= 128: one exp
+   and one log cost less than libmvec's pow, and the result stays within |b log a| x 5 ulp
+   (about 7e-14 relative at most) of pow's; other lanes (negative bases with integer
+   exponents, zero, inf, NaN, large exponents) take pow */
+static inline __attribute__((const)) vdm m_powel(vdm a, vdm b) {
+    vdm y = b * m_log(a);
+    vdm r = m_exp(y);
+    vmm ok = (a > 0.0) & (a < INFINITY) & (y >= -128.0) & (y <= 128.0);
+    long long all = -1;
+    for (int l = 0; l < MW; l++) all &= ok[l];
+    if (__builtin_expect(all != -1, 0)) {
+        vdm p = m_pow(a, b);
+        r = (vdm)((ok & (vmm)r) | (~ok & (vmm)p));
+    }
+    return r;
+}
+#if W == MW
+#define v_exp m_exp
+#define v_log m_log
+#define v_pow m_powel
+#else
+/* W lanes through MW-lane calls: lane l of a call takes run (c + l) % W */
+#define MATHS1(name, f) static inline __attribute__((const)) vd name(vd a) { vd r; \
+    for (int c = 0; c < W; c += MW) { vdm x; \
+        for (int l = 0; l < MW; l++) x[l] = a[(c + l) % W]; \
+        vdm y = f(x); for (int l = 0; l < MW && c + l < W; l++) r[c + l] = y[l]; } \
+    return r; }
+#define MATHS2(name, f) static inline __attribute__((const)) vd name(vd a, vd b) { vd r; \
+    for (int c = 0; c < W; c += MW) { vdm x, z; \
+        for (int l = 0; l < MW; l++) { x[l] = a[(c + l) % W]; z[l] = b[(c + l) % W]; } \
+        vdm y = f(x, z); for (int l = 0; l < MW && c + l < W; l++) r[c + l] = y[l]; } \
+    return r; }
+MATHS1(v_exp, m_exp) MATHS1(v_log, m_log) MATHS2(v_pow, m_powel)
+#endif
 int urbsim_vector_math(void) { return 1; }
 #else
 LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE2(v_pow, pow)
@@ -476,7 +516,16 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
     return head + body
 
 
-def translate(src: str, layout, widths, program, lanes: int = LANES) -> str:
+def maths_width(lanes: int) -> int:
+    """Runs per call of the vector maths for a batch kernel of ``lanes``: 8 (AVX-512) for 8
+    lanes, else 4 (AVX2). A single-run kernel takes its batch kernel's width, so that both
+    give a run the same numbers."""
+    return 8 if lanes == 8 else 4
+
+
+def translate(
+    src: str, layout, widths, program, lanes: int = LANES, maths: int | None = None
+) -> str:
     """C source of ``urbsim_run`` from the scalar source ``src``.
 
     ``layout`` and ``widths`` are ``scalar.generate_scalar``'s: the constants and lookups in
@@ -487,10 +536,14 @@ def translate(src: str, layout, widths, program, lanes: int = LANES) -> str:
     compiled in). Output ``q`` is written straight into ``OUT[q]``, a C-ordered
     ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances ``lanes`` runs at a
     time (``urbsim_lanes()`` says how many); a last, partial group repeats its last run in
-    the spare lanes and records only the real ones.
+    the spare lanes and records only the real ones. ``maths`` is the vector maths' width
+    (runs per call, default :func:`maths_width` of ``lanes``).
     """
     if lanes not in (1, 2, 4, 8):
         raise NotNative(f"{lanes} lanes (1, 2, 4 or 8)")
+    maths = maths_width(lanes) if maths is None else maths
+    if maths not in (4, 8):
+        raise NotNative(f"vector maths over {maths} runs (4 or 8)")
     tree = ast.parse(src)
     fn = tree.body[0]
     if not isinstance(fn, ast.FunctionDef):
@@ -531,7 +584,7 @@ def translate(src: str, layout, widths, program, lanes: int = LANES) -> str:
     params = set(names)
     decl_d = sorted(tr.doubles - params)
     decl_p = sorted(tr.pipes)
-    out = [f"#define W {int(lanes)}", f"#define DT {_lit(program.dt)}"]
+    out = [f"#define W {int(lanes)}", f"#define MW {int(maths)}", f"#define DT {_lit(program.dt)}"]
     out.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * int(lanes)) + "})")
     out.append(_PRELUDE)
     out.append("int urbsim_lanes(void) { return W; }")
@@ -683,16 +736,19 @@ class NativeKernel:
     def bind(self, defaults, T: np.ndarray, REC: np.ndarray) -> None:
         """Keep the pointer table of the default parameter arrays and the time grid.
 
-        ``defaults`` are ``(array, runs)`` pairs in the layout's order (see :func:`translate`):
-        a constant's ``(*dims, runs)`` values or a lookup's ``(*dims, runs, points)`` y values.
-        Building the table costs a ``ctypes`` look-up per array (most of a single run's time
-        when it was rebuilt on every call); :meth:`run` copies it and replaces only what the
-        caller sets.
+        ``defaults`` are ``(node id, array, is_lookup)`` in the layout's order (see
+        :func:`translate`): a constant's ``(*dims, runs)`` values or a lookup's
+        ``(*dims, runs, points)`` y values. Building the table costs a ``ctypes`` look-up per
+        array (most of a single run's time when it was rebuilt on every call); :meth:`run`
+        copies it and replaces only what the caller sets.
         """
-        self._arrays = [np.ascontiguousarray(a, dtype=np.float64) for a, _ in defaults]
+        self._arrays = [np.ascontiguousarray(a, dtype=np.float64) for _, a, _ in defaults]
         size = max(1, len(self._arrays))
         self._pv = (ctypes.c_void_p * size)(*[a.ctypes.data for a in self._arrays])
-        self._runs = np.array([r for _, r in defaults] or [1], dtype=np.int64)
+        # node id -> (position in the table, axis of the runs: -2 for lookups, else -1)
+        self._slots = {i: (pos, -2 if lk else -1) for pos, (i, _, lk) in enumerate(defaults)}
+        runs = [a.shape[-2 if lk else -1] for _, a, lk in defaults]
+        self._runs = np.array(runs or [1], dtype=np.int64)
         self._T = np.ascontiguousarray(T, dtype=np.float64)
         self._REC = np.ascontiguousarray(REC, dtype=np.uint8)
         # the fixed arguments of every call, pointers included (arrays kept alive above)
@@ -700,21 +756,24 @@ class NativeKernel:
         self._grid += (int(self._REC.sum()),)
         self._runs_ptr = self._runs.ctypes.data
 
-    def run(self, overrides, n: int, outs, threads: int):
-        """Simulate ``n`` runs with the bound defaults, ``overrides`` replacing some.
+    def run(self, values, n: int, outs, threads: int):
+        """Simulate ``n`` runs with the bound defaults, ``values`` replacing some.
 
-        ``overrides`` maps a position in the layout to ``(array, runs)`` (``runs`` being
-        ``n``, or 1 when shared by every run). ``outs`` are C-contiguous float64 arrays
+        ``values`` maps a node id to its array (a constant's ``(*dims, runs)``, a lookup's
+        ``(*dims, runs, points)``, ``runs`` being ``n`` or 1 when shared by every run); ids the
+        kernel does not read are ignored. ``outs`` are C-contiguous float64 arrays
         ``(n, saved times, *dims)``, one per output, written in place. Raises ModelError where
         the model cannot run.
         """
-        PV, runs, runs_ptr = self._pv, self._runs, self._runs_ptr
+        PV, runs_ptr = self._pv, self._runs_ptr
         keep = []  # the converted arrays must outlive the call
-        if overrides:
+        slots = [(self._slots[i], a) for i, a in values.items() if i in self._slots]
+        if slots:
             PV = type(PV).from_buffer_copy(PV)
-            runs = runs.copy()
+            runs = self._runs.copy()
             runs_ptr = runs.ctypes.data
-            for pos, (a, r) in overrides.items():
+            for (pos, axis), a in slots:
+                r = a.shape[axis]
                 if r not in (1, n):
                     raise ValueError(f"parameter arrays must hold 1 or {n} runs")
                 a = np.ascontiguousarray(a, dtype=np.float64)
