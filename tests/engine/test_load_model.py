@@ -19,12 +19,14 @@ from urbsim.model import EngineFallback
 
 PROBES = Path(__file__).parent / "probes"
 
-# VECTOR SORT ORDER: PySD runs it, the engine does not (a one-line notice, then PySD)
-SORT_ORDER = """{UTF-8}
-Type : urb, agr, eco ~~|
-vals[Type] = 3, 1, 2 ~~|
-Order[Type] = VECTOR SORT ORDER(vals[Type], 1) ~~|
-Total = SUM(Order[Type!]) * Time ~~|
+# ALLOCATE AVAILABLE: PySD runs it (an optimiser per element), the engine does not (a
+# one-line notice, then PySD)
+AVAILABLE = """{UTF-8}
+Branch : boston, dayton ~~|
+pprofile : ptype, ppriority, pwidth, pextra ~~|
+pp[Branch, pprofile] = 3, 5, 2, 0; 3, 4, 2, 0 ~~|
+Shipped[Branch] = ALLOCATE AVAILABLE(pp[Branch, pwidth] * 100, pp[Branch, ptype], 150) ~~|
+Total = SUM(Shipped[Branch!]) * Time ~~|
 FINAL TIME = 2 ~~|
 INITIAL TIME = 0 ~~|
 SAVEPER = 1 ~~|
@@ -49,14 +51,14 @@ def test_pysd_engine_runs_saveper_defined_as_time_step(tmp_path):
 
 
 def test_unsupported_construct_falls_back_to_pysd_with_a_notice(tmp_path):
-    mdl = tmp_path / "sort_order.mdl"
-    mdl.write_text(SORT_ORDER, encoding="utf-8")
+    mdl = tmp_path / "available.mdl"
+    mdl.write_text(AVAILABLE, encoding="utf-8")
     model = urbsim.load_model(mdl)
     with pytest.warns(EngineFallback) as record:
         ds = model.run()
     (notice,) = [str(w.message) for w in record if w.category is EngineFallback]
-    assert "\n" not in notice and "'Order'" in notice and "VECTOR SORT ORDER" in notice
-    assert "line 4" in notice and model.fallback_reason in notice
+    assert "\n" not in notice and "'Shipped'" in notice and "ALLOCATE AVAILABLE" in notice
+    assert "line 5" in notice and model.fallback_reason in notice
     assert ds.attrs["engine"] == model.engine_path == "pysd"
     ref = pysd_run(mdl, tmp_path / "pysd")
     np.testing.assert_allclose(ds["Total"].values[0], ref["Total"].to_numpy(), rtol=1e-12)
@@ -64,8 +66,8 @@ def test_unsupported_construct_falls_back_to_pysd_with_a_notice(tmp_path):
 
 def test_a_model_pysd_cannot_run_either_reports_the_engine_reason(tmp_path):
     mdl = tmp_path / "undefined.mdl"
-    text = SORT_ORDER.replace("VECTOR SORT ORDER(vals[Type], 1)", "vals[Type]")
-    mdl.write_text(text.replace("SUM(Order[Type!])", "nowhere"), encoding="utf-8")
+    text = AVAILABLE.replace("ALLOCATE AVAILABLE(", "MAX(").replace(", 150)", ")")
+    mdl.write_text(text.replace("SUM(Shipped[Branch!])", "nowhere"), encoding="utf-8")
     with pytest.raises(urbsim.ModelError, match="'Total'.*'nowhere', which the model does not"):
         urbsim.load_model(mdl).run()
 

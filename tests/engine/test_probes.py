@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from _compare import compare, pysd_run
-from _paths import run
+from _paths import ARRAY_ONLY, run
 
 from urbsim.engine import compile_model, native
 from urbsim.errors import ParameterError, UnsupportedFeature
@@ -37,8 +37,10 @@ def test_probe_equals_pysd(name, tmp_path):
     mdl = _copy(name, tmp_path)
     cm = compile_model(mdl)
     df = pysd_run(mdl, tmp_path / "pysd")
+    assert (cm.scalar_source() is None) == (name in ARRAY_ONLY)
     # every execution path this machine has (CI installs a C compiler; test_native insists)
-    for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
+    paths = ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar")
+    for path in paths[:1] if name in ARRAY_ONLY else paths:
         out = run(cm, path)
         assert out, "no outputs"
         for v in out.values():
@@ -58,8 +60,8 @@ def test_untaken_branch_gives_no_warning_and_no_nan(tmp_path):
 @pytest.mark.parametrize(
     ("name", "variable", "function"),
     [
-        ("unsupported_random.mdl", "Noise", "RANDOM EXPONENTIAL"),
-        ("unsupported_game.mdl", "Choice", "GAME"),
+        ("unsupported_random.mdl", "Noise", "RANDOM POISSON"),
+        ("unsupported_allocate_available.mdl", "Shipped", "ALLOCATE AVAILABLE"),
     ],
 )
 def test_unsupported_feature_names_variable_function_and_line(tmp_path, name, variable, function):
@@ -155,7 +157,8 @@ def test_parameter_errors(tmp_path):
 
 def test_jax_backend_matches_numpy(tmp_path):
     pytest.importorskip("jax")
-    for name in ("delay_fixed.mdl", "lookups.mdl", "precedence.mdl", "delay_n_dynamic.mdl"):
+    names = ("delay_fixed.mdl", "lookups.mdl", "precedence.mdl", "delay_n_dynamic.mdl")
+    for name in (*names, *sorted(ARRAY_ONLY)):
         mdl = _copy(name, tmp_path)
         ref = compile_model(mdl).simulate(n=2)
         got = compile_model(mdl, backend="jax").simulate(n=2)

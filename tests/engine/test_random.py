@@ -1,5 +1,6 @@
-"""RANDOM UNIFORM / 0 1 / NORMAL: per-run streams, reproducible by seed, independent of how
-the runs are grouped, and distributed as PySD's draws (not the same numbers: see rng.py)."""
+"""RANDOM UNIFORM / 0 1 / NORMAL / EXPONENTIAL: per-run streams, reproducible by seed,
+independent of how the runs are grouped, and distributed as PySD's draws (not the same
+numbers: see rng.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ u = RANDOM UNIFORM(2, 5, 0) ~~|
 z = RANDOM 0 1() ~~|
 lo[Dim] = -1, 0.5 ~~|
 nrm[Dim] = RANDOM NORMAL(lo[Dim], 3, 1, 0.5, 7) ~~|
-Level = INTEG(u + z, 0) ~~|
+ex = RANDOM EXPONENTIAL(0, 4, 0.5, 1.5, 3) ~~|
+Level = INTEG(u + z + ex, 0) ~~|
 FINAL TIME = 100 ~~|
 INITIAL TIME = 0 ~~|
 SAVEPER = 1 ~~|
@@ -51,6 +53,7 @@ def test_draws_are_distributed_as_pysds(mdl, tmp_path):
         "z": ("z", stats.uniform(0, 1)),
         "nrm[a]": (("nrm", 0), stats.truncnorm(-4, 4, loc=1, scale=0.5)),
         "nrm[b]": (("nrm", 1), stats.truncnorm(-1, 4, loc=1, scale=0.5)),
+        "ex": ("ex", stats.truncexpon((4 - 0.5) / 1.5, loc=0.5, scale=1.5)),
     }
     for column, (key, dist) in pairs.items():
         ours = (out[key] if isinstance(key, str) else out[key[0]][..., key[1]]).reshape(-1)

@@ -13,7 +13,7 @@ import numpy as np
 
 from urbsim.errors import UrbsimError
 
-from . import rng
+from . import allocation, rng, vectors
 
 SMALL_VENSIM = 1e-6  # what PySD (and Vensim) consider zero in ZIDZ / XIDZ / QUANTUM
 
@@ -196,6 +196,8 @@ def namespace(backend: str) -> dict:
         ) from None
     ns = factory()
     ns.update(_random_helpers(backend))
+    ns.update(vectors.helpers(ns["xp"]))
+    ns.update(allocation.helpers(backend))
     ns["_NAN"] = float("nan")
     ns["_INF"] = float("inf")
     return dict(ns, __builtins__={"range": range, "len": len, "float": float, "bool": bool})

@@ -35,7 +35,7 @@ from urbsim.mdlinfo import (
 )
 from urbsim.pysd_compat import abstract_model
 
-from . import external
+from . import allocation, external, vectors
 from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
@@ -99,13 +99,9 @@ class Program:
         if len(am.sections) != 1:
             raise UnsupportedFeature(f"model file {path}: macros are not supported")
         sec = am.sections[0]
-        for r in sec.subscripts:
-            if r.mapping:
-                raise UnsupportedFeature(
-                    f"model file {path} (line {self.find_line(r.name)}): subscript range "
-                    f"'{r.name}' uses subscript mapping, not supported"
-                )
         self.ranges: dict[str, list[str]] = subscript_ranges(sec.subscripts)
+        # subscript mapping (``Dim: a, b -> Other``): the ranges each range maps onto
+        self.mapping = {r.name: list(r.mapping) for r in sec.subscripts if r.mapping}
         self.range_of_norm = {norm(k): k for k in self.ranges}
         self.nodes: list[Node] = []
         self.by_norm: dict[str, Node] = {}
@@ -734,6 +730,9 @@ _NS_NAMES = {
     "_dfo",
     "_runif",
     "_rnorm",
+    "_rexp",
+    *vectors.NAMES,
+    *allocation.NAMES,
     "t",
     "k",
     "n",

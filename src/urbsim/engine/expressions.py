@@ -72,11 +72,27 @@ TRIG = ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh
 _UNARY.update({f: f"xp.{f}" for f in TRIG})
 _BINARY = {"min": "xp.minimum", "max": "xp.maximum", "power": "xp.power"}
 _REDUCE = {"sum": "_sum", "prod": "_prod", "vmin": "_vmin", "vmax": "_vmax"}
-_RANDOM = {"random_uniform": 3, "random_0_1": 0, "random_normal": 5}  # number of arguments
+# number of arguments and helper (rng.py)
+_RANDOM = {
+    "random_uniform": (3, "_runif"),
+    "random_0_1": (0, "_runif"),
+    "random_normal": (5, "_rnorm"),
+    "random_exponential": (5, "_rexp"),
+}
+# PySD functions compiled by their own modules (vectors.py): VECTOR ..., INVERT MATRIX, ...
+_EXTENSIONS = (
+    "vector_sort_order",
+    "vector_rank",
+    "vector_reorder",
+    "vector_select",
+    "invert_matrix",
+    "elmcount",
+    "get_time_value",
+)
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SUPPORTED_FUNCS = sorted(
     [*_UNARY, *_BINARY, *_REDUCE, "if_then_else", "zidz", "xidz", "step", "ramp", "pulse"]
-    + ["integer", "modulo", "quantum", "log", "pulse_train", *_RANDOM]
+    + ["integer", "modulo", "quantum", "log", "pulse_train", *_RANDOM, *_EXTENSIONS]
 )
 
 
@@ -133,7 +149,8 @@ class ExprCompiler:
             "the fast engine; supported functions: "
             + ", ".join(_SUPPORTED_FUNCS)
             + ", INTEG, SMOOTH(I/3/3I/N), DELAY1(I), DELAY3(I), DELAY N, DELAY FIXED, TREND, "
-            "FORECAST, SAMPLE IF TRUE, INITIAL, lookups, WITH LOOKUP, GET XLS/DIRECT"
+            "FORECAST, SAMPLE IF TRUE, INITIAL, lookups, WITH LOOKUP, GET XLS/DIRECT, GAME, "
+            "ALLOCATE BY PRIORITY"
         )
 
     # -- entry ------------------------------------------------------------------------------
@@ -161,6 +178,12 @@ class ExprCompiler:
             node = self.p.hidden_stateful(a, self)
             dims = tuple(d for d in self.lhs if d is not None)
             return E(node.py, dims, True, {node.id})
+        if isinstance(a, ae.GameStructure):  # PySD runs GAME as its input
+            return self.expr(a.expression)
+        if isinstance(a, ae.AllocateByPriorityStructure):
+            from .allocation import compile_priority
+
+            return self.p.hoist(compile_priority(self, a), self)
         raise self.unsupported(_describe(a))
 
     # -- operators --------------------------------------------------------------------------
@@ -272,13 +295,13 @@ class ExprCompiler:
             if rng is not None:
                 if rng == d:
                     basic.append(":")
-                    out_dims.append(d + "!" if bang else d)
+                    out_dims.append(d + "!" if bang else self.mapped(rng, subs))
                     continue
                 sub_elems = self.p.ranges[rng]
                 if all(x in elems for x in sub_elems):
                     basic.append(":")
                     gathers.append((len(out_dims), [elems.index(x) for x in sub_elems]))
-                    out_dims.append(rng + "!" if bang else rng)
+                    out_dims.append(rng + "!" if bang else self.mapped(rng, subs))
                     continue
                 raise self.unsupported(
                     f"subscript '{s}' on '{node.name}' (dimension {d}): subscript mapping"
@@ -301,6 +324,18 @@ class ExprCompiler:
         if len(out_dims) > len(set(out_dims)):
             raise self.unsupported(f"repeated dimension in a reference to '{node.name}'")
         return E(code, tuple(out_dims), True, {node.id})
+
+    def mapped(self, rng: str, subs) -> str:
+        """The range a reference's ``rng`` axis stands for: a range that ``rng`` maps onto
+        (``rng: a, b -> Other``) when the left side has it and ``rng`` not (PySD's rule)."""
+        if rng in self.lhs:
+            return rng
+        for target in self.p.mapping.get(rng, ()):
+            if target in self.lhs and target not in subs:
+                if len(self.p.ranges[target]) != len(self.p.ranges[rng]):
+                    raise self.unsupported(f"mapping of '{rng}' onto a range of another size")
+                return target  # element by element, in order: the same array
+        return rng
 
     # -- calls ------------------------------------------------------------------------------
     def call(self, a):
@@ -363,6 +398,10 @@ class ExprCompiler:
             return E(code, dims, ra, deps | {TIME})
         if fname in _RANDOM:
             return self.random(fname, args)
+        if fname in _EXTENSIONS:
+            from .vectors import CALLS
+
+            return CALLS[fname](self, fname, args)
         if fname == "pulse_train" and len(args) == 4:
             # PySD's pulse(time, start, repeat_time, width, end): one pulse when repeat = 0
             (st, r, w, e), dims, ra, deps = self._combine(args)
@@ -374,8 +413,10 @@ class ExprCompiler:
         raise self.unsupported(f"function {fname.upper().replace('_', ' ')}")
 
     def random(self, fname: str, args: list) -> E:
-        """RANDOM UNIFORM / 0 1 / NORMAL: one draw per element, run and step (see rng.py)."""
-        if len(args) != _RANDOM[fname]:
+        """RANDOM UNIFORM / 0 1 / NORMAL / EXPONENTIAL: one draw per element, run and step
+        (see rng.py)."""
+        nargs, helper = _RANDOM[fname]
+        if len(args) != nargs:
             raise self.unsupported(f"{fname.upper().replace('_', ' ')} with {len(args)} arguments")
         *values, seed = args or [0.0, 1.0, 0.0]
         if isinstance(seed, bool) or not isinstance(seed, (int, float, np.integer, np.floating)):
@@ -388,7 +429,6 @@ class ExprCompiler:
         codes = [align(e, dims) for e in es]
         run = self.p.run_index()
         site = self.p.random_site()
-        helper = "_rnorm" if fname == "random_normal" else "_runif"
         tail = tuple(int(x) for x in self.p.sizes(dims))
         call = ", ".join([*codes, repr(int(seed)), repr(site), run.py, "k", repr(tail)])
         deps = set().union(*(e.deps for e in es)) | {run.id, TIME}
@@ -428,9 +468,7 @@ def _negative_literal(a) -> bool:
 def _describe(a) -> str:
     name = type(a).__name__.replace("Structure", "")
     table = {
-        "Game": "GAME",
         "AllocateAvailable": "ALLOCATE AVAILABLE",
-        "AllocateByPriority": "ALLOCATE BY PRIORITY",
         "GetLookups": "GET LOOKUPS (external data)",
         "GetData": "GET DATA (external data)",
         "GetConstants": "GET CONSTANTS (external data)",

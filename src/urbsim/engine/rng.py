@@ -1,4 +1,5 @@
-"""RANDOM UNIFORM, RANDOM 0 1 and RANDOM NORMAL for the array code (numpy and JAX).
+"""RANDOM UNIFORM, RANDOM 0 1, RANDOM NORMAL and RANDOM EXPONENTIAL for the array code
+(numpy and JAX): the RANDOM functions PySD 3.14.3 runs (its others stop the model).
 
 PySD draws from numpy's global generator whenever an equation is evaluated, so its numbers
 cannot be reproduced run by run. The engine draws from a counter-based generator instead:
@@ -6,7 +7,8 @@ every value is a hash (splitmix64) of the Vensim seed argument, ``cm.random_seed
 site, the element, the run index and the time step. So each run has its own stream,
 reproducible by seed, independent of N, of the block size and of the threads; the numbers
 are not PySD's, but their distribution is (uniform; NORMAL truncated to [min, max] by the
-inverse normal CDF, like PySD's ``truncnorm``). Tested in ``tests/engine/test_random.py``.
+inverse normal CDF, like PySD's ``truncnorm``; EXPONENTIAL truncated likewise, like its
+``truncexpon``). Tested in ``tests/engine/test_random.py``.
 Models with RANDOM functions run on the numpy (or JAX) code: the scalar and C translators
 do not know these helpers.
 """
@@ -23,7 +25,7 @@ _KEYS = (0xD1B54A32D192ED03, 0xABC98388FB8FAC03, 0x8CB92BA72F3D8DD7, 0xDB4F0B917
 
 
 def helpers(xp, ndtr, ndtri) -> dict:
-    """``_runif`` and ``_rnorm`` over the array module ``xp`` (numpy or jax.numpy)."""
+    """``_runif``, ``_rnorm`` and ``_rexp`` over the array module ``xp`` (numpy or jax.numpy)."""
     u64 = xp.uint64
 
     def _uniform(seed, site, ridx, k, tail):
@@ -50,4 +52,13 @@ def helpers(xp, ndtr, ndtri) -> dict:
         p = a + (b - a) * _uniform(seed, site, ridx, k, tail)
         return xp.clip(mean + sd * ndtri(p), lo, hi)
 
-    return {"_runif": _runif, "_rnorm": _rnorm}
+    def _rexp(lo, hi, shift, stretch, seed, site, ridx, k, tail):
+        """RANDOM EXPONENTIAL(lo, hi, shift, stretch, seed): PySD's ``truncexpon`` with
+        ``loc = max(lo, shift)``, ``scale = stretch``, cut at ``hi`` (inverse CDF)."""
+        loc = xp.maximum(lo, shift)
+        flat = xp.abs(stretch) < 1e-6  # PySD: XIDZ(hi - loc, stretch, inf)
+        b = xp.where(flat, xp.inf, (hi - loc) / xp.where(flat, 1.0, stretch))
+        u = _uniform(seed, site, ridx, k, tail)
+        return loc + stretch * -xp.log1p(-u * -xp.expm1(-b))
+
+    return {"_runif": _runif, "_rnorm": _rnorm, "_rexp": _rexp}
