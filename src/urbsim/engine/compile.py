@@ -915,9 +915,9 @@ class CompiledModel:
         # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.8x
         # faster); False builds with the C library's maths: the scalar code bit for bit
         self.native_vector_math = True
-        # runs per SIMD value in the C kernel: 4 (AVX2); 8 uses AVX-512's vector maths where
-        # the CPU has them, 1 suits single runs (see README for what was measured)
-        self.native_lanes = native_mod.LANES
+        # runs per SIMD value in the C kernel for n > 1: 8 where the CPU has AVX-512 (and its
+        # vector maths), else 4 (AVX2); single runs take a 1-lane kernel with the same maths
+        self.native_lanes = native_mod.default_lanes()
         self._native_cache: dict = {}
         self._out_plans: dict = {}
         self.native_status = "not used yet" if self.native else "off"
@@ -1081,14 +1081,18 @@ class CompiledModel:
         kernel, self.native_status = self._native_cache[key]
         return kernel
 
-    def _build_native(self, out_ids, vector_math, lanes, maths):
+    def _c_text(self, out_ids, lanes: int, maths: int):
+        """(C text, parameter layout) of the kernel for ``out_ids``; raises NotNative."""
         scalar = self._scalar_function(out_ids)
         if scalar is None:
-            return None, "unavailable: the program has no scalar form"
+            raise native_mod.NotNative("the program has no scalar form")
         _, layout, _, cols, _, src = scalar
+        widths = np.diff(cols).tolist()
+        return native_mod.translate(src, layout, widths, self._p, lanes, maths), layout
+
+    def _build_native(self, out_ids, vector_math, lanes, maths):
         try:
-            widths = np.diff(cols).tolist()
-            csrc = native_mod.translate(src, layout, widths, self._p, lanes, maths)
+            csrc, layout = self._c_text(out_ids, lanes, maths)
             lib = native_mod.build(csrc, vector_math=vector_math)
         except native_mod.NotNative as err:
             return None, f"unavailable: {err}"
@@ -1139,6 +1143,18 @@ class CompiledModel:
                 ids.append(nd.id)
         fn = self._scalar_function(ids)
         return None if fn is None else fn[-1]
+
+    def native_source(self, outputs: Sequence[str] | None = None, single: bool = False):
+        """The C text of the kernel for ``outputs`` (``single``: the 1-lane kernel of single
+        runs), or None where there is none (for inspection and benchmarks)."""
+        ids = [nd.id for nd in self._output_plan(outputs)[0] if nd.kind not in ("const", "control")]
+        lanes = int(self.native_lanes)
+        try:
+            return self._c_text(
+                list(dict.fromkeys(ids)), 1 if single else lanes, native_mod.maths_width(lanes)
+            )[0]
+        except native_mod.NotNative:
+            return None
 
     def source(self, outputs: Sequence[str] | None = None) -> str:
         """The generated simulation source for ``outputs`` (for inspection)."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import logging
 import math
@@ -62,7 +63,7 @@ CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
 COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy takes over
-LANES = 4  # runs advanced together by default: one SIMD value (4 x float64 = AVX2) per variable
+LANES = 4  # runs per SIMD value where the CPU has no AVX-512: 4 x float64 = one AVX2 register
 
 _MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
 # trigonometric functions: the C library's, lane by lane (as Python's math calls them)
@@ -514,6 +515,17 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
             "    return vsel(x != x, x, r);\n}\n"
         )
     return head + body
+
+
+@functools.cache
+def default_lanes() -> int:
+    """Runs per SIMD value by default: 8 where the CPU has AVX-512 and glibc its 8-run vector
+    maths (x86-64 Linux), else :data:`LANES`. 8 lanes measured ~20 % more runs/s at
+    N = 10,000 on AVX-512; a run's numbers then follow the machine's vector width (see the
+    engine README), never N."""
+    if platform.machine() != "x86_64" or not ctypes.util.find_library("mvec"):
+        return LANES
+    return 8 if " avx512f" in _host() else LANES
 
 
 def maths_width(lanes: int) -> int:
