@@ -164,3 +164,19 @@ def test_jax_backend_matches_numpy(tmp_path):
         got = compile_model(mdl, backend="jax").simulate(n=2)
         for k, v in ref.items():
             np.testing.assert_allclose(got[k], v, rtol=1e-12, atol=1e-300, err_msg=k)
+
+
+def test_macro_called_in_a_subscripted_equation_keeps_a_stock_per_element(tmp_path):
+    mdl = tmp_path / "macro_array.mdl"
+    text = (PROBES / "macros.mdl").read_text(encoding="utf-8")
+    call = "Per Type[Type] = EXPRESSION MACRO(weights[Type] * In, 0.5) ~~|\n"
+    mdl.write_text(text.replace("FINAL TIME", call + "FINAL TIME"), encoding="utf-8")
+    cm = compile_model(mdl)
+    out = run(cm, "numpy", outputs=["Per Type"])["Per Type"][0]
+    # PySD's frame holds the macro's array in one column (a scalar at INITIAL TIME)
+    column = pysd_run(mdl, tmp_path / "pysd")["Per Type"]
+    ref = np.stack([np.broadcast_to(np.asarray(v, dtype=float), 3) for v in column])
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(out[-1, 0], out[-1, 1])  # each element ran its own stock
+    for path in ("scalar", "native") if native.compiler() else ("scalar",):
+        np.testing.assert_allclose(run(cm, path, outputs=["Per Type"])["Per Type"][0], out)

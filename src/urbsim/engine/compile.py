@@ -96,9 +96,10 @@ class Program:
         # The parse is shared with model metadata and cached on disk; the compiler annotates
         # nothing in it, but takes its own copy so no other reader can ever see a change.
         am = copy.deepcopy(abstract_model(path))
-        if len(am.sections) != 1:
-            raise UnsupportedFeature(f"model file {path}: macros are not supported")
-        sec = am.sections[0]
+        sec = next(s for s in am.sections if s.type == "main")
+        # macros, inlined at each call (macros.py)
+        self.macros = {norm(s.name): s for s in am.sections if s.type == "macro"}
+        self.macro_calls = 0
         self.ranges: dict[str, list[str]] = subscript_ranges(sec.subscripts)
         # subscript mapping (``Dim: a, b -> Other``): the ranges each range maps onto
         self.mapping = {r.name: list(r.mapping) for r in sec.subscripts if r.mapping}
@@ -319,6 +320,8 @@ class Program:
         def scan(a, acc):
             if isinstance(a, ae.InitialStructure):
                 return
+            if isinstance(a, ae.CallStructure) and norm(a.function.reference) in self.macros:
+                acc["dyn"] = True  # a macro may hold stocks (macros.py)
             if isinstance(a, _STATEFUL_TYPES):
                 acc["dyn"] = True
                 return
@@ -362,6 +365,10 @@ class Program:
             return res
 
         self._pre_dyn = {node.id: dyn(node.id) for node in self.nodes}
+
+    def mark_dynamic(self, node) -> None:
+        """Treat ``node`` as changing over time while the rest is compiled (macros.py)."""
+        self._pre_dyn[node.id] = True
 
     def is_dynamic(self, nid) -> bool:
         if nid == TIME:

@@ -255,7 +255,7 @@ class ExprCompiler:
     # -- references -------------------------------------------------------------------------
     def reference(self, a: ae.ReferenceStructure) -> E:
         ref = a.reference
-        if ref == "time":
+        if ref == "time" and self.p.try_resolve(ref) is None:  # a macro's input may be 'time'
             if a.subscripts:
                 raise self.unsupported("subscripted Time")
             return E("t", (), False, {TIME})
@@ -398,6 +398,10 @@ class ExprCompiler:
             return E(code, dims, ra, deps | {TIME})
         if fname in _RANDOM:
             return self.random(fname, args)
+        if fname in self.p.macros:
+            from .macros import inline
+
+            return inline(self, self.p.macros[fname], args)
         if fname in _EXTENSIONS:
             from .vectors import CALLS
 
