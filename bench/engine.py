@@ -7,6 +7,10 @@ recorded outputs on each execution path (native C when a compiler exists, which 
 default, with glibc's vector maths where available; native-exact, the same C with the C
 library's maths; the numpy array code), the ratio to PySD, peak memory, and N = 1,000,000
 streamed in chunks (default path). N = 1,000 and 10,000 report the median of 5 repetitions.
+Every time is also given per step-run (ns per run per Euler step), comparable across models
+and horizons. Then the arithmetic ceiling of the kernel on this machine (``ceiling.py``) and
+issue 13's goals, each met or not, with the load average (a shared machine is slower).
+``--max-n 10000`` takes about 2-3 minutes (one PySD run, kernels compiled once per machine).
 The JAX backend on an accelerator: ``bench/jax_gpu.py``.
 """
 
@@ -28,11 +32,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import ceiling  # noqa: E402  (bench/ceiling.py, next to this script)
+
 from urbsim.engine import compile_model  # noqa: E402
 from urbsim.engine.compile import SCALAR_MAX_N  # noqa: E402
+from urbsim.engine.native import maths_width  # noqa: E402
 from urbsim.errors import UrbsimError  # noqa: E402
 
 DRAFT = Path("/work/shared/research/draft_county_town_sd.mdl")
+GOALS_STEPS = 60  # issue 13's goals were measured on 2020-2035 by 0.25
 
 
 def default_model() -> Path:
@@ -88,20 +96,78 @@ def median_ms(fn, reps=200, rounds=7) -> float:
     return float(np.median(ts))
 
 
-def single_through_model(mdl: Path, outs, pysd_s) -> None:
-    """One run (defaults, 5 outputs) through ``urbsim.Model``: arrays and a Dataset."""
+def single_through_model(mdl: Path, outs, pysd_s, steps: int) -> dict[str, float]:
+    """One run (defaults, 5 outputs) through ``urbsim.Model``: arrays and a Dataset (ms)."""
     import urbsim
 
     model = urbsim.load_model(mdl)
+    out = {}
     for label, fn in (
         ("Model.simulate", lambda: model.simulate(outputs=outs)),
         ("Model.run", lambda: model.run(outputs=outs)),
     ):
-        ms = median_ms(fn)
+        ms = out[label] = median_ms(fn)
         line = f"N=1 {label:>14} ({model.engine_path}): {ms:.3f} ms per run (median of 7x200)"
+        line += f"  {ms * 1e6 / steps:,.0f} ns/step-run"
         if pysd_s:
             line += f"  ({pysd_s * 1e3 / ms:,.0f}x PySD)"
         print(line)
+    return out
+
+
+def loadavg() -> str:
+    """The load average (1, 5, 15 min): other work on the machine slows every figure."""
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def euler_steps(cm) -> int:
+    c = cm.constants
+    return round(float((c["FINAL TIME"] - c["INITIAL TIME"]) / c["TIME STEP"]))
+
+
+def print_ceiling(cm, outs, steps: int, rate: float | None) -> None:
+    """The kernel's operation mix and its arithmetic ceiling on this machine (ceiling.py)."""
+    lanes = int(cm.native_lanes)
+    c = ceiling.ceiling(cm.native_source(outs), len(cm.time), lanes, maths_width(lanes), cm.threads)
+    mix = ", ".join(f"{v:,} {k}" for k, v in c["per_run"].items())
+    costs = ", ".join(f"{k} {v:.2f}" for k, v in c["ns"].items())
+    print(f"operation mix per run ({lanes} lanes): {mix}")
+    print(f"measured ns per operation per run: {costs}")
+    line = (
+        f"arithmetic ceiling on {cm.threads} cores: {c['runs_per_s']:,.0f} runs/s "
+        f"({c['run_ns'] / steps:,.0f} ns/step-run per core)"
+    )
+    if rate:
+        line += f"; native N=10,000 reaches {rate / c['runs_per_s']:.0%} of it"
+    print(line)
+
+
+def print_goals(single: dict[str, float], rate: float | None, steps: int) -> None:
+    """Issue 13's goals, as stated (ms, runs/s) and per step-run (they were set on a model
+    of GOALS_STEPS steps), each met or not."""
+    print(f"\ngoals (issue 13 item 5; set for a {GOALS_STEPS}-step model, this one has {steps})")
+    head = f"{'goal':<36} {'measured':>14} {'met':>4} | {'ns/step-run: goal':>18}"
+    print(f"{head} {'here':>7} {'met':>4}")
+    rows = [
+        ("N=1 Model.simulate <= 0.07 ms", single.get("Model.simulate"), 0.07, "ms"),
+        ("N=1 Model.run <= 0.5 ms", single.get("Model.run"), 0.5, "ms"),
+        ("N=10,000 >= 100,000 runs/s", rate, 100_000.0, "runs/s"),
+    ]
+    for label, got, goal, unit in rows:
+        if got is None:
+            print(f"{label:<36} {'not measured':>14}")
+            continue
+        if unit == "ms":
+            goal_ns, got_ns, met = goal * 1e6 / GOALS_STEPS, got * 1e6 / steps, got <= goal
+            shown = f"{got:.3f} ms"
+        else:
+            goal_ns, got_ns, met = 1e9 / goal / GOALS_STEPS, 1e9 / got / steps, got >= goal
+            shown = f"{got:,.0f}/s"
+        met_ns = got_ns <= goal_ns
+        print(
+            f"{label:<36} {shown:>14} {'yes' if met else 'no':>4} | {goal_ns:>18,.0f} "
+            f"{got_ns:>7,.0f} {'yes' if met_ns else 'no':>4}"
+        )
 
 
 def rss_mb():
@@ -120,15 +186,17 @@ def main(argv=None):
     mdl = a.model or default_model()
     print(
         f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.processor()} "
-        f"cpus={os.cpu_count()} python {platform.python_version()} numpy {np.__version__}"
+        f"cpus={os.cpu_count()} python {platform.python_version()} numpy {np.__version__}; "
+        f"{loadavg()}"
     )
     print(f"model: {mdl}")
     t = time.perf_counter()
     cm = compile_model(mdl)
     print(
         f"compile: {time.perf_counter() - t:.2f} s; {len(cm.variables)} variables, "
-        f"{len(cm.time)} saved times"
+        f"{len(cm.time)} saved times, {euler_steps(cm)} steps"
     )
+    steps = euler_steps(cm)
     outs = pick_outputs(cm)
     print(f"recorded outputs: {outs}")
     rng = np.random.default_rng(1)
@@ -154,7 +222,7 @@ def main(argv=None):
     scalar_ok = cm.scalar_source(outs) is not None
     print(f"scalar path: {'yes' if scalar_ok else 'not available for this model'}")
 
-    def n1(outputs, reps=25):
+    def n1(outputs, reps):
         """Median seconds of one N = 1 run (the machine may be shared: median, not mean)."""
         cm.simulate(n=1, outputs=outputs)  # warm the code caches
         ts = []
@@ -164,42 +232,55 @@ def main(argv=None):
             ts.append(time.perf_counter() - t)
         return float(np.median(ts))
 
-    for label, outputs in (("5 outputs", outs), ("all outputs", None)):
-        for path in [*paths, *(["scalar"] if scalar_ok else []), "numpy"]:
-            use(path)
-            s1 = n1(outputs)
-            line = f"N=1 {path:>12}, {label:<11}: {s1 * 1e3:7.2f} ms per run (median of 25)"
-            if pysd_s:
-                line += f"  ({pysd_s / s1:,.0f}x PySD)"
-            print(line)
+    cases = [(p, "5 outputs", outs) for p in [*paths, *(["scalar"] if scalar_ok else []), "numpy"]]
+    cases += [(p, "all outputs", None) for p in paths[:1]]
+    for path, label, outputs in cases:
+        use(path)
+        reps = 200 if path.startswith("native") else 9
+        s1 = n1(outputs, reps)
+        line = f"N=1 {path:>12}, {label:<11}: {s1 * 1e3:7.3f} ms per run (median of {reps})"
+        line += f"  {s1 * 1e9 / steps:>9,.0f} ns/step-run"
+        if pysd_s:
+            line += f"  ({pysd_s / s1:,.0f}x PySD)"
+        print(line)
+    use(paths[0] if paths else "numpy")
 
-    single_through_model(mdl, outs, pysd_s)
+    single = single_through_model(mdl, outs, pysd_s, steps)
+    rate = None
     if a.single:
+        print_goals(single, rate, steps)
         return
     for path in [*paths, "numpy"]:
         use(path)
         for n in (1_000, 10_000, 100_000):
-            if n > a.max_n:
-                break
+            if n > a.max_n or (path != "native" and n != 10_000):
+                continue
             params = draws(cm, n, rng)
             rss0 = rss_mb()
-            reps = 5 if n <= 10_000 else 1  # shared VMs are noisy: median of 5 where cheap
+            # shared VMs are noisy: median of 5 where cheap; numpy takes seconds per call
+            reps = 1 if n > 10_000 or path == "numpy" else 5 if path == "native" else 3
             secs = []
             for _ in range(reps):
                 t = time.perf_counter()
                 cm.simulate(params, n=n, outputs=outs)
                 secs.append(time.perf_counter() - t)
             s = float(np.median(secs))
-            rate = n / s
             spread = f" (of {reps}: {n / max(secs):,.0f}-{n / min(secs):,.0f})" if reps > 1 else ""
+            if path == "native" and n == 10_000 or not paths and path == "numpy":
+                rate = n / s  # the goal's figure: the default path
             line = (
-                f"{path:>12} N={n:>7,}: {s:7.2f} s  {rate:>10,.0f} runs/s{spread}  max RSS "
+                f"{path:>12} N={n:>7,}: {s:7.2f} s  {n / s:>10,.0f} runs/s{spread}  "
+                f"{s * 1e9 / n / steps:,.0f} ns/step-run  max RSS "
                 f"{rss_mb():6.0f} MiB (+{rss_mb() - rss0:.0f})"
             )
             if pysd_s:
-                line += f"  {rate * pysd_s:>12,.0f}x PySD"
+                line += f"  {n / s * pysd_s:>12,.0f}x PySD"
             print(line)
     use(paths[0] if paths else "numpy")
+    if paths:
+        print_ceiling(cm, outs, steps, rate)
+    print_goals(single, rate, steps)
+    print(f"# end: {loadavg()}")
 
     if a.million:
         total, chunk = 1_000_000, a.chunk

@@ -3,6 +3,7 @@ equal the numpy code, and fall back cleanly where it cannot be built."""
 
 from __future__ import annotations
 
+import logging
 import platform
 import shutil
 import subprocess
@@ -117,6 +118,35 @@ def test_a_single_run_takes_the_one_lane_kernel_with_the_batch_kernels_numbers(p
     assert cm._native_kernel(ids).lanes == cm.native_lanes > 1
 
 
+@pytest.mark.parametrize(
+    ("path", "spread"), [(PROBES / "lookups.mdl", 3.0), (URBSIM, 1.0)], ids=["lookups", "urbsim"]
+)
+def test_lookups_shared_by_every_run_reproduce_the_scalar_code(path, spread):
+    """Tables whose y values every run shares take the kernel's selections instead of a load
+    per lane; per-run constants (scaled by 0 to ``spread`` in the probe: x over every segment
+    and past both ends) give bit for bit the scalar code's numbers, and those of per-run
+    copies of the same tables (a load per lane)."""
+    cm = compile_model(path)
+    n = 11
+    params = per_run_params(cm, n=n, lookups=False)
+    if spread != 1.0:
+        scale = np.linspace(0.0, spread, n)
+        params = {k: v * scale.reshape(-1, *[1] * (v.ndim - 1)) for k, v in params.items()}
+    shared = run(cm, "native-exact", params=params, n=n)
+    assert_same(run(cm, "scalar", params=params, n=n), shared, rtol=0.0)
+    assert cm.last_path == "scalar"  # every run computed by the scalar code itself
+    lookups = [k for k, meta in cm.variables.items() if meta.kind == "lookup"]
+    assert lookups
+    copies = {**params}
+    for k in lookups:
+        y = cm._node(k, "lookup").y[..., 0, :]
+        copies[k] = np.broadcast_to(y, (n, *y.shape)).copy()
+    assert_same(shared, run(cm, "native-exact", params=copies, n=n), rtol=0.0)
+    assert_same(
+        run(cm, "native", params=params, n=n), run(cm, "native", params=copies, n=n), rtol=0.0
+    )
+
+
 def test_taken_division_by_zero_gives_numpys_inf(tmp_path):
     assert_taken_division_by_zero_as_numpy(tmp_path, "native")
 
@@ -146,6 +176,30 @@ def test_library_is_cached_by_content(monkeypatch, tmp_path):
     cm2 = compile_model(PROBES / "smooth.mdl")
     run(cm2, "native", n=2)
     assert cm2.native_status == first
+
+
+def test_a_new_output_sets_first_call_says_that_it_compiles(monkeypatch, tmp_path, caplog):
+    """The pause of a kernel's compilation is announced on the ``urbsim`` logger (the command
+    line prints it): once per set of outputs and kernel, not when the kernel is cached."""
+    monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path))  # empty: the first call compiles
+    stocks = [
+        k for k, v in compile_model(PROBES / "smooth.mdl").variables.items() if v.kind == "stateful"
+    ]
+
+    def notices(cm, **kw):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="urbsim"):
+            cm.simulate(**kw)
+        assert cm.last_path.startswith("native")
+        return [r for r in caplog.records if "compiling the model kernel" in r.getMessage()]
+
+    cm = compile_model(PROBES / "smooth.mdl")
+    assert len(notices(cm, n=1, outputs=stocks[:1])) == 1  # the single-run kernel
+    assert notices(cm, n=1, outputs=stocks[:1]) == []
+    assert len(notices(cm, n=3, outputs=stocks[:1])) == 1  # the batch kernel
+    assert len(notices(cm, n=3, outputs=stocks[1:])) == 1  # another set of outputs
+    again = compile_model(PROBES / "smooth.mdl")  # as in a new process: the disk cache
+    assert notices(again, n=1, outputs=stocks[:1]) == notices(again, n=3, outputs=stocks[1:]) == []
 
 
 def assert_numpy_takes_over(*status_parts: str):

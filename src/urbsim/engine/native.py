@@ -63,6 +63,9 @@ CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
 COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy takes over
+# lookups of at most this many points select their segment's values by vector masks where
+# every lane reads one table (more points: a load per lane is cheaper)
+SELECT_POINTS = 12
 LANES = 4  # runs per SIMD value where the CPU has no AVX-512: 4 x float64 = one AVX2 register
 
 _MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
@@ -489,17 +492,39 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
         f"    static const double xs[{m}] = {{{lit}}};\n"
     )
     gather = (
-        "    vd x0, x1, y0, y1, ylo, yhi;\n"
         "    for (int l = 0; l < W; l++) {\n"
         "        long i = -seg[l];  /* masks are -1: the sum counts x points below x */\n"
         "        x0[l] = xs[i]; x1[l] = xs[i + 1]; y0[l] = ys[l][i]; y1[l] = ys[l][i + 1];\n"
         f"        ylo[l] = ys[l][0]; yhi[l] = ys[l][{m - 1}];\n"
         "    }\n"
     )
+    if m <= SELECT_POINTS:
+        # one table for every lane (y values shared by the runs, the usual case): the same
+        # x0, x1, y0, y1 by selections over the segment's masks (monotone in the sorted x
+        # points: the last true one is the segment), without a load per lane
+        steps = "".join(
+            f"        g = X >= VB({_lit(xs[k])}); x0 = vsel(g, VB({_lit(xs[k])}), x0); "
+            f"x1 = vsel(g, VB({_lit(xs[k + 1])}), x1);\n"
+            f"        y0 = vsel(g, VB(y[{k}]), y0); y1 = vsel(g, VB(y[{k + 1}]), y1);\n"
+            for k in range(1, m - 1)
+        )
+        gather = (
+            "    int shared = W > 1;\n"
+            "    for (int l = 1; l < W; l++) shared &= ys[l] == ys[0];\n"
+            "    if (shared) {\n"
+            "        const double *y = ys[0];\n"
+            "        vm g;\n"
+            f"        x0 = VB({_lit(xs[0])}); x1 = VB({_lit(xs[1])});\n"
+            "        y0 = VB(y[0]); y1 = VB(y[1]);\n"
+            + steps
+            + f"        ylo = VB(y[0]); yhi = VB(y[{m - 1}]);\n"
+            "    } else {\n" + "".join("    " + x + "\n" for x in gather.splitlines()) + "    }\n"
+        )
+    gather = "    vd x0, x1, y0, y1, ylo, yhi;\n" + gather
     if kind == "_lk":
         body = (
             f"    vm seg = {seg.replace('X', 'x')};\n"
-            + gather
+            + gather.replace("X >=", "x >=")
             + "    vd r = ((y1 - y0) / (x1 - x0)) * (x - x0) + y0;\n"
             "    r = vsel(x != x, x, r);\n"
             f"    r = vsel(x < VB({first}), ylo, r);\n"
@@ -510,7 +535,7 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
             f"    vd xc = vsel(x > VB({last}), VB({last}), x);\n"
             f"    xc = vsel(x < VB({first}), VB({first}), xc);\n"
             f"    vm seg = {seg.replace('X', 'xc')};\n"
-            + gather
+            + gather.replace("X >=", "xc >=")
             + "    vd r = y0 + (xc - x0) * ((y1 - y0) / (x1 - x0));\n"
             "    return vsel(x != x, x, r);\n}\n"
         )
