@@ -40,7 +40,7 @@ from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
 from .backends import namespace
-from .expressions import STATEFUL_ARGS, TIME, E, ExprCompiler, align, norm, num
+from .expressions import STATEFUL_ARGS, TIME, E, ExprCompiler, align, norm, num, union_dims
 
 _STATEFUL_TYPES = tuple(STATEFUL_ARGS)
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
@@ -65,6 +65,8 @@ class Node:
         self.x = None
         self.y = None  # lookup default y (1, *dims, npts)
         self.per_run = False
+        self.init_code = None  # ACTIVE INITIAL: what the node is at initialisation
+        self.init_only_deps: set = set()
 
 
 def _except_first(components) -> list:
@@ -320,8 +322,10 @@ class Program:
         def scan(a, acc):
             if isinstance(a, ae.InitialStructure):
                 return
-            if isinstance(a, ae.CallStructure) and norm(a.function.reference) in self.macros:
-                acc["dyn"] = True  # a macro may hold stocks (macros.py)
+            if isinstance(a, ae.CallStructure):
+                fname = norm(a.function.reference)
+                if fname in self.macros or fname == "active_initial":
+                    acc["dyn"] = True  # a macro may hold stocks; ACTIVE INITIAL changes value
             if isinstance(a, _STATEFUL_TYPES):
                 acc["dyn"] = True
                 return
@@ -547,6 +551,19 @@ class Program:
         node.ra = bool(sdims) or stype != "initial" or True
         return node
 
+    def hidden_active_initial(self, active: E, initial: E, ctx: ExprCompiler) -> E:
+        """ACTIVE INITIAL(active, initial): ``initial`` while the model initialises (the
+        stocks' initial values see it), ``active`` at every step (PySD's active_initial)."""
+        self._hidden_count += 1
+        dims = union_dims([active, initial])
+        node = self.new_node(f"{ctx.var}#active{self._hidden_count}", "aux", dims, ctx.line)
+        node.public = False
+        node.code, node.init_code = align(active, dims), align(initial, dims)
+        node.deps, node.init_only_deps = set(active.deps), set(initial.deps)
+        node.ra = True
+        self.mark_dynamic(node)
+        return E(node.py, dims, True, {node.id})
+
     def _table_part(self, node, values, dims) -> E:
         """A constant table that defines part of an equation's elements (a hidden constant)."""
         shape = self.sizes(dims)
@@ -619,7 +636,7 @@ class Program:
                 node.upd_deps = sf.update_deps(node.st)
             elif node.kind == "aux":
                 node.step_deps = node.deps
-                node.init_deps = node.deps
+                node.init_deps = node.init_only_deps if node.init_code else node.deps
                 node.upd_deps = set()
             else:
                 node.step_deps = node.init_deps = node.upd_deps = set()
@@ -636,7 +653,7 @@ class Program:
             elif node.kind == "aux":
                 if nid in stack:
                     raise ModelError(self._loop_msg(stack, nid))
-                res = any(dyn(d, (*stack, nid)) for d in node.deps)
+                res = node.init_code is not None or any(dyn(d, (*stack, nid)) for d in node.deps)
             else:
                 res = False
             memo[nid] = res
@@ -827,7 +844,7 @@ def plan(program: Program, out_ids: list[int]) -> Plan:
             continue
         needed.add(i)
         n = nodes[i]
-        todo.extend(n.step_deps | n.init_deps | n.upd_deps | n.deps)
+        todo.extend(n.step_deps | n.init_deps | n.upd_deps | n.deps | n.init_only_deps)
     const_ids = [i for i in sorted(needed) if nodes[i].kind in ("const", "control")]
     lookup_ids = [i for i in sorted(needed) if nodes[i].kind == "lookup"]
     init_lines = []
@@ -837,7 +854,7 @@ def plan(program: Program, out_ids: list[int]) -> Plan:
         if nd.st is not None:
             init_lines.extend(sf.emit_init(nd.st))
         else:
-            init_lines.append(f"{nd.py} = {nd.code}")
+            init_lines.append(f"{nd.py} = {nd.init_code or nd.code}")
     dyn_ids = {i for i in needed if nodes[i].dynamic}
     step_order = _topo(nodes, dyn_ids, lambda i: nodes[i].step_deps, "algebraic", program)
     aux_lines = []

@@ -92,7 +92,8 @@ _EXTENSIONS = (
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SUPPORTED_FUNCS = sorted(
     [*_UNARY, *_BINARY, *_REDUCE, "if_then_else", "zidz", "xidz", "step", "ramp", "pulse"]
-    + ["integer", "modulo", "quantum", "log", "pulse_train", *_RANDOM, *_EXTENSIONS]
+    + ["integer", "modulo", "quantum", "log", "pulse_train", "active_initial", *_RANDOM]
+    + list(_EXTENSIONS)
 )
 
 
@@ -398,6 +399,9 @@ class ExprCompiler:
             return E(code, dims, ra, deps | {TIME})
         if fname in _RANDOM:
             return self.random(fname, args)
+        if fname == "active_initial" and len(args) == 2:
+            active, initial = self.expr(args[0]), self.expr(args[1])
+            return self.p.hidden_active_initial(active, initial, self)
         if fname in self.p.macros:
             from .macros import inline
 
