@@ -79,22 +79,33 @@ class PysdRunner:
         py = target / (path.stem + ".py")
         with quiet_pysd():
             try:
-                if cache.verified(py, key):  # a truncated or altered translation is redone
-                    self._model = pysd.load(str(py))
-                else:
+                if not cache.verified(py, key):  # a truncated or altered translation is redone
                     shutil.rmtree(target, ignore_errors=True)
                     target.mkdir(mode=0o700)
                     mdl = target / path.name
                     shutil.copyfile(path, mdl)
                     mdl.chmod(0o600)
-                    self._model = pysd.read_vensim(str(mdl))
+                    pysd.read_vensim(str(mdl), initialize=False)
                     cache.seal(py, key)
+                self._py, self._root = py, path.parent.resolve()
+                self._model = self._load()
             except Exception as exc:
                 raise ModelError(f"{path}: PySD cannot translate the model: {exc}") from exc
         self._info = info
         c = self._model.components  # the control values PySD computes (SAVEPER may be an
         # expression such as ``TIME STEP``, so not a constant of ``info``)
         self.time = _saved_times(c.initial_time(), c.final_time(), c.saveper())
+
+    def _load(self):
+        """A fresh PySD model from the cached translation; its external files (GET XLS/DIRECT
+        ...) are read next to the model file, not next to the translation."""
+        import pysd
+
+        model = pysd.load(str(self._py), initialize=False)
+        for ext in model._external_elements:
+            ext.root = self._root
+        model.initialize()
+        return model
 
     def _pysd_value(self, name: str, value: np.ndarray):
         dims = self._info.constants[name].dims
@@ -119,7 +130,7 @@ class PysdRunner:
                 per_run = arr.ndim > len(self._info.constants[name].dims)
                 run_params[name] = self._pysd_value(name, arr[i] if per_run else arr)
             with quiet_pysd():
-                self._model.reload()
+                self._model = self._load()
                 df = self._model.run(
                     params=run_params, return_columns=list(outputs), flatten_output=False
                 )

@@ -60,3 +60,85 @@ def test_a_missing_spreadsheet_names_the_variable_and_the_file(tmp_path):
     reason = r"variable '(k|series)' \(line \d\).*PySD cannot read 'ext.xlsx'"
     with pytest.raises(ModelError, match=reason):
         compile_model(mdl)
+
+
+DIRECT = """{UTF-8}
+k = GET DIRECT CONSTANTS('k.csv', ',', 'B2') ~~|
+tab = GET DIRECT LOOKUPS('rows.csv', ',', '1', 'B2') ~~|
+series := GET DIRECT DATA('rows.csv', ',', '1', 'B2') ~ ~ interpolated, held after t = 3 |
+y = tab(Time) * k + series ~~|
+FINAL TIME = 4 ~~|
+INITIAL TIME = 0 ~~|
+SAVEPER = 0.5 ~~|
+TIME STEP = 0.5 ~~|
+"""
+
+
+def test_get_direct_from_csv_equals_pysd_on_every_path(tmp_path):
+    (tmp_path / "k.csv").write_text("a,b\n1,2.5\n", encoding="utf-8")
+    (tmp_path / "rows.csv").write_text("t,0,2,3\nd,1,5,4\n", encoding="utf-8")
+    mdl = tmp_path / "direct.mdl"
+    mdl.write_text(DIRECT, encoding="utf-8")
+    df = pysd_run(mdl, tmp_path)
+    cm = compile_model(mdl)
+    assert cm.constants["k"] == 2.5
+    for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
+        assert compare(cm, run(cm, path), df) > 0, path
+
+
+ROWS = """{UTF-8}
+Dim : a, b, c ~~|
+Sub : b, c ~~|
+hold[Dim] :HOLD BACKWARD: := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~~|
+fwd :LOOK FORWARD: := GET XLS DATA('m.xlsx', 'M', '1', 'B3') ~~|
+lin[Dim] := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~~|
+tabs[Dim] = GET XLS LOOKUPS('m.xlsx', 'M', '1', 'B2') ~ ~ one row per element |
+part[a] = GET XLS LOOKUPS('m.xlsx', 'M', '1', 'B4') ~~|
+part[Sub] = GET XLS LOOKUPS('m.xlsx', 'M', '1', 'B2') ~~|
+y[Dim] = hold[Dim] + fwd * 10 + lin[Dim] * 100 + tabs[Dim](Time / 2) + part[Dim](Time) ~~|
+Level[Dim] = INTEG(y[Dim], 0.0) ~~|
+FINAL TIME = 4 ~~|
+INITIAL TIME = 0 ~~|
+SAVEPER = 0.25 ~~|
+TIME STEP = 0.25 ~~|
+"""
+
+
+def test_subscripted_and_held_data_and_lookup_rows_equal_pysd(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl", reason="writing the test's spreadsheet")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "M"
+    # times 1.3 and 2.2 fall between time steps: held, looked forward or interpolated there
+    for row in (["t", 0, 1.3, 2.2, 3], ["a", 1, 5, 4, 2], ["b", 2, 0, 7, 1], ["c", 3, 3, 3, 6]):
+        sheet.append(row)
+    book.save(tmp_path / "m.xlsx")
+    mdl = tmp_path / "rows.mdl"
+    mdl.write_text(ROWS, encoding="utf-8")
+    df = pysd_run(mdl, tmp_path)
+    cm = compile_model(mdl)
+    for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
+        assert compare(cm, run(cm, path), df) > 0, path
+    held = run(cm, "numpy", outputs=["hold"])["hold"][0]
+    assert (held[cm.time == 2.0] == [5, 0, 3]).all()  # held from t = 1.3 (no interpolation)
+
+
+def test_raw_data_runs_through_pysd_with_a_notice(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl", reason="writing the test's spreadsheet")
+    import urbsim
+    from urbsim.model import EngineFallback
+
+    book = openpyxl.Workbook()
+    book.active.title = "M"
+    for row in (["t", 0, 1.3, 3], ["a", 1, 5, 4]):
+        book.active.append(row)
+    book.save(tmp_path / "m.xlsx")
+    mdl = tmp_path / "raw.mdl"
+    text = "{UTF-8}\nr :RAW: := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~~|\n"
+    controls = ("FINAL TIME = 4", "INITIAL TIME = 0", "SAVEPER = 0.25", "TIME STEP = 0.25")
+    mdl.write_text(text + "".join(f"{c} ~~|\n" for c in controls), encoding="utf-8")
+    with pytest.warns(EngineFallback, match="'r'.*raw"):
+        ds = urbsim.load_model(mdl).run()
+    assert ds.attrs["engine"] == "pysd"
+    values = ds["r"].values[0]
+    assert values[0] == 1.0 and np.isnan(values[1])  # PySD: missing between the file's times

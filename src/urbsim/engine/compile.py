@@ -13,6 +13,7 @@ are computed; time-invariant ones are computed once before the time loop.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import re
@@ -114,6 +115,7 @@ class Program:
         self._hoisted: dict = {}
         self._subscript_values: dict[str, E | None] = {}
         self.run_node: Node | None = None
+        self._data: list = []  # data variables' hidden lookups and their components
         self._random_sites = 0
         self._at: tuple[str, int | None] | None = None  # the element being compiled
         try:
@@ -408,6 +410,7 @@ class Program:
 
     # -- pass 2: compile ---------------------------------------------------------------------
     def _second_pass(self):
+        self._fill_data()
         for node in list(self.nodes):
             if not node.public:
                 continue
@@ -444,40 +447,63 @@ class Program:
         node.value = val
 
     def _data_as_lookup(self, el, line):
-        """A data variable read from a spreadsheet (GET ... DATA, interpolated, scalar)
-        becomes what PySD computes from it: a lookup of Time (external.py)."""
-        (comp,) = el.components if len(el.components) == 1 else (None,)
-        if comp is None or comp.subscripts[0] or not isinstance(comp.ast, ae.GetDataStructure):
-            raise self.err(el.name, line, "data variables other than one scalar GET ... DATA")
-        if (comp.keyword or "interpolate").lower() != "interpolate":
-            raise self.err(el.name, line, f"data variable with :{comp.keyword.upper()}:")
-        node = Node(-1, el.name, "aux", [], line)
-        x, y = self._read_external(node, comp.ast, external.data_series)
-        if y.ndim != 1:
-            raise self.err(el.name, line, "GET ... DATA with several series")
-        table = ae.LookupsStructure(tuple(x), tuple(y), (np.nan,) * 2, (np.nan,) * 2, "interpolate")
-        comp.ast = ae.InlineLookupsStructure(ae.ReferenceStructure("time"), table)
+        """A data variable read by GET ... DATA becomes what PySD computes from it: a lookup
+        of Time, held in a hidden node that ``_fill_data`` fills once the time grid is known
+        (external.py). The variable itself calls that lookup with Time."""
+        comps = list(el.components)
+        if not all(isinstance(c.ast, ae.GetDataStructure) for c in comps):
+            raise self.err(el.name, line, "data variables other than GET ... DATA (PySD reads "
+                           "them from data files at run time)")  # fmt: skip
+        kinds = {external.keyword(c) for c in comps}
+        if len(kinds) != 1 or "raw" in kinds:  # raw: missing values between the file's times
+            raise self.err(el.name, line, f"data variable read as {' and '.join(sorted(kinds))}")
+        dims = self._element_dims(el, line)
+        node = self.new_node(f"{el.name}#data", "lookup", dims, line, public=False)
+        node.xpy = f"x{node.id}"
+        self.by_norm[norm(node.name)] = node
+        self._data.append((node, comps))
+        call = ae.CallStructure(
+            ae.ReferenceStructure(norm(node.name)), (ae.ReferenceStructure("time"),)
+        )
+        el.components = [dataclasses.replace(comps[0], subscripts=(list(dims), []), ast=call)]
+
+    def _fill_data(self):
+        for node, comps in self._data:
+            dims = {d: list(self.ranges[d]) for d in node.dims}
+            blocks = []
+            for c in comps:
+                ix, _ = self._placement(c, node.dims)
+                blocks.append({d: [dims[d][i] for i in p] for d, p in zip(dims, ix, strict=True)})
+            times = self.time_grid()[0]
+            x, y = self._read_external(
+                node, comps[0].ast.file, external.data_table, comps, blocks, dims, times
+            )
+            node.x, node.y = x, y.reshape((*self.sizes(node.dims), 1, len(x)))
 
     def _external_values(self, node, ast, ix):
         """A GET ... CONSTANTS block through PySD's loader (external.py)."""
         dims = {d: list(self.ranges[d]) for d in node.dims}
         block = {d: [dims[d][i] for i in pos] for d, pos in zip(node.dims, ix, strict=True)}
-        return self._read_external(node, ast, external.constants, block, dims)
+        return self._read_external(node, ast.file, external.constants, ast, block, dims)
 
-    def _read_external(self, node, ast, reader, *args):
+    def _read_external(self, node, file, reader, *args):
+        """``reader(*args)`` reading ``file`` through PySD; its failure names the variable."""
         try:
-            return reader(ast, *args, root=self.path.parent)
+            return reader(*args, root=self.path.parent)
         except Exception as err:  # PySD's loaders raise bare exceptions
             detail = " ".join(str(err).split())[:200]
+            name = node.name.split("#")[0]  # a data variable's hidden lookup: the variable
             raise self.err(
-                node.name, node.line, f"PySD cannot read {ast.file!r}: {detail}", ModelError
+                name, node.line, f"PySD cannot read {file!r}: {detail}", ModelError
             ) from err
 
-    def _table(self, node, ast):
+    def _table(self, node, ast, ix=()):
+        """x points and y values ``(*block, points)`` of a lookup component over the elements
+        ``ix`` (positions per dimension; a table written in the model has one row)."""
         if isinstance(ast, ae.GetLookupsStructure):
-            x, y = self._read_external(node, ast, external.lookup)
-            if y.ndim != 1:
-                raise self.err(node.name, node.line, "GET LOOKUPS with several rows of values")
+            dims = {d: list(self.ranges[d]) for d in node.dims}
+            block = {d: [dims[d][i] for i in p] for d, p in zip(dims, ix, strict=True)}
+            x, y = self._read_external(node, ast.file, external.lookup, ast, block, dims)
         elif not isinstance(ast, ae.LookupsStructure):
             raise self.err(node.name, node.line, f"lookup {type(ast).__name__} (external data)")
         elif ast.type != "interpolate":
@@ -489,21 +515,21 @@ class Program:
         if len(x) < 2 or len(set(x.tolist())) != len(x):
             raise self.err(node.name, node.line, "lookup needs >= 2 distinct x points", ModelError)
         order = np.argsort(x, kind="stable")
-        return x[order], y[order]
+        return x[order], y[..., order]
 
     def _compile_lookup(self, node):
         el = node.el
         tables = []
         for c in el.components:
             ix, _ = self._placement(c, node.dims)
-            tables.append((ix, *self._table(node, c.ast)))
+            tables.append((ix, *self._table(node, c.ast, ix)))
         xs = np.unique(np.concatenate([t[1] for t in tables]))
         tail = self.sizes(node.dims)
         y = np.full((*tail, 1, len(xs)), np.nan)
         for ix, x, yy in tables:
             # PySD merges x points and fills the gaps by (clamped) linear interpolation
-            vals = np.interp(xs, x, yy)
-            y[(*np.ix_(*ix), slice(None), slice(None))] = vals
+            vals = np.apply_along_axis(lambda row: np.interp(xs, x, row), -1, yy)  # noqa: B023
+            y[(*np.ix_(*ix), slice(None), slice(None))] = vals[..., None, :]
         if np.isnan(y).any():
             raise self.err(
                 node.name, node.line, "some subscript elements are not defined", ModelError

@@ -81,6 +81,7 @@ _RANDOM = {
 }
 # PySD functions compiled by their own modules (vectors.py): VECTOR ..., INVERT MATRIX, ...
 _EXTENSIONS = (
+    "pi",
     "vector_sort_order",
     "vector_rank",
     "vector_reorder",

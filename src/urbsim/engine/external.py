@@ -29,29 +29,65 @@ def constants(ast, block: dict[str, list[str]], dims: dict[str, list[str]], *, r
     return np.asarray(float(data), dtype=np.float64)
 
 
-def lookup(ast, *, root: Path) -> tuple[np.ndarray, np.ndarray]:
-    """x points and y values of a GET ... LOOKUPS table with one row of values."""
+def lookup(ast, block: dict, dims: dict, *, root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """x points and y values of a GET ... LOOKUPS component over ``block`` (its elements per
+    dimension; empty for a lookup without subscripts): y shaped ``(*block, points)``, one
+    row of the file per element."""
     from pysd.py_backend.external import ExtLookup
 
-    ext = ExtLookup(ast.file, ast.tab, ast.x_row_or_col, ast.cell, {}, Path(root), {}, "_ext_lk")
-    with quiet_pysd():
-        ext.initialize()
-    data = ext.data
-    x = np.asarray(data.coords["lookup_dim"].values, dtype=np.float64)
-    return x, np.asarray(data.transpose("lookup_dim").values, dtype=np.float64)
-
-
-def data_series(ast, *, root: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Times and values of a scalar GET ... DATA series (PySD interpolates it linearly in
-    time and holds its end values outside, as a lookup of Time does)."""
-    from pysd.py_backend.external import ExtData
-
-    ext = ExtData(
-        ast.file, ast.tab, ast.time_row_or_col, ast.cell, "interpolate", {}, Path(root), {},
-        "_ext_data",
+    ext = ExtLookup(
+        ast.file, ast.tab, ast.x_row_or_col, ast.cell, block, Path(root), dims, "_ext_lk"
     )  # fmt: skip
     with quiet_pysd():
         ext.initialize()
     data = ext.data
-    x = np.asarray(data.coords["time"].values, dtype=np.float64)
-    return x, np.asarray(data.transpose("time").values, dtype=np.float64)
+    x = np.asarray(data.coords["lookup_dim"].values, dtype=np.float64)
+    y = data.loc[block].transpose(*block, "lookup_dim") if block else data
+    return x, np.asarray(y.values, dtype=np.float64)
+
+
+def keyword(comp) -> str:
+    """A data component's interpolation: interpolate, hold_backward, look_forward or raw."""
+    return (comp.keyword or "interpolate").lower().replace(" ", "_")
+
+
+def data_table(comps, blocks, dims: dict, times, *, root: Path):
+    """What PySD computes from a data variable read by GET ... DATA (its components
+    ``comps``, the elements of each in ``blocks``, all of them in ``dims``), as a lookup of
+    Time: x points and y values ``(*dims, points)``.
+
+    Interpolated data keep the file's times as x points (PySD interpolates linearly and holds
+    the end values). HOLD BACKWARD and LOOK FORWARD are PySD's values at the run's ``times``
+    (every time step), kept only where they change: between two kept points the value is
+    constant, so the lookup's interpolation returns it exactly at every time step (RAW data,
+    missing between the file's times, are not read here).
+    """
+    from pysd.py_backend.external import ExtData
+
+    interp = keyword(comps[0])
+    ext = None
+    for c, block in zip(comps, blocks, strict=True):
+        a = c.ast
+        args = (a.file, a.tab, a.time_row_or_col, a.cell, interp, block)
+        if ext is None:
+            ext = ExtData(*args, Path(root), dims, "_ext_data")
+        else:
+            ext.add(*args)
+    with quiet_pysd():
+        ext.initialize()
+    if interp == "interpolate":
+        x = np.asarray(ext.data.coords["time"].values, dtype=np.float64)
+        y = np.asarray(ext.data.transpose(*dims, "time").values, dtype=np.float64)
+        return x, y
+    import warnings
+
+    with warnings.catch_warnings():  # PySD warns when it holds the end values
+        warnings.simplefilter("ignore")
+        y = np.stack([np.asarray(ext(t), dtype=np.float64) for t in times], axis=-1)
+    flat = y.reshape(-1, len(times))
+    change = (flat[:, 1:] != flat[:, :-1]).any(axis=0)
+    keep = np.zeros(len(times), dtype=bool)
+    keep[[0, -1]] = True
+    keep[:-1] |= change
+    keep[1:] |= change
+    return np.asarray(times, dtype=np.float64)[keep], y[..., keep]

@@ -1,4 +1,4 @@
-"""VECTOR SORT ORDER / RANK / REORDER / SELECT, INVERT MATRIX, ELMCOUNT and GET TIME VALUE
+"""VECTOR SORT ORDER / RANK / REORDER / SELECT, INVERT MATRIX, ELMCOUNT, GET TIME VALUE and PI
 as PySD 3.14.3 computes them (``pysd.py_backend.functions``), vectorised over runs.
 
 Inside the generated code every array is ``(*dims, run)``: a vector's axis is its last
@@ -184,8 +184,15 @@ def _time_value(ctx, fname: str, args: list) -> E:
     return E(f"(t + {off.code})", off.dims, off.ra, off.deps | {TIME})
 
 
+def _pi(ctx, fname: str, args: list) -> E:
+    if args:
+        raise ctx.unsupported(f"PI with {len(args)} arguments")
+    return E(num(np.pi))
+
+
 # function name (PySD's) -> compile(ctx, name, arguments) -> E
 CALLS = {
+    "pi": _pi,
     "vector_sort_order": _sort_like,
     "vector_rank": _sort_like,
     "vector_reorder": _reorder,
