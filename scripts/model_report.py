@@ -58,6 +58,8 @@ def binding(series, times) -> str:
 
 
 def scenario_tables(model) -> tuple[str, str]:
+    from urbsim.posterior import central_run
+
     outputs = [
         "land_fulfilment",
         "funding_ratio",
@@ -80,7 +82,7 @@ def scenario_tables(model) -> tuple[str, str]:
     ]
     for scenario in list_scenarios(model.info):
         name = scenario.name
-        ds = model.run(scenario, outputs=outputs).isel(run=0)
+        ds = central_run(model, scenario, outputs=outputs).isel(run=0)  # as `urbsim run`
         t = ds.time.values
         land, money = binding(ds.land_fulfilment.values, t), binding(ds.funding_ratio.values, t)
         cons.append(f"| {name} | {land} | {money} |")
@@ -102,7 +104,7 @@ def posterior_tables(model):
     from urbsim.charts import calibration_chart
     from urbsim.ensemble.montecarlo import run_montecarlo
     from urbsim.indicators import TARGETS
-    from urbsim.posterior import load_posterior
+    from urbsim.posterior import central_run, load_posterior
 
     post = load_posterior(model)
     a = post.attrs
@@ -142,7 +144,7 @@ def posterior_tables(model):
             f"| {r.indicator} | {r.year} | {r.value:g} | {lo:.2f}-{hi:.2f} | "
             f"{'yes' if lo <= r.value <= hi else 'no'} |"
         )
-    run = model.run(plan, outputs=[t.indicator for t in TARGETS.values()])
+    run = central_run(model, plan, outputs=[t.indicator for t in TARGETS.values()])
     lines += ["", "| target | run 2025 | ensemble 25-75 % (2025) | inside |", "|---|---|---|---|"]
     for tid, t in TARGETS.items():
         v = float(value_at(run[t.indicator], 2025)[0])

@@ -16,7 +16,9 @@ import xarray as xr
 from urbsim import cli
 from urbsim.i18n import text
 from urbsim.indicators import TARGETS, UNREPRESENTED
+from urbsim.posterior import central_run
 from urbsim.report import display_width
+from urbsim.scenarios import load_scenario
 from urbsim.units import check_units
 
 
@@ -78,7 +80,7 @@ def test_run_in_english_uses_english_units(capsys):
 def test_run_target_table_agrees_with_the_model(capsys, fast_model):
     code, out, _ = run_cli(capsys, "run", "--scenario", "baseline")
     assert code == 0
-    ds = fast_model.run({"plan switch": 0}, outputs=["county_gdp"])
+    ds = central_run(fast_model, load_scenario("baseline"), outputs=["county_gdp"])
     gdp_2025 = float(ds.county_gdp.sel(time=2025.0).squeeze())
     row = next(line for line in out.splitlines() if line.startswith("T1 "))
     assert f"{gdp_2025:,.0f}" in row
@@ -442,3 +444,22 @@ def test_targets_are_listed_in_the_plan_order():
     from urbsim.report import target_order
 
     assert sorted(["T10", "T2b", "T1", "T2"], key=target_order) == ["T1", "T2", "T2b", "T10"]
+
+
+def test_run_uses_the_ensembles_central_inputs_unless_asked_for_the_defaults(capsys):
+    """`run` and `mc` tell one story: by default `run` takes the ensemble's central inputs and
+    says so; --defaults runs the model's documented values, --prior the prior's centre."""
+    rows = {}
+    for flag in ((), ("--defaults",), ("--prior",)):
+        code, out, err = run_cli(capsys, "run", "--scenario", "plan", *flag)
+        assert code == 0, err
+        rows[flag] = next(line for line in out.splitlines() if line.startswith("T2 "))
+        last = out.splitlines()[-1]
+        if flag == ("--defaults",):
+            assert last == text("en", "report.run_defaults")
+        else:
+            assert last.startswith(text("en", "report.run_central"))
+            assert ("prior" if flag else "posterior") in last
+    assert len(set(rows.values())) == 3
+    code, _, err = run_cli(capsys, "run", "--defaults", "--prior")
+    assert code == 2 and "not allowed with" in err

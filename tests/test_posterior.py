@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 import urbsim
+from urbsim.calibration import calibrated_constants
 from urbsim.cli import main
 from urbsim.ensemble.montecarlo import run_montecarlo
 from urbsim.ensemble.sampling import sample
+from urbsim.params import resolve_name
 from urbsim.posterior import (
     PRIOR,
     PosteriorError,
@@ -44,12 +46,13 @@ def test_the_committed_posterior_matches_the_model_and_is_diagnosed(model, commi
 
 
 def test_a_short_chain_is_reproducible_by_seed(model):
+    walkers = 2 * (len(calibrated_constants(model)) + 1)  # emcee's least
     runs = [
-        posterior(model, seed=3, steps=12, walkers=28, extra=["rural out region rate"])
+        posterior(model, seed=3, steps=12, walkers=walkers, extra=["rural out region rate"])
         for _ in range(2)
     ]
     np.testing.assert_array_equal(runs[0].draws, runs[1].draws)
-    other = posterior(model, seed=4, steps=12, walkers=28, extra=["rural out region rate"])
+    other = posterior(model, seed=4, steps=12, walkers=walkers, extra=["rural out region rate"])
     assert not np.array_equal(runs[0].draws, other.draws)
 
 
@@ -106,6 +109,57 @@ def test_history_is_closer_to_the_posterior_ensemble_than_to_the_prior(model):
             for r in obs.itertuples()
         )
     assert errors["auto"] < errors[None] / 2
+
+
+def test_history_and_run_lie_inside_the_default_ensembles_middle_half(model):
+    """The issue's check: ``urbsim mc --scenario plan --n 2000 --seed 1`` has the observed
+    2021-2023 urban and rural population and urbanization inside its 25-75 % band, and the
+    central run (``urbsim run``) has every scorecard target's 2025 value inside it too."""
+    from urbsim.calibration import load_observed
+    from urbsim.indicators import TARGETS
+    from urbsim.posterior import central_run
+
+    plan = urbsim.load_scenario("plan")
+    ds = run_montecarlo(plan, 2000, 1, model=model)
+    obs = load_observed()
+    obs = obs[
+        obs.indicator.isin(["urban_population", "rural_population", "urbanization_rate"])
+        & obs.year.between(2021, 2023)
+    ]
+    assert len(obs) == 9
+    outside = []
+    for r in obs.itertuples():
+        band = ds[r.indicator].sel(time=float(r.year), percentile=[25, 75]).values
+        if not band[0] <= r.value <= band[1]:
+            outside.append((r.indicator, r.year, r.value, band))
+    run = central_run(model, plan, outputs=[t.indicator for t in TARGETS.values()])
+    for tid, t in TARGETS.items():
+        value = float(run[t.indicator].sel(time=2025.0).values.ravel()[0])
+        band = ds[t.indicator].sel(time=2025.0, percentile=[25, 75]).values
+        if not band[0] <= value <= band[1]:
+            outside.append((tid, 2025, value, band))
+    assert not outside
+    assert run.attrs["inputs"].startswith("central") and "posterior" in run.attrs["inputs"]
+
+
+def test_the_central_inputs_are_each_inputs_median(model, committed):
+    """Posterior constants at the posterior median, uniform ones at the middle of their range,
+    what the scenario sets as it sets it."""
+    from urbsim.ensemble.sampling import central
+
+    plan = urbsim.load_scenario("plan")
+    p = central(model.info, plan, posterior=committed)
+    j = committed.names.index("rural migration scale")
+    assert p["rural migration scale"] == pytest.approx(np.median(committed.draws[:, j]))
+    uniform = next(
+        c
+        for c in model.info.uncertain()
+        if not c.dims and c.name not in committed.constants and c.name not in plan.parameters
+    )
+    assert p[uniform.name] == pytest.approx(sum(uniform.range) / 2)
+    for name, value in plan.parameters.items():
+        if not isinstance(value, dict):
+            assert np.all(p[resolve_name(model.info, name).name] == value)
 
 
 def test_check_reports_a_stale_posterior(model, tmp_path, monkeypatch, capsys):

@@ -135,6 +135,26 @@ def write_result(ds: xr.Dataset, out: Path, every_step: bool = False) -> list[Pa
     return write_table(table, out, meta)
 
 
+def run_inputs(model, scenario, args: argparse.Namespace, outputs) -> xr.Dataset:
+    """``urbsim run``'s one run: the central inputs of the default Monte Carlo ensemble, or the
+    model's documented defaults with ``--defaults``; the ``inputs`` attr says which."""
+    if args.defaults:
+        ds = model.run(scenario, outputs=outputs)
+        ds.attrs["inputs"] = "the model's documented defaults"
+        return ds
+    from urbsim.posterior import central_run
+
+    return central_run(model, scenario, "prior" if args.prior else "auto", outputs)
+
+
+def inputs_line(inputs: str, lang: str) -> str:
+    """The line under ``run``'s table that says which inputs the run used."""
+    if not inputs.startswith("central"):
+        return text(lang, "report.run_defaults")
+    kind = "posterior" if inputs.split(": ", 1)[-1].startswith("posterior") else "prior"
+    return text(lang, "report.run_central") + text(lang, f"report.ensemble_{kind}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``urbsim run``: one scenario, the target table, optionally a result file."""
     from urbsim.params import coerce_params
@@ -151,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # A NetCDF file gets every variable; the table and the CSV need only the indicators.
     everything = out is not None and out.suffix.lower() == ".nc"
     outputs = None if everything else list(INDICATORS)
-    ds = model.run(scenario, outputs=outputs)
+    ds = run_inputs(model, scenario, args, outputs)
     lang = args.lang
     print(
         text(
@@ -164,6 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     )
     print(target_table(ds, lang))
+    print(inputs_line(ds.attrs["inputs"], lang))
     if out is not None:
         for path in write_result(ds, out, args.every_step):
             print(f"Wrote {path}")
@@ -466,6 +487,19 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
         help="tables hold every saved time (quarter years) instead of whole years",
     )
     run.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default: en)")
+    inputs = run.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--prior",
+        action="store_true",
+        help="take the central inputs of the prior ensemble (the middle of each Uncertain "
+        "constant's range) instead of the posterior's (see 'urbsim mc --prior')",
+    )
+    inputs.add_argument(
+        "--defaults",
+        action="store_true",
+        help="run the model's documented defaults (calibrated constants at the least-squares "
+        "fit) instead of the central inputs of the Monte Carlo ensemble",
+    )
     add_force(run)
     run.set_defaults(func=cmd_run)
 

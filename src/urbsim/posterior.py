@@ -110,6 +110,10 @@ class Posterior:
         index = np.minimum((np.asarray(u) * len(self.draws)).astype(int), len(self.draws) - 1)
         return _arrays(info, self.names, self.draws[index])
 
+    def median(self, info: ModelInfo) -> dict[str, np.ndarray]:
+        """The posterior median of each input (element by element), as one run's arrays."""
+        return _arrays(info, self.names, np.median(self.draws, axis=0)[None, :])
+
     def to_dataset(self) -> xr.Dataset:
         ds = xr.Dataset(
             {
@@ -217,6 +221,31 @@ def ensemble_posterior(model: Model, choice: str | Path | Posterior | None = "au
         f"posterior ({len(post.draws)} draws of {len(post.names)} calibrated and influential "
         f"constants, emcee seed {post.attrs.get('seed')}; other Uncertain constants uniform)"
     )
+
+
+def central_run(
+    model: Model, scenario, choice: str | Path | Posterior | None = "auto", outputs=None
+) -> xr.Dataset:
+    """One run at the central inputs of the ensemble that ``choice`` names (see
+    :func:`ensemble_posterior`): every input the ensemble varies at its median
+    (:func:`urbsim.ensemble.sampling.central`), the scenario's settings as they are. This is
+    what ``urbsim run`` and the app's single run show, so that they sit inside the ensemble's
+    bands; ``Model.run`` keeps the model's documented defaults. The ``inputs`` attr says which
+    ensemble.
+
+    Example
+    -------
+    >>> import urbsim
+    >>> ds = central_run(urbsim.load_model(), urbsim.load_scenario("plan"))  # doctest: +SKIP
+    """
+    from urbsim.ensemble.sampling import central
+
+    post, ensemble = ensemble_posterior(model, choice)
+    params = central(model.info, scenario, posterior=post)
+    name = getattr(scenario, "name", None)
+    ds = model.run(params, n=1, outputs=outputs, scenario=name)
+    ds.attrs["inputs"] = f"central (median of every varied input) of the ensemble: {ensemble}"
+    return ds
 
 
 #: live_posterior's reads, by (file version, model): the app asks on every slider move.
@@ -360,6 +389,11 @@ def posterior(
 
     ndim = len(names)
     walkers = walkers or 4 * ndim
+    if walkers < 2 * ndim:
+        raise PosteriorError(
+            f"walkers: {walkers} is too few for {ndim} inputs; the ensemble sampler needs at "
+            f"least twice as many walkers as inputs ({2 * ndim})"
+        )
     rng = np.random.default_rng(seed)
     center = np.array(
         [model.info.constants[name].default.flat[i] for name, i in _columns(model.info, names)],

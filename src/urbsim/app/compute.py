@@ -72,27 +72,26 @@ def overrides_key(overrides: Mapping[str, Any]) -> str:
 def simulate_live(model: Model, scenario: Any, seed: int, n: int = ENSEMBLE_SIZE):
     """Run ``scenario`` and its uncertainty ensemble in one vectorized call.
 
-    Run 0 is the scenario with every assumption at its documented value; runs 1..n draw the
-    uncertain constants by Latin hypercube (``urbsim.ensemble.sampling.sample``) with ``seed``,
-    the calibrated and history-relevant ones jointly from the posterior when there is one.
+    Run 0 is the scenario at the ensemble's central inputs (every varied input at its median,
+    ``urbsim.ensemble.sampling.central``, as ``urbsim run``); runs 1..n draw the uncertain
+    constants by Latin hypercube (``urbsim.ensemble.sampling.sample``) with ``seed``, the
+    calibrated and history-relevant ones jointly from the posterior when there is one.
 
     Returns
     -------
     (single, ensemble) : Datasets of 1 and ``n`` runs.
     """
-    from urbsim.ensemble.sampling import sample
+    from urbsim.ensemble.sampling import central, sample
     from urbsim.posterior import live_posterior
 
-    drawn = sample(
-        model.info, scenario, n=n, seed=seed, sampler="lhs", posterior=live_posterior(model)
-    )
-    _, fixed, _ = model.prepare(scenario, 1)
+    post = live_posterior(model)
+    drawn = sample(model.info, scenario, n=n, seed=seed, sampler="lhs", posterior=post)
+    middle = central(model.info, scenario, posterior=post)
     merged = {}
     for name, arr in drawn.items():
         c = model.info.constants[name]
         if arr.ndim > len(c.dims):
-            first = fixed.get(name, c.default)[None, ...]
-            merged[name] = np.concatenate([first, arr], axis=0)
+            merged[name] = np.concatenate([middle[name][None, ...], arr], axis=0)
         else:
             merged[name] = arr
     ds = model.run(merged, n=n + 1, outputs=OUTPUTS, scenario=scenario.name)
@@ -100,8 +99,13 @@ def simulate_live(model: Model, scenario: Any, seed: int, n: int = ENSEMBLE_SIZE
 
 
 def simulate_case(model: Model, scenario: Any) -> xr.Dataset:
-    """One run of ``scenario`` recording :data:`OUTPUTS`."""
-    return model.run(scenario, outputs=OUTPUTS)
+    """One run of ``scenario`` recording :data:`OUTPUTS`, at the live ensemble's central inputs
+    (as run 0 of :func:`simulate_live`)."""
+    from urbsim.ensemble.sampling import central
+    from urbsim.posterior import live_posterior
+
+    params = central(model.info, scenario, posterior=live_posterior(model))
+    return model.run(params, n=1, outputs=OUTPUTS, scenario=scenario.name)
 
 
 def sensitivity_factors(info: ModelInfo) -> list[tuple[ConstantInfo, str]]:

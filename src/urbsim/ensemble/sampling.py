@@ -214,16 +214,7 @@ def sample(
     """
     n = check_n(n)
     seed = check_seed(seed)
-    _, raw, table = split_scenario(scenario_or_params)
-    fixed = coerce_params(info, raw, n=n)
-    chosen = table if uncertainty is None else uncertainty
-    dists = resolve_uncertainty(info, fixed, chosen, scenario_or_params)
-    joint = []
-    if posterior is not None:
-        # names already checked by resolve_uncertainty
-        named = {resolve_name(info, k).name for k in chosen} if isinstance(chosen, Mapping) else ()
-        joint = [c for c in posterior.constants if c not in fixed and c not in named]
-        dists = {k: v for k, v in dists.items() if k not in joint}
+    fixed, dists, joint = _inputs(info, scenario_or_params, n, uncertainty, posterior)
     factors = factor_list(dists)
     width = len(factors) + bool(joint)
     copies = SAMPLE_COPIES if sampler == "sobol" else 2  # LHS and random: one design array
@@ -242,6 +233,51 @@ def sample(
                 f"{arr[~np.isfinite(arr)].flat[0]}); check its numbers"
             )
     return params
+
+
+def _inputs(info: ModelInfo, scenario_or_params: Any, n: int, uncertainty: Any, posterior: Any):
+    """What an ensemble varies: ``(fixed arrays, distributions, constants the posterior draws)``."""
+    _, raw, table = split_scenario(scenario_or_params)
+    fixed = coerce_params(info, raw, n=n)
+    chosen = table if uncertainty is None else uncertainty
+    dists = resolve_uncertainty(info, fixed, chosen, scenario_or_params)
+    joint = []
+    if posterior is not None:
+        # names already checked by resolve_uncertainty
+        named = {resolve_name(info, k).name for k in chosen} if isinstance(chosen, Mapping) else ()
+        joint = [c for c in posterior.constants if c not in fixed and c not in named]
+        dists = {k: v for k, v in dists.items() if k not in joint}
+    return fixed, dists, joint
+
+
+def central(
+    info: ModelInfo, scenario_or_params: Any, uncertainty: Any = None, posterior: Any = None
+) -> dict[str, np.ndarray]:
+    """The ensemble's central parameter set: every input :func:`sample` would vary at the median
+    of its distribution (the posterior's median, element by element, for the posterior's
+    constants; the inverse CDF at 0.5 for the others: the middle of a uniform range), and
+    everything the scenario sets as it sets it. ``urbsim run`` uses it, so that the single run
+    and the ensemble tell one story.
+
+    Returns
+    -------
+    dict
+        Vensim name -> array shaped like the constant (``dims``).
+
+    Example
+    -------
+    >>> import urbsim
+    >>> model = urbsim.load_model()
+    >>> p = central(model.info, urbsim.load_scenario("plan"))  # doctest: +SKIP
+    >>> ds = model.run(p, n=1)  # doctest: +SKIP
+    """
+    fixed, dists, joint = _inputs(info, scenario_or_params, 1, uncertainty, posterior)
+    params = apply_design(info, fixed, dists, np.full((1, len(factor_list(dists))), 0.5))
+    if joint:
+        medians = posterior.median(info)
+        params.update({c: medians[c] for c in joint})
+    # one run: drop the run axis, so provenance lists the values themselves
+    return {k: v[0] if v.ndim > len(info.constants[k].dims) else v for k, v in params.items()}
 
 
 #: Copies of an ``(n, factors)`` design alive while scipy draws it (Sobol, SALib designs).
