@@ -352,8 +352,10 @@ def observed_series(key: str) -> pd.DataFrame:
     return table.loc[table.indicator == key, ["year", "value"]].reset_index(drop=True)
 
 
+@lru_cache(maxsize=128)
 def observed_points(chart: ChartDef, lang: str) -> pd.DataFrame | None:
-    """The observed points of ``chart``'s series (``year``, ``series``, ``value``), or ``None``."""
+    """The observed points of ``chart``'s series (``year``, ``series``, ``value``), or ``None``
+    (read once per chart and language: a shared table, not to be modified)."""
     frames = [
         observed_series(s.key).assign(series=series_label(lang, s.key))
         for s in chart.series
@@ -446,11 +448,16 @@ def time_spec(
     county_type: str | None = None,
     width: int | str = "container",
     height: int = 260,
+    frames: bool = False,
 ) -> dict:
     """The configured Vega-Lite spec of :func:`time_chart` as a dict, built without Altair's
-    per-call validation (for the app, which redraws every chart on every slider move)."""
+    per-call validation (for the app, which redraws every chart on every slider move).
+
+    ``frames`` gives the datasets as DataFrames instead of records: ``st.vega_lite_chart``
+    sends them as Arrow tables without a Python loop over rows.
+    """
     skeleton = _skeleton_dict(*_layout_key(chart, data, lang, county_type, width, height))
-    return {**skeleton, "datasets": _datasets(chart, data, lang, county_type)}
+    return {**skeleton, "datasets": _datasets(chart, data, lang, county_type, frames)}
 
 
 def _layout_key(
@@ -465,7 +472,6 @@ def _layout_key(
         data.regional_note,
         data.observed is not None,
         _order(data.lines["series"]),
-        _order(data.lines["case"]),
         width,
         height,
         _span(data.lines["year"]),
@@ -487,22 +493,30 @@ def _refs(chart: ChartDef, county_type: str | None) -> list[Reference]:
 
 
 def _datasets(
-    chart: ChartDef, data: ChartData, lang: str, county_type: str | None
-) -> dict[str, list[dict]]:
+    chart: ChartDef, data: ChartData, lang: str, county_type: str | None, frames: bool = False
+) -> dict[str, Any]:
+    """The named datasets the layers read: records (JSON-ready), or DataFrames with
+    ``frames``."""
     out = {
-        "lines": _records(data.lines),
-        "window": [
-            {"x0": PLAN_WINDOW[0], "x1": PLAN_WINDOW[1], "label": text(lang, "charts.plan_window")}
-        ],
+        "lines": data.lines.assign(case_rank=pd.factorize(data.lines["case"])[0]),
+        "window": pd.DataFrame(
+            {
+                "x0": [PLAN_WINDOW[0]],
+                "x1": [PLAN_WINDOW[1]],
+                "label": text(lang, "charts.plan_window"),
+            }
+        ),
     }
     if data.band is not None:
-        out["band"] = _records(data.band)
+        out["band"] = data.band
     if data.observed is not None:
-        out["observed"] = _records(data.observed)
+        out["observed"] = data.observed
     refs = _refs(chart, county_type)
     if refs:
-        out["refs"] = [{"value": r.value, "label": text(lang, r.label)} for r in refs]
-    return out
+        out["refs"] = pd.DataFrame(
+            {"value": [r.value for r in refs], "label": [text(lang, r.label) for r in refs]}
+        )
+    return out if frames else {name: _records(frame) for name, frame in out.items()}
 
 
 @lru_cache(maxsize=512)
@@ -523,7 +537,6 @@ def _skeleton(
     regional_note: tuple[str, ...],
     has_observed: bool,
     series_order: tuple[str, ...],
-    case_order: tuple[str, ...],
     width: int | str,
     height: int,
     span: tuple[float, float] = (2020.0, 2035.0),
@@ -572,7 +585,10 @@ def _skeleton(
             x=x,
             y=alt.Y("value:Q", title=value_title, scale=alt.Scale(zero=False)),
             color=color,
-            strokeDash=alt.StrokeDash("case:N", title=case_title, sort=list(case_order)),
+            # cases in the order given (their labels change with the levers, the layout not)
+            strokeDash=alt.StrokeDash(
+                "case:N", title=case_title, sort=alt.EncodingSortField("case_rank", op="min")
+            ),
             tooltip=[
                 *tips,
                 alt.Tooltip("case:N", title=case_title),

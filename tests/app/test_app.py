@@ -28,11 +28,14 @@ GROUP_PROBES = {
 }
 
 
-def _start(query: dict[str, str] | None = None) -> AppTest:
-    """The page in English unless ``query`` names a language (it opens in Chinese)."""
+def _start(query: dict[str, str] | None = None, section: str | None = None) -> AppTest:
+    """The page in English unless ``query`` names a language (it opens in Chinese), on the tab
+    ``section`` (default: the first)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for k, v in {"lang": "en", **(query or {})}.items():
         at.query_params[k] = v
+    if section is not None:
+        at.session_state["section"] = section
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -154,7 +157,25 @@ def test_upload_error_is_shown_on_the_page():
     assert plain(shown) in [e.value for e in at.error]
 
 
-def test_every_diagram_and_the_documentation_search_render(app):
+def test_only_the_open_tab_is_drawn_and_it_survives_a_language_switch():
+    from urbsim.app import SECTIONS
+    from urbsim.charts import CHARTS
+
+    at = _start()
+    assert len(at.tabs) == len(SECTIONS)
+    assert len(at.get("vega_lite_chart")) == len(CHARTS)  # the charts tab, nothing else
+    assert not at.get("graphviz_chart")
+    at.session_state["section"] = "model"
+    at.run()
+    assert at.get("graphviz_chart") and not at.get("vega_lite_chart")
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["section"] == "model" and at.get("graphviz_chart")
+    assert at.tabs[-1].label == text("zh", "tabs.model")
+
+
+def test_every_diagram_and_the_documentation_search_render():
+    app = _start(section="model")
     scope = app.selectbox(key="diagram_scope")
     for option in scope.options:
         scope.set_value(option).run()

@@ -21,6 +21,7 @@ def searched():
     patch.setattr(pathways, "GENERATIONS", 1)
     at = AppTest.from_file(APP, default_timeout=300)
     at.query_params["lang"] = "en"
+    at.session_state["section"] = "pathways"  # only the open tab is drawn
     at.run()
     at.selectbox(key="pathway_target").set_value("T2b")
     at.slider(key="pathway_confidence").set_value(0.6)

@@ -1,13 +1,17 @@
 """The Streamlit policy lab: page assembly (``streamlit_app.py`` only calls :func:`main`).
 
 The page: the sidebar (language, preset, type filter, levers, scenario files), the target
-scorecard, and five tabs (charts, compare, sensitivity, what it takes, model). Every string
-comes from :mod:`urbsim.i18n`; every chart from :mod:`urbsim.charts`; every run from
-:mod:`urbsim.app.runs`. After each run the page writes its state back into the URL, so the
-address bar always holds a link that reproduces the exact run.
+scorecard, and five tabs (charts, compare, sensitivity, what it takes, model), of which only
+the open one is drawn. Every string comes from :mod:`urbsim.i18n`; every chart from
+:mod:`urbsim.charts`; every run from :mod:`urbsim.app.runs`. After each run the page writes
+its state back into the URL, so the address bar always holds a link that reproduces the exact
+run.
 """
 
 from __future__ import annotations
+
+#: The page's tabs, in order; only the open one is drawn (see :func:`urbsim.app.widgets.tabs`).
+SECTIONS = ("charts", "compare", "sensitivity", "pathways", "model")
 
 
 def main() -> None:
@@ -36,7 +40,7 @@ def _page() -> None:
     import streamlit as st
 
     from urbsim import export
-    from urbsim.app import briefing, pathways, runs, scorecard, sidebar, tabs
+    from urbsim.app import briefing, pathways, runs, scorecard, sidebar, tabs, widgets
     from urbsim.app.state import plain, to_query
     from urbsim.errors import UrbsimError
     from urbsim.i18n import text
@@ -90,17 +94,15 @@ def _page() -> None:
     if baseline is not None and state.scenario != runs.BASELINE:
         cases[text(lang, "charts.case_baseline")] = baseline
 
-    names = [text(lang, f"tabs.{t}") for t in ("charts", "compare", "sensitivity")]
-    t_charts, t_compare, t_sens, t_path, t_model = st.tabs(
-        [*names, text(lang, "pathways.tab"), text(lang, "tabs.model")]
-    )
-    with t_charts:
-        tabs.render_charts(cases, ensemble, view)
-    with t_compare:
-        tabs.render_compare(presets, single, view)
-    with t_sens:
-        tabs.render_sensitivity(info, (state.scenario, key), lang)
-    with t_path:
-        pathways.render(model, scenario, lang)
-    with t_model:
-        tabs.render_model(info, lang)
+    labels = {t: text(lang, f"tabs.{t}") for t in ("charts", "compare", "sensitivity", "model")}
+    labels["pathways"] = text(lang, "pathways.tab")
+    section, containers = widgets.tabs("section", lang, list(SECTIONS), labels)
+    draw = {
+        "charts": lambda: tabs.render_charts(cases, ensemble, view),
+        "compare": lambda: tabs.render_compare(presets, single, view),
+        "sensitivity": lambda: tabs.render_sensitivity(info, (state.scenario, key), lang),
+        "pathways": lambda: pathways.render(model, scenario, lang),
+        "model": lambda: tabs.render_model(info, lang),
+    }
+    with containers[SECTIONS.index(section)]:
+        draw[section]()

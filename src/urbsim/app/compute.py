@@ -69,8 +69,17 @@ def overrides_key(overrides: Mapping[str, Any]) -> str:
     return json.dumps(overrides, sort_keys=True, ensure_ascii=False)
 
 
+def whole_years(ds: xr.Dataset) -> np.ndarray:
+    """Positions of the whole years in ``ds``'s time (the model saves every quarter year): the
+    app draws and tabulates those only. A quarter of the points to send and redraw on each slider
+    move; the target years and the compare years are whole years, so no value shown changes."""
+    time = ds["time"].values
+    return np.flatnonzero(np.isclose(time, np.round(time)))
+
+
 def simulate_live(model: Model, scenario: Any, seed: int, n: int = ENSEMBLE_SIZE):
-    """Run ``scenario`` and its uncertainty ensemble in one vectorized call.
+    """Run ``scenario`` and its uncertainty ensemble in one vectorized call, kept at whole
+    years (:func:`whole_years`).
 
     Run 0 is the scenario at the ensemble's central inputs (every varied input at its median,
     ``urbsim.ensemble.sampling.central``, as ``urbsim run``); runs 1..n draw the uncertain
@@ -95,17 +104,19 @@ def simulate_live(model: Model, scenario: Any, seed: int, n: int = ENSEMBLE_SIZE
         else:
             merged[name] = arr
     ds = model.run(merged, n=n + 1, outputs=OUTPUTS, scenario=scenario.name)
-    return ds.isel(run=[0]), ds.isel(run=slice(1, None))
+    years = whole_years(ds)
+    return ds.isel(run=[0], time=years), ds.isel(run=slice(1, None), time=years)
 
 
 def simulate_case(model: Model, scenario: Any) -> xr.Dataset:
     """One run of ``scenario`` recording :data:`OUTPUTS`, at the live ensemble's central inputs
-    (as run 0 of :func:`simulate_live`)."""
+    (as run 0 of :func:`simulate_live`), at whole years."""
     from urbsim.ensemble.sampling import central
     from urbsim.posterior import live_posterior
 
     params = central(model.info, scenario, posterior=live_posterior(model))
-    return model.run(params, n=1, outputs=OUTPUTS, scenario=scenario.name)
+    ds = model.run(params, n=1, outputs=OUTPUTS, scenario=scenario.name)
+    return ds.isel(time=whole_years(ds))
 
 
 def sensitivity_factors(info: ModelInfo) -> list[tuple[ConstantInfo, str]]:

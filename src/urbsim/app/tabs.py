@@ -17,7 +17,7 @@ from urbsim import export
 from urbsim.app import diagram, runs
 from urbsim.app.state import ALL_TYPES
 from urbsim.app.widgets import select
-from urbsim.charts import CHARTS, ChartDef, chart_data, time_chart, time_spec, tornado_chart
+from urbsim.charts import CHARTS, ChartData, chart_data, time_chart, time_spec, tornado_chart
 from urbsim.errors import UrbsimError
 from urbsim.i18n import (
     constant_doc,
@@ -56,9 +56,16 @@ class View:
         return cls(lang, None if county_type == ALL_TYPES else county_type, stamp)
 
 
-def _downloads(chart: ChartDef, data, view: View) -> None:
-    """PNG, SVG and CSV buttons; the files are made only when a button is clicked."""
+def _downloads(charts: Mapping[str, ChartData], view: View) -> None:
+    """One row for every chart's files: which chart, then PNG, SVG, CSV and Excel buttons (the
+    files are made only when a button is clicked). One row instead of one per chart keeps a
+    slider move's redraw small."""
     lang = view.lang
+    titles = {c: text(lang, f"charts.{c}.title") for c in charts}
+    cols = st.columns([4, 1, 1, 1, 1], vertical_alignment="bottom")
+    label = text(lang, "charts.downloads")
+    picked = select(cols[0], "download_chart", lang, label, list(charts), titles)
+    chart, data = CHARTS[picked], charts[picked]
 
     def png() -> bytes:
         return export.chart_png(
@@ -76,7 +83,6 @@ def _downloads(chart: ChartDef, data, view: View) -> None:
     def xlsx() -> bytes:
         return xlsx_bytes(data.to_csv_frame(lang), view.stamp.meta())
 
-    cols = st.columns([1, 1, 1, 1, 1])
     base = f"urbsim-{chart.id}-{view.stamp.scenario.replace('+', '-')}"
     images = export.cjk_font_path() is not None or lang != "zh"
     formats = (
@@ -85,13 +91,13 @@ def _downloads(chart: ChartDef, data, view: View) -> None:
         ("csv", csv, "text/csv"),
         ("xlsx", xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     )
-    for col, (fmt, fn, mime) in zip(cols, formats, strict=False):  # the 5th column is a spacer
+    for col, (fmt, fn, mime) in zip(cols[1:], formats, strict=True):
         col.download_button(
             text(lang, f"charts.download_{fmt}"),
             fn,
             file_name=f"{base}.{fmt}",
             mime=mime,
-            key=f"dl-{chart.id}-{fmt}",
+            key=f"dl-{fmt}",
             on_click="ignore",
             disabled=fmt in ("png", "svg") and not images,
         )
@@ -100,21 +106,25 @@ def _downloads(chart: ChartDef, data, view: View) -> None:
 def render_charts(
     cases: Mapping[str, xr.Dataset], ensemble: xr.Dataset | None, view: View
 ) -> dict[str, dict]:
-    """Every time chart in a two-column grid; returns the specs drawn (by chart id)."""
+    """Every time chart in a two-column grid and the download row; returns the specs drawn
+    (by chart id)."""
     if view.lang == "zh" and export.cjk_font_path() is None:
         try:
             export.require_cjk_font(["中文"])
         except UrbsimError as exc:
             st.warning(text(view.lang, "export.cjk_missing", error=exc))
-    specs = {}
+    specs, tables = {}, {}
     columns = st.columns(2)
     for i, chart in enumerate(CHARTS.values()):
         data = chart_data(chart, cases, view.lang, ensemble=ensemble, county_type=view.county_type)
-        spec = time_spec(chart, data, view.lang, county_type=view.county_type)
-        specs[chart.id] = spec
+        tables[chart.id] = data
+        specs[chart.id] = time_spec(
+            chart, data, view.lang, county_type=view.county_type, frames=True
+        )
         with columns[i % 2], st.container(border=True):
-            st.vega_lite_chart(spec, width="stretch")
-            _downloads(chart, data, view)
+            st.vega_lite_chart(specs[chart.id], width="stretch")
+    with st.container(border=True):
+        _downloads(tables, view)
     return specs
 
 
@@ -180,7 +190,8 @@ def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: V
     pick = select(st, "compare_chart", lang, text(lang, "compare.chart"), list(CHARTS), titles)
     chart = CHARTS[pick]
     data = chart_data(chart, cases, lang, county_type=view.county_type)
-    st.vega_lite_chart(time_spec(chart, data, lang, county_type=view.county_type), width="stretch")
+    spec = time_spec(chart, data, lang, county_type=view.county_type, frames=True)
+    st.vega_lite_chart(spec, width="stretch")
 
 
 def tornado_frame(
