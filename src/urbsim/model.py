@@ -104,6 +104,13 @@ class PysdRunner:
         model = pysd.load(str(self._py), initialize=False)
         for ext in model._external_elements:
             ext.root = self._root
+        unread = [d.real_name for d in model._data_elements if d.data is None]
+        if unread:  # PySD would stop at the first step with a bare ValueError
+            raise ModelError(
+                f"data variable '{unread[0]}' has no equation: its values would come from data "
+                "files at run time, which urbsim does not read (define it with GET XLS DATA, "
+                "GET DIRECT DATA or a lookup of Time)"
+            )
         model.initialize()
         return model
 

@@ -72,6 +72,18 @@ def test_a_model_pysd_cannot_run_either_reports_the_engine_reason(tmp_path):
         urbsim.load_model(mdl).run()
 
 
+def test_a_data_variable_without_an_equation_is_one_clear_error(tmp_path):
+    mdl = tmp_path / "nodata.mdl"
+    mdl.write_text(
+        "{UTF-8}\ndemand :INTERPOLATE: ~ ~ values from a data file |\n"
+        "Stock = INTEG(demand, 0) ~~|\nFINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\n"
+        "SAVEPER = 1 ~~|\nTIME STEP = 1 ~~|\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UnsupportedFeature, match="'demand' \\(line 2\\).*data files"):
+        urbsim.load_model(mdl).run()  # PySD cannot run it either without those files
+
+
 @pytest.mark.parametrize(
     ("native", "scalar_max_n", "n", "label"),
     [(False, 8, 1, "scalar"), (False, 0, 3, "numpy"), (True, 8, 2, "native")],

@@ -452,8 +452,9 @@ class Program:
         (external.py). The variable itself calls that lookup with Time."""
         comps = list(el.components)
         if not all(isinstance(c.ast, ae.GetDataStructure) for c in comps):
-            raise self.err(el.name, line, "data variables other than GET ... DATA (PySD reads "
-                           "them from data files at run time)")  # fmt: skip
+            raise self.err(el.name, line, "a data variable without GET XLS/DIRECT DATA (its "
+                           "values would come from data files at run time, which urbsim does not "
+                           "read)")  # fmt: skip
         kinds = {external.keyword(c) for c in comps}
         if len(kinds) != 1 or "raw" in kinds:  # raw: missing values between the file's times
             raise self.err(el.name, line, f"data variable read as {' and '.join(sorted(kinds))}")
