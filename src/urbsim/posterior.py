@@ -32,6 +32,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -324,6 +325,26 @@ def _arrays(info: ModelInfo, labels: Sequence[str], values: np.ndarray) -> dict[
     return out
 
 
+@contextlib.contextmanager
+def exact_maths(model: Model):
+    """Run the fast engine's C kernel with the C library's maths (bit for bit the scalar code)
+    instead of glibc's vector maths, whose last bits depend on the machine's vector width
+    (4 or 8 runs per value). An MCMC chain is chaotic: one ulp changes it within a few hundred
+    steps, so this keeps ``urbsim calibrate --seed 1`` reproducible on any x86-64 machine with
+    a C compiler and glibc (the numpy fallback's exp/log differ, so a machine without a
+    compiler gets a different, equally valid chain)."""
+    runner = model._runner
+    if not hasattr(runner, "native_vector_math"):
+        yield
+        return
+    before = runner.native_vector_math
+    runner.native_vector_math = False
+    try:
+        yield
+    finally:
+        runner.native_vector_math = before
+
+
 def posterior(
     model: Model,
     scenario=None,
@@ -402,9 +423,10 @@ def posterior(
     start = np.clip(center + rng.normal(0, 0.01, (walkers, ndim)) * (hi - lo), lo, hi)
     sampler = emcee.EnsembleSampler(walkers, ndim, log_prob, vectorize=True)
     sampler.random_state = np.random.RandomState(seed).get_state()
-    for step, _ in enumerate(sampler.sample(start, iterations=steps), start=1):
-        if progress:
-            progress(step, steps)
+    with exact_maths(model):
+        for step, _ in enumerate(sampler.sample(start, iterations=steps), start=1):
+            if progress:
+                progress(step, steps)
     burn = steps // 2
     chain = sampler.get_chain(discard=burn)  # (steps - burn, walkers, ndim)
     lp = sampler.get_log_prob(discard=burn)
