@@ -45,6 +45,12 @@ def test_the_committed_posterior_matches_the_model_and_is_diagnosed(model, commi
     assert np.median([shrink[c] for c in calibrated]) > 0.5
 
 
+def test_the_calibration_module_offers_the_posterior():
+    import urbsim.calibration
+
+    assert urbsim.calibration.posterior is posterior
+
+
 def test_a_short_chain_is_reproducible_by_seed(model):
     walkers = 2 * (len(calibrated_constants(model)) + 1)  # emcee's least
     runs = [

@@ -349,3 +349,13 @@ def write_defaults(mdl_path: Path, values: dict[str, float]) -> None:
     tmp = mdl_path.with_suffix(".mdl.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(mdl_path)
+
+
+def __getattr__(name: str):
+    """``urbsim.calibration.posterior`` is :func:`urbsim.posterior.posterior` (the Bayesian
+    calibration), imported on first use: that module builds on this one."""
+    if name == "posterior":
+        from urbsim.posterior import posterior
+
+        return posterior
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
