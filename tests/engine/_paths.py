@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBES = Path(__file__).parent / "probes"
 # probes of constructs only the array code runs (vectors.py, allocation.py): the scalar and C
 # translators refuse them, so they run on the numpy (and JAX) path alone
-ARRAY_ONLY = frozenset({"vectors.mdl", "allocate_by_priority.mdl"})
+ARRAY_ONLY = frozenset({"vectors.mdl", "allocate_by_priority.mdl", "allocate_available.mdl"})
 SUPPORTED = sorted(
     p.name
     for p in PROBES.glob("*.mdl")

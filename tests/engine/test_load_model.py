@@ -19,14 +19,14 @@ from urbsim.model import EngineFallback
 
 PROBES = Path(__file__).parent / "probes"
 
-# ALLOCATE AVAILABLE: PySD runs it (an optimiser per element), the engine does not (a
-# one-line notice, then PySD)
-AVAILABLE = """{UTF-8}
-Branch : boston, dayton ~~|
-pprofile : ptype, ppriority, pwidth, pextra ~~|
-pp[Branch, pprofile] = 3, 5, 2, 0; 3, 4, 2, 0 ~~|
-Shipped[Branch] = ALLOCATE AVAILABLE(pp[Branch, pwidth] * 100, pp[Branch, ptype], 150) ~~|
-Total = SUM(Shipped[Branch!]) * Time ~~|
+# VECTOR SELECT with its action in a variable: PySD runs it, the engine does not (a one-line
+# notice, then PySD)
+SELECT = """{UTF-8}
+Type : urb, agr, eco ~~|
+vals[Type] = 3, 1, 2 ~~|
+action = 3 ~~|
+Picked = VECTOR SELECT(vals[Type!], vals[Type!], 0, action, 0) ~~|
+Total = Picked * Time ~~|
 FINAL TIME = 2 ~~|
 INITIAL TIME = 0 ~~|
 SAVEPER = 1 ~~|
@@ -51,13 +51,13 @@ def test_pysd_engine_runs_saveper_defined_as_time_step(tmp_path):
 
 
 def test_unsupported_construct_falls_back_to_pysd_with_a_notice(tmp_path):
-    mdl = tmp_path / "available.mdl"
-    mdl.write_text(AVAILABLE, encoding="utf-8")
+    mdl = tmp_path / "select.mdl"
+    mdl.write_text(SELECT, encoding="utf-8")
     model = urbsim.load_model(mdl)
     with pytest.warns(EngineFallback) as record:
         ds = model.run()
     (notice,) = [str(w.message) for w in record if w.category is EngineFallback]
-    assert "\n" not in notice and "'Shipped'" in notice and "ALLOCATE AVAILABLE" in notice
+    assert "\n" not in notice and "'Picked'" in notice and "VECTOR SELECT" in notice
     assert "line 5" in notice and model.fallback_reason in notice
     assert ds.attrs["engine"] == model.engine_path == "pysd"
     ref = pysd_run(mdl, tmp_path / "pysd")
@@ -66,8 +66,8 @@ def test_unsupported_construct_falls_back_to_pysd_with_a_notice(tmp_path):
 
 def test_a_model_pysd_cannot_run_either_reports_the_engine_reason(tmp_path):
     mdl = tmp_path / "undefined.mdl"
-    text = AVAILABLE.replace("ALLOCATE AVAILABLE(", "MAX(").replace(", 150)", ")")
-    mdl.write_text(text.replace("SUM(Shipped[Branch!])", "nowhere"), encoding="utf-8")
+    text = SELECT.replace("VECTOR SELECT(vals[Type!], vals[Type!], 0, action, 0)", "action")
+    mdl.write_text(text.replace("Picked * Time", "nowhere"), encoding="utf-8")
     with pytest.raises(urbsim.ModelError, match="'Total'.*'nowhere', which the model does not"):
         urbsim.load_model(mdl).run()
 

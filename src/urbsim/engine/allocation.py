@@ -8,8 +8,11 @@ combination of the other subscripts) takes the same steps with the same arithmet
 at once; a column that has finished simply stops changing. Requests of zero sort after the
 others (PySD drops them), so they never become active.
 
-ALLOCATE AVAILABLE is not here: PySD solves it with a least-squares optimiser per element,
-which the engine does not reproduce; such models run through PySD (``urbsim.load_model``).
+ALLOCATE AVAILABLE: PySD finds, per vector, the priority at which the targets' priority
+profiles add up to the supply with a least-squares optimiser (``_allocate_available_1d``),
+whose answer depends on its tolerances and starting point; a vectorised solver would give
+other numbers in the last digits PySD's optimiser leaves. The engine calls PySD's own function
+on every column instead (PySD's numbers; as slow per column as PySD).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from urbsim.errors import ModelError
 
 from .expressions import E, align, union_dims
 
-NAMES = ("_allocp",)
+NAMES = ("_allocp", "_allocav")
 
 
 def allocate_by_priority(request, priority, width, supply):
@@ -47,6 +50,33 @@ def allocate_by_priority(request, priority, width, supply):
     out = _columns(req, pri, wid, sup)
     result = np.where(sup >= req.sum(axis=0), req, np.where(sup == 0, 0.0, out))
     return np.moveaxis(result.reshape((m, *shape[:-2], shape[-1])), 0, -2)
+
+
+def allocate_available(request, profiles, avail):
+    """``request`` ``(*outer, m, runs)``, ``profiles`` ``(*outer, m, 4, runs)`` (PySD's
+    ptype, ppriority, pwidth, pextra per target), ``avail`` ``(*outer, runs)``: the
+    allocation ``(*outer, m, runs)``, column by column with PySD's own solver."""
+    from pysd.py_backend.allocation import _allocate_available_1d
+
+    avail = np.atleast_1d(np.asarray(avail, dtype=np.float64))[..., None, :]
+    profiles = np.asarray(profiles, dtype=np.float64)
+    shape = np.broadcast_shapes(np.shape(request), profiles[..., 0, :].shape, avail.shape)
+    m = shape[-2]
+    req = np.moveaxis(np.broadcast_to(request, shape), -2, 0).reshape(m, -1)
+    pp = np.broadcast_to(profiles, (*shape[:-1], profiles.shape[-2], shape[-1]))
+    pp = np.moveaxis(np.moveaxis(pp, -3, 0), -2, 1).reshape(m, profiles.shape[-2], -1)
+    av = np.broadcast_to(avail, shape)[..., 0, :].reshape(-1)
+    if (req < 0).any():
+        raise ModelError("ALLOCATE AVAILABLE: a request is negative (all must be >= 0)")
+    if (av < 0).any():
+        raise ModelError("ALLOCATE AVAILABLE: the supply available is negative")
+    out = np.empty_like(req)
+    try:
+        for j in range(req.shape[1]):
+            out[:, j] = _allocate_available_1d(req[:, j].copy(), pp[:, :, j], av[j])
+    except (ValueError, NotImplementedError) as err:  # PySD's refusals of a profile
+        raise ModelError(f"ALLOCATE AVAILABLE: {err}") from None
+    return np.moveaxis(out.reshape((m, *shape[:-2], shape[-1])), 0, -2)
 
 
 def _columns(req, pri, wid, supply):
@@ -90,9 +120,10 @@ def _columns(req, pri, wid, supply):
 
 
 def helpers(backend: str) -> dict:
-    """``_allocp`` for the backend: numpy's, or the same through ``jax.pure_callback``."""
+    """``_allocp`` and ``_allocav`` for the backend: numpy's, or (``_allocp``) the same
+    through ``jax.pure_callback``."""
     if backend != "jax":
-        return {"_allocp": allocate_by_priority}
+        return {"_allocp": allocate_by_priority, "_allocav": allocate_available}
     import jax
     import jax.numpy as jnp
 
@@ -105,7 +136,15 @@ def helpers(backend: str) -> dict:
         spec = jax.ShapeDtypeStruct(shape, jnp.float64)
         return jax.pure_callback(allocate_by_priority, spec, request, priority, width, supply)
 
-    return {"_allocp": _allocp}
+    def _allocav(request, profiles, avail):
+        avail = jnp.atleast_1d(avail)
+        shape = jnp.broadcast_shapes(
+            jnp.shape(request), profiles[..., 0, :].shape, (*avail.shape[:-1], 1, avail.shape[-1])
+        )
+        spec = jax.ShapeDtypeStruct(shape, jnp.float64)
+        return jax.pure_callback(allocate_available, spec, request, profiles, avail)
+
+    return {"_allocp": _allocp, "_allocav": _allocav}
 
 
 def compile_priority(ctx, a) -> E:
@@ -123,3 +162,25 @@ def compile_priority(ctx, a) -> E:
     args = [align(rq, full), align(pr, full), align(wd, outer), align(sp, outer)]
     deps = rq.deps | pr.deps | wd.deps | sp.deps
     return E(f"_allocp({', '.join(args)})", full, True, deps)
+
+
+def compile_available(ctx, a) -> E:
+    """ALLOCATE AVAILABLE(request[..., target], pp[..., target, ptype], avail): the targets are
+    the request's last subscript; pp's last subscript names its profile (PySD reads the whole
+    profile range there)."""
+    pp = a.pp
+    node = ctx.p.resolve(pp.reference, ctx)
+    subs = list(pp.subscripts.subscripts) if pp.subscripts else []
+    if not node.dims or len(subs) != len(node.dims):
+        raise ctx.unsupported("ALLOCATE AVAILABLE with a priority profile that is not a table")
+    profile = node.dims[-1]
+    rq, pr, av = ctx.expr(a.request), ctx.subscript(node, [*subs[:-1], profile]), ctx.expr(a.avail)
+    if not rq.dims or len(ctx.p.ranges[profile]) != 4:
+        raise ctx.unsupported("ALLOCATE AVAILABLE without a request vector and 4 profile values")
+    target = rq.dims[-1]
+    if target in av.dims or profile in rq.dims or profile in av.dims:
+        raise ctx.unsupported("ALLOCATE AVAILABLE with a supply over the targets")
+    outer = tuple(d for d in union_dims([rq, pr, av]) if d not in (target, profile))
+    full = (*outer, target)
+    args = [align(rq, full), align(pr, (*full, profile)), align(av, outer)]
+    return E(f"_allocav({', '.join(args)})", full, True, rq.deps | pr.deps | av.deps)

@@ -152,7 +152,7 @@ class ExprCompiler:
             + ", ".join(_SUPPORTED_FUNCS)
             + ", INTEG, SMOOTH(I/3/3I/N), DELAY1(I), DELAY3(I), DELAY N, DELAY FIXED, TREND, "
             "FORECAST, SAMPLE IF TRUE, INITIAL, lookups, WITH LOOKUP, GET XLS/DIRECT, GAME, "
-            "ALLOCATE BY PRIORITY"
+            "ALLOCATE BY PRIORITY, ALLOCATE AVAILABLE"
         )
 
     # -- entry ------------------------------------------------------------------------------
@@ -182,10 +182,12 @@ class ExprCompiler:
             return E(node.py, dims, True, {node.id})
         if isinstance(a, ae.GameStructure):  # PySD runs GAME as its input
             return self.expr(a.expression)
-        if isinstance(a, ae.AllocateByPriorityStructure):
-            from .allocation import compile_priority
+        if isinstance(a, (ae.AllocateByPriorityStructure, ae.AllocateAvailableStructure)):
+            from . import allocation
 
-            return self.p.hoist(compile_priority(self, a), self)
+            by_priority = isinstance(a, ae.AllocateByPriorityStructure)
+            compiler = allocation.compile_priority if by_priority else allocation.compile_available
+            return self.p.hoist(compiler(self, a), self)
         raise self.unsupported(_describe(a))
 
     # -- operators --------------------------------------------------------------------------
@@ -477,7 +479,6 @@ def _negative_literal(a) -> bool:
 def _describe(a) -> str:
     name = type(a).__name__.replace("Structure", "")
     table = {
-        "AllocateAvailable": "ALLOCATE AVAILABLE",
         "GetLookups": "GET LOOKUPS (external data)",
         "GetData": "GET DATA (external data)",
         "GetConstants": "GET CONSTANTS (external data)",
