@@ -91,8 +91,9 @@ def per_lane_ns(lanes: int, maths: int) -> dict[str, float]:
     out = {}
     for k, op in enumerate(OPS):
         reps, per_step = (20_000, 16 if op == "arith" else 8) if k < 2 else (2_000, 1)
-        f(k, reps // 10)  # warm
-        secs = min(f(k, reps) for _ in range(3))  # the least disturbed of 3 (shared machines)
+        reps //= 4  # short tries, the least disturbed of 9 (other work on shared machines)
+        f(k, reps)  # warm
+        secs = min(f(k, reps) for _ in range(9))
         out[op] = secs * 1e9 / (reps * 64 * per_step * lanes)
     return out
 

@@ -36,7 +36,7 @@ import ceiling  # noqa: E402  (bench/ceiling.py, next to this script)
 
 from urbsim.engine import compile_model  # noqa: E402
 from urbsim.engine.compile import SCALAR_MAX_N  # noqa: E402
-from urbsim.engine.native import maths_width  # noqa: E402
+from urbsim.engine.native import default_lanes, maths_width  # noqa: E402
 from urbsim.errors import UrbsimError  # noqa: E402
 
 DRAFT = Path("/work/shared/research/draft_county_town_sd.mdl")
@@ -127,7 +127,7 @@ def euler_steps(cm) -> int:
 
 def print_ceiling(cm, outs, steps: int, rate: float | None) -> None:
     """The kernel's operation mix and its arithmetic ceiling on this machine (ceiling.py)."""
-    lanes = int(cm.native_lanes)
+    lanes = cm.native_lanes or default_lanes(cm.native_vector_math)
     c = ceiling.ceiling(cm.native_source(outs), len(cm.time), lanes, maths_width(lanes), cm.threads)
     mix = ", ".join(f"{v:,} {k}" for k, v in c["per_run"].items())
     costs = ", ".join(f"{k} {v:.2f}" for k, v in c["ns"].items())

@@ -115,7 +115,7 @@ def test_a_single_run_takes_the_one_lane_kernel_with_the_batch_kernels_numbers(p
                 assert_same({k: v[r - 3 : r - 2] for k, v in four.items()}, one, rtol=0.0)
     ids = list(cm._output_plan(None)[1])
     assert cm._native_kernel(ids, single=True).lanes == 1
-    assert cm._native_kernel(ids).lanes == cm.native_lanes > 1
+    assert cm._native_kernel(ids).lanes > 1
 
 
 @pytest.mark.parametrize(

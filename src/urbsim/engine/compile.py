@@ -966,9 +966,10 @@ class CompiledModel:
         # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.8x
         # faster); False builds with the C library's maths: the scalar code bit for bit
         self.native_vector_math = True
-        # runs per SIMD value in the C kernel for n > 1: 8 where the CPU has AVX-512 (and its
-        # vector maths), else 4 (AVX2); single runs take a 1-lane kernel with the same maths
-        self.native_lanes = native_mod.default_lanes()
+        # runs per SIMD value in the C kernel for n > 1 (1, 2, 4 or 8); None: 8 with vector
+        # maths where the CPU has AVX-512, else 4 (native.default_lanes); single runs take a
+        # 1-lane kernel with the same maths
+        self.native_lanes: int | None = None
         self._native_cache: dict = {}
         self._out_plans: dict = {}
         self.native_status = "not used yet" if self.native else "off"
@@ -1124,13 +1125,19 @@ class CompiledModel:
         """The C kernel for ``out_ids`` (cached), or None where it cannot be built; sets
         ``native_status`` to what this call found. ``single``: the 1-lane kernel for one run,
         whose vector maths are those of the ``native_lanes`` kernel (the same numbers)."""
-        lanes = int(self.native_lanes)
+        lanes = self._lanes()
         maths = native_mod.maths_width(lanes)
         key = (tuple(out_ids), bool(self.native_vector_math), 1 if single else lanes, maths)
         if key not in self._native_cache:
             self._native_cache[key] = self._build_native(*key)
         kernel, self.native_status = self._native_cache[key]
         return kernel
+
+    def _lanes(self) -> int:
+        """Runs per SIMD value of the kernel for n > 1 (``native_lanes``, or the default)."""
+        if self.native_lanes is None:
+            return native_mod.default_lanes(bool(self.native_vector_math))
+        return int(self.native_lanes)
 
     def _c_text(self, out_ids, lanes: int, maths: int):
         """(C text, parameter layout) of the kernel for ``out_ids``; raises NotNative."""
@@ -1199,7 +1206,7 @@ class CompiledModel:
         """The C text of the kernel for ``outputs`` (``single``: the 1-lane kernel of single
         runs), or None where there is none (for inspection and benchmarks)."""
         ids = [nd.id for nd in self._output_plan(outputs)[0] if nd.kind not in ("const", "control")]
-        lanes = int(self.native_lanes)
+        lanes = self._lanes()
         try:
             return self._c_text(
                 list(dict.fromkeys(ids)), 1 if single else lanes, native_mod.maths_width(lanes)

@@ -542,15 +542,21 @@ def _lookup_function(kind: str, xname: str, xs) -> str:
     return head + body
 
 
-@functools.cache
-def default_lanes() -> int:
-    """Runs per SIMD value by default: 8 where the CPU has AVX-512 and glibc its 8-run vector
-    maths (x86-64 Linux), else :data:`LANES`. 8 lanes measured ~20 % more runs/s at
-    N = 10,000 on AVX-512; a run's numbers then follow the machine's vector width (see the
+def default_lanes(vector_math: bool = True) -> int:
+    """Runs per SIMD value by default: 8 with vector maths where the CPU has AVX-512 and glibc
+    its 8-run vector maths (x86-64 Linux), else :data:`LANES`. Measured at N = 10,000: 8 lanes
+    ~20 % more runs/s than 4 with vector maths, but ~40 % fewer with the C library's maths
+    (called lane by lane). A run's numbers then follow the machine's vector width (see the
     engine README), never N."""
+    return 8 if vector_math and _avx512_mvec() else LANES
+
+
+@functools.cache
+def _avx512_mvec() -> bool:
+    """Whether glibc's 8-run (AVX-512) vector maths can be used on this machine."""
     if platform.machine() != "x86_64" or not ctypes.util.find_library("mvec"):
-        return LANES
-    return 8 if " avx512f" in _host() else LANES
+        return False
+    return " avx512f" in _host()
 
 
 def maths_width(lanes: int) -> int:
