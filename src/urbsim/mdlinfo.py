@@ -235,18 +235,42 @@ def _kind(element) -> str:
     return "auxiliary"
 
 
-def subscript_ranges(ranges) -> dict[str, list[str]]:
+def subscript_ranges(ranges, root: Path | None = None) -> dict[str, list[str]]:
     """Elements of each of PySD's subscript ranges, a copy (``Dim2 <-> Dim``) taking the
-    elements of the range it copies."""
+    elements of the range it copies; GET XLS/DIRECT SUBSCRIPT ranges are read with PySD's
+    loader from the file next to the model (in folder ``root``)."""
     out = {r.name: list(r.subscripts) for r in ranges if isinstance(r.subscripts, list)}
+    for r in ranges:
+        if isinstance(r.subscripts, dict):
+            out[r.name] = _external_subscript(r.name, r.subscripts, root or Path.cwd())
     by_norm = {_normalize(k): v for k, v in out.items()}
     for r in ranges:
-        if not isinstance(r.subscripts, list):
+        if isinstance(r.subscripts, str):
             source = by_norm.get(_normalize(str(r.subscripts)))
             if source is None:
                 raise ModelError(f"subscript range '{r.name}' copies '{r.subscripts}', not defined")
             out[r.name] = list(source)
     return out
+
+
+def _external_subscript(name: str, spec: dict, root: Path) -> list[str]:
+    """The elements a GET XLS/DIRECT SUBSCRIPT range reads (PySD's ``ExtSubscript``)."""
+    from pysd.py_backend.external import ExtSubscript
+
+    from urbsim.pysd_compat import quiet_pysd
+
+    try:
+        with quiet_pysd():
+            ext = ExtSubscript(
+                spec["file"], spec["tab"], spec["firstcell"], spec["lastcell"], spec["prefix"],
+                root,
+            )  # fmt: skip
+    except Exception as err:  # PySD's loader raises bare exceptions
+        detail = " ".join(str(err).split())[:200]
+        raise ModelError(
+            f"subscript range '{name}': PySD cannot read {spec['file']!r}: {detail}"
+        ) from err
+    return [str(e) for e in ext.subscript]
 
 
 def _positions(name: str, dim: str, subs: dict[str, tuple[str, ...]]) -> list[int]:
@@ -310,7 +334,8 @@ def _model_info_cached(path: Path, mtime_ns: int) -> ModelInfo:
     am = abstract_model(path)
     text = read_model_text(path)
     section = am.sections[0]
-    subs = {k: tuple(v) for k, v in subscript_ranges(section.subscripts).items()}
+    ranges = subscript_ranges(section.subscripts, path.parent)
+    subs = {k: tuple(v) for k, v in ranges.items()}
     def_lines, sectors = _definition_lines(text)
     variables: dict[str, VariableInfo] = {}
     constants: dict[str, ConstantInfo] = {}

@@ -23,7 +23,7 @@ EXPONENTS = (-2.0, -1.5, -0.5, 0.5, 1.5, 2.0)
 FUNCTIONS = (
     "MIN", "MAX", "ABS", "EXP", "LN", "SQRT", "ZIDZ", "XIDZ", "STEP", "RAMP", "PULSE",
     "INTEGER", "MODULO", "IF", "LOOKUP", "WITH", "SIN", "COS", "TAN", "ARCSIN", "ARCCOS",
-    "ARCTAN", "LOG", "QUANTUM", "POWER", "PULSE TRAIN",
+    "ARCTAN", "LOG", "QUANTUM", "POWER", "PULSE TRAIN", "PI", "ELMCOUNT", "GAME", "ACTIVE",
 )  # fmt: skip
 CMP = ("<", "<=", ">", ">=", "=", "<>")
 
@@ -159,6 +159,10 @@ class _Builder:
             "QUANTUM": lambda: f"QUANTUM({small()}, {pos()})",
             "POWER": lambda: f"POWER({self.safe(over, depth)}, {e()} * 0.0 + 1.5)",
             "PULSE TRAIN": lambda: f"PULSE TRAIN({pos()}, {pos()}, {pos()} + 1.0, {pos()} + 3.0)",
+            "PI": lambda: f"PI() * {e()}",
+            "ELMCOUNT": lambda: f"ELMCOUNT({self.draw(st.sampled_from(('Dim', 'Sub')))})",
+            "GAME": lambda: f"GAME({e()})",
+            "ACTIVE": lambda: f"ACTIVE INITIAL({e()}, {self.constant_scope(e)})",
         }
         return table[f]()
 

@@ -63,10 +63,13 @@ def test_a_missing_spreadsheet_names_the_variable_and_the_file(tmp_path):
 
 
 DIRECT = """{UTF-8}
+Name : GET DIRECT SUBSCRIPT('names.csv', ',', 'A2', 'A4', 'n') ~ ~ n1, n2, n3 |
+weight[Name] = 1.0, 2.0, 4.0 ~~|
 k = GET DIRECT CONSTANTS('k.csv', ',', 'B2') ~~|
 tab = GET DIRECT LOOKUPS('rows.csv', ',', '1', 'B2') ~~|
 series := GET DIRECT DATA('rows.csv', ',', '1', 'B2') ~ ~ interpolated, held after t = 3 |
-y = tab(Time) * k + series ~~|
+y = tab(Time) * k + series + weight[n2] ~~|
+by name[Name] = weight[Name] * y ~~|
 FINAL TIME = 4 ~~|
 INITIAL TIME = 0 ~~|
 SAVEPER = 0.5 ~~|
@@ -74,14 +77,15 @@ TIME STEP = 0.5 ~~|
 """
 
 
-def test_get_direct_from_csv_equals_pysd_on_every_path(tmp_path):
+def test_get_direct_and_subscript_from_csv_equal_pysd_on_every_path(tmp_path):
     (tmp_path / "k.csv").write_text("a,b\n1,2.5\n", encoding="utf-8")
     (tmp_path / "rows.csv").write_text("t,0,2,3\nd,1,5,4\n", encoding="utf-8")
+    (tmp_path / "names.csv").write_text("x\n1\n2\n3\n", encoding="utf-8")
     mdl = tmp_path / "direct.mdl"
     mdl.write_text(DIRECT, encoding="utf-8")
     df = pysd_run(mdl, tmp_path)
     cm = compile_model(mdl)
-    assert cm.constants["k"] == 2.5
+    assert cm.constants["k"] == 2.5 and cm.subscripts["Name"] == ["n1", "n2", "n3"]
     for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
         assert compare(cm, run(cm, path), df) > 0, path
 

@@ -158,6 +158,7 @@ def test_parameter_errors(tmp_path):
 def test_jax_backend_matches_numpy(tmp_path):
     pytest.importorskip("jax")
     names = ("delay_fixed.mdl", "lookups.mdl", "precedence.mdl", "delay_n_dynamic.mdl")
+    names += ("macros.mdl", "active_initial.mdl", "subscript_mapping.mdl")
     for name in (*names, *sorted(ARRAY_ONLY)):
         mdl = _copy(name, tmp_path)
         ref = compile_model(mdl).simulate(n=2)

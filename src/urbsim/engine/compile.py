@@ -103,7 +103,7 @@ class Program:
         # macros, inlined at each call (macros.py)
         self.macros = {norm(s.name): s for s in am.sections if s.type == "macro"}
         self.macro_calls = 0
-        self.ranges: dict[str, list[str]] = subscript_ranges(sec.subscripts)
+        self.ranges: dict[str, list[str]] = subscript_ranges(sec.subscripts, path.parent)
         # subscript mapping (``Dim: a, b -> Other``): the ranges each range maps onto
         self.mapping = {r.name: list(r.mapping) for r in sec.subscripts if r.mapping}
         self.range_of_norm = {norm(k): k for k in self.ranges}
