@@ -95,6 +95,7 @@ Dim : a, b, c ~~|
 Sub : b, c ~~|
 hold[Dim] :HOLD BACKWARD: := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~~|
 fwd :LOOK FORWARD: := GET XLS DATA('m.xlsx', 'M', '1', 'B3') ~~|
+raw[Dim] :RAW: := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~ ~ missing between the file's times |
 lin[Dim] := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~~|
 tabs[Dim] = GET XLS LOOKUPS('m.xlsx', 'M', '1', 'B2') ~ ~ one row per element |
 part[a] = GET XLS LOOKUPS('m.xlsx', 'M', '1', 'B4') ~~|
@@ -108,7 +109,7 @@ TIME STEP = 0.25 ~~|
 """
 
 
-def test_subscripted_and_held_data_and_lookup_rows_equal_pysd(tmp_path):
+def test_subscripted_held_and_raw_data_and_lookup_rows_equal_pysd(tmp_path):
     openpyxl = pytest.importorskip("openpyxl", reason="writing the test's spreadsheet")
     book = openpyxl.Workbook()
     sheet = book.active
@@ -123,26 +124,7 @@ def test_subscripted_and_held_data_and_lookup_rows_equal_pysd(tmp_path):
     cm = compile_model(mdl)
     for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
         assert compare(cm, run(cm, path), df) > 0, path
-    held = run(cm, "numpy", outputs=["hold"])["hold"][0]
-    assert (held[cm.time == 2.0] == [5, 0, 3]).all()  # held from t = 1.3 (no interpolation)
-
-
-def test_raw_data_runs_through_pysd_with_a_notice(tmp_path):
-    openpyxl = pytest.importorskip("openpyxl", reason="writing the test's spreadsheet")
-    import urbsim
-    from urbsim.model import EngineFallback
-
-    book = openpyxl.Workbook()
-    book.active.title = "M"
-    for row in (["t", 0, 1.3, 3], ["a", 1, 5, 4]):
-        book.active.append(row)
-    book.save(tmp_path / "m.xlsx")
-    mdl = tmp_path / "raw.mdl"
-    text = "{UTF-8}\nr :RAW: := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~~|\n"
-    controls = ("FINAL TIME = 4", "INITIAL TIME = 0", "SAVEPER = 0.25", "TIME STEP = 0.25")
-    mdl.write_text(text + "".join(f"{c} ~~|\n" for c in controls), encoding="utf-8")
-    with pytest.warns(EngineFallback, match="'r'.*raw"):
-        ds = urbsim.load_model(mdl).run()
-    assert ds.attrs["engine"] == "pysd"
-    values = ds["r"].values[0]
-    assert values[0] == 1.0 and np.isnan(values[1])  # PySD: missing between the file's times
+    out = run(cm, "numpy", outputs=["hold", "raw"])
+    assert (out["hold"][0][cm.time == 2.0] == [5, 0, 3]).all()  # held from t = 1.3
+    raw = out["raw"][0]
+    assert (raw[cm.time == 0.0] == [1, 2, 3]).all() and np.isnan(raw[cm.time == 2.0]).all()

@@ -13,7 +13,6 @@ are computed; time-invariant ones are computed once before the time loop.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import os
 import re
@@ -36,7 +35,7 @@ from urbsim.mdlinfo import (
 )
 from urbsim.pysd_compat import abstract_model
 
-from . import allocation, external, vectors
+from . import allocation, datavars, external, vectors
 from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
@@ -115,7 +114,7 @@ class Program:
         self._hoisted: dict = {}
         self._subscript_values: dict[str, E | None] = {}
         self.run_node: Node | None = None
-        self._data: list = []  # data variables' hidden lookups and their components
+        self.data_vars: list = []  # data variables' hidden lookups (datavars.py)
         self._random_sites = 0
         self._at: tuple[str, int | None] | None = None  # the element being compiled
         try:
@@ -275,7 +274,7 @@ class Program:
                 self.by_norm[norm(el.name)] = node
                 continue
             if any(isinstance(c, am_.AbstractData) for c in comps):
-                self._data_as_lookup(el, line)
+                datavars.as_lookup(self, el, line)
             dims = self._element_dims(el, line)
             if all(isinstance(c, am_.AbstractLookup) for c in comps):
                 kind = "lookup"
@@ -410,7 +409,7 @@ class Program:
 
     # -- pass 2: compile ---------------------------------------------------------------------
     def _second_pass(self):
-        self._fill_data()
+        datavars.fill(self)
         for node in list(self.nodes):
             if not node.public:
                 continue
@@ -445,41 +444,6 @@ class Program:
                 node.name, node.line, "some subscript elements are not defined", ModelError
             )
         node.value = val
-
-    def _data_as_lookup(self, el, line):
-        """A data variable read by GET ... DATA becomes what PySD computes from it: a lookup
-        of Time, held in a hidden node that ``_fill_data`` fills once the time grid is known
-        (external.py). The variable itself calls that lookup with Time."""
-        comps = list(el.components)
-        if not all(isinstance(c.ast, ae.GetDataStructure) for c in comps):
-            raise self.err(el.name, line, "a data variable without GET XLS/DIRECT DATA (its "
-                           "values would come from data files at run time, which urbsim does not "
-                           "read)")  # fmt: skip
-        kinds = {external.keyword(c) for c in comps}
-        if len(kinds) != 1 or "raw" in kinds:  # raw: missing values between the file's times
-            raise self.err(el.name, line, f"data variable read as {' and '.join(sorted(kinds))}")
-        dims = self._element_dims(el, line)
-        node = self.new_node(f"{el.name}#data", "lookup", dims, line, public=False)
-        node.xpy = f"x{node.id}"
-        self.by_norm[norm(node.name)] = node
-        self._data.append((node, comps))
-        call = ae.CallStructure(
-            ae.ReferenceStructure(norm(node.name)), (ae.ReferenceStructure("time"),)
-        )
-        el.components = [dataclasses.replace(comps[0], subscripts=(list(dims), []), ast=call)]
-
-    def _fill_data(self):
-        for node, comps in self._data:
-            dims = {d: list(self.ranges[d]) for d in node.dims}
-            blocks = []
-            for c in comps:
-                ix, _ = self._placement(c, node.dims)
-                blocks.append({d: [dims[d][i] for i in p] for d, p in zip(dims, ix, strict=True)})
-            times = self.time_grid()[0]
-            x, y = self._read_external(
-                node, comps[0].ast.file, external.data_table, comps, blocks, dims, times
-            )
-            node.x, node.y = x, y.reshape((*self.sizes(node.dims), 1, len(x)))
 
     def _external_values(self, node, ast, ix):
         """A GET ... CONSTANTS block through PySD's loader (external.py)."""

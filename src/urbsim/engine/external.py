@@ -57,10 +57,10 @@ def data_table(comps, blocks, dims: dict, times, *, root: Path):
     Time: x points and y values ``(*dims, points)``.
 
     Interpolated data keep the file's times as x points (PySD interpolates linearly and holds
-    the end values). HOLD BACKWARD and LOOK FORWARD are PySD's values at the run's ``times``
-    (every time step), kept only where they change: between two kept points the value is
-    constant, so the lookup's interpolation returns it exactly at every time step (RAW data,
-    missing between the file's times, are not read here).
+    the end values). HOLD BACKWARD, LOOK FORWARD and RAW are PySD's values at the run's
+    ``times`` (every time step; RAW is NaN where the file has no value), kept only where they
+    change: between two kept points the value is constant, so the lookup's interpolation
+    returns it exactly at every time step.
     """
     from pysd.py_backend.external import ExtData
 
