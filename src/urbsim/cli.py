@@ -38,7 +38,7 @@ import xarray as xr
 import urbsim
 from urbsim.errors import ModelError, OutputError, UrbsimError
 from urbsim.fileio import add_force, check_new, display_path, write_atomic
-from urbsim.i18n import LANGUAGES, text
+from urbsim.i18n import LANGUAGES, error_text, text
 from urbsim.indicators import INDICATORS
 from urbsim.mdlguard import ModelRefused
 from urbsim.model import ENGINES
@@ -603,13 +603,15 @@ def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _show_notices()
     command = next((a for a in argv if not a.startswith("-")), None)
+    args = None
     try:
         # Extensions import heavy packages (the app imports streamlit): load them only when the
         # command is not a built-in one, or for the full --help.
         args = build_parser(extensions=command not in BUILTIN_COMMANDS).parse_args(argv)
         return int(args.func(args))
     except (UrbsimError, UsageError) as exc:
-        message = " ".join(str(exc).split())
+        # in the command's --lang where it has one (scenario and value errors are catalogued)
+        message = " ".join(error_text(getattr(args, "lang", None) or "en", exc).split())
         print(f"urbsim: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,39 +30,22 @@ from urbsim.errors import ParameterError
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
 
 
-def _describe_shape(c: ConstantInfo, n: int) -> str:
-    dims = ", ".join(c.dims)
-    if not c.dims:
-        return f"a number or an array of {n} values (one per run)"
-    return (
-        f"a number, a table {{element: number}} over {dims}, or an array shaped "
-        f"({dims}), (n={n},) or (n={n}, {dims})"
-    )
-
-
 def resolve_name(info: ModelInfo, name: str, where: str = "") -> ConstantInfo:
     """The constant called ``name`` (Vensim or snake_case spelling), or a clear error."""
-    prefix = f"{where}: " if where else ""
     try:
         real = info.resolve(name)
     except KeyError:
         close = _suggest(info, name)
-        hint = f" Did you mean {close!r}?" if close else ""
-        raise ParameterError(
-            f"{prefix}unknown variable {name!r}: the model has no constant of that name.{hint} "
-            "`urbsim check --list` lists the constants."
-        ) from None
+        if close:
+            raise ParameterError(
+                key="unknown_variable_close", where=where, name=name, close=close
+            ) from None
+        raise ParameterError(key="unknown_variable", where=where, name=name) from None
     if real not in info.constants:
-        raise ParameterError(
-            f"{prefix}{real!r} is computed by an equation, not a constant; only constants can be "
-            "set (see `urbsim check --list`)."
-        )
+        raise ParameterError(key="computed", where=where, name=real)
     c = info.constants[real]
     if c.structural:
-        raise ParameterError(
-            f"{prefix}{real!r} is a structural definition of the model ({c.source}); it cannot be "
-            "set by a scenario."
-        )
+        raise ParameterError(key="structural", where=where, name=real, source=c.source)
     return c
 
 
@@ -85,62 +68,61 @@ def coerce_value(
     ParameterError
         On a wrong type, shape, unknown subscript element or a value outside the range.
     """
-    prefix = f"{where}: " if where else ""
     shape = c.default.shape
     if isinstance(value, Mapping):
         if not c.dims:
-            raise ParameterError(
-                f"{prefix}{c.name!r} is not subscripted; give a number, not a table of elements."
-            )
+            raise ParameterError(key="not_subscripted", where=where, name=c.name)
         if len(c.dims) != 1:
-            raise ParameterError(
-                f"{prefix}{c.name!r} has subscripts ({', '.join(c.dims)}); give it as a nested "
-                "array, not a table."
-            )
+            raise ParameterError(key="multi_dims", where=where, name=c.name, dims=", ".join(c.dims))
         elements = list(info.subscripts[c.dims[0]])
         arr = np.array(c.default, dtype=float)
         for key, v in value.items():
             if key not in elements:
                 raise ParameterError(
-                    f"{prefix}{c.name!r} has no element {key!r}; allowed: {', '.join(elements)}."
+                    key="no_element",
+                    where=where,
+                    name=c.name,
+                    element=key,
+                    allowed=", ".join(elements),
                 )
-            arr[elements.index(key)] = _number(c, v, prefix)
+            arr[elements.index(key)] = _number(c, v, where)
     else:
         try:
             arr = np.asarray(value, dtype=float)
         except OverflowError:
             raise ParameterError(
-                f"{prefix}{c.name!r}: a value is too large for a float; got {short_repr(value)}."
+                key="too_large_float", where=where, name=c.name, value=short_repr(value)
             ) from None
         except (TypeError, ValueError):
-            raise ParameterError(
-                f"{prefix}{c.name!r} must be {_describe_shape(c, n)}; got {short_repr(value)}."
-            ) from None
+            raise _shape_error(c, n, where, got=short_repr(value)) from None
         if arr.shape not in {(), shape, (n,), (n, *shape)}:
-            raise ParameterError(
-                f"{prefix}{c.name!r} must be {_describe_shape(c, n)}; got shape {arr.shape}."
-            )
+            raise _shape_error(c, n, where, got_shape=str(arr.shape))
         if arr.shape == (n,) and shape and (n,) != shape:
             arr = arr.reshape((n,) + (1,) * len(shape)) * np.ones(shape)
     if not np.all(np.isfinite(arr)):
-        raise ParameterError(
-            f"{prefix}{c.name!r} must be a finite number; got {short_repr(value)}."
-        )
-    check_range(c, arr, prefix)
+        raise ParameterError(key="not_finite", where=where, name=c.name, value=short_repr(value))
+    check_range(c, arr, where)
     return arr
 
 
-def _number(c: ConstantInfo, v: Any, prefix: str) -> float:
+def _shape_error(c: ConstantInfo, n: int, where: str, **got: str) -> ParameterError:
+    """What ``c`` accepts (a number or per-run values, or a table over its subscripts), and
+    what was given: ``got`` (a value) or ``got_shape`` (an array's shape)."""
+    key = "shape_table" if c.dims else "shape_scalar"
+    return ParameterError(key=key, where=where, name=c.name, n=n, dims=", ".join(c.dims), **got)
+
+
+def _number(c: ConstantInfo, v: Any, where: str) -> float:
     """An element value: any real number, numpy's included (not a bool)."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise ParameterError(
-            f"{prefix}{c.name!r} element values must be numbers; got {short_repr(v)}."
+            key="element_not_number", where=where, name=c.name, value=short_repr(v)
         )
     try:
         return float(v)
     except OverflowError:
         raise ParameterError(
-            f"{prefix}{c.name!r}: {short_repr(v)} is too large for a float."
+            key="too_large_float", where=where, name=c.name, value=short_repr(v)
         ) from None
 
 
@@ -150,17 +132,22 @@ def short_repr(value: Any) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
-def check_range(c: ConstantInfo, arr: np.ndarray, prefix: str = "") -> None:
-    """Raise :class:`ParameterError` if any value lies outside the constant's ``[min,max]``."""
+def check_range(c: ConstantInfo, arr: np.ndarray, where: str = "") -> None:
+    """Raise :class:`ParameterError` if any value lies outside the constant's ``[min,max]``
+    (``where``: where the value was given, put in front of the message)."""
     if c.range is None:
         return
     lo, hi = c.range
     bad = (arr < lo) | (arr > hi)
     if np.any(bad):
-        worst = arr[bad].flat[0]
         raise ParameterError(
-            f"{prefix}{c.name!r} = {worst:g} is outside its documented range "
-            f"[{lo:g}, {hi:g}] ({c.units})."
+            key="out_of_range",
+            where=where,
+            name=c.name,
+            value=f"{arr[bad].flat[0]:g}",
+            lo=f"{lo:g}",
+            hi=f"{hi:g}",
+            units=c.units,
         )
 
 

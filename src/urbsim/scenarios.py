@@ -183,11 +183,12 @@ def _syntax_error(where: str, exc: tomllib.TOMLDecodeError, text: str) -> Scenar
     match = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if match:
         line, column = match.groups()
-        detail = f"{message[: match.start()].strip()} (column {column})"
+        detail = message[: match.start()].strip()
     else:
         line = str(max(1, text.count("\n")))
-        detail = re.sub(r"\s*\(at end of document\)", "", message) + " (at the end of the file)"
-    return ScenarioError(f"{where}:{line}: TOML syntax error: {detail}")
+        detail = re.sub(r"\s*\(at end of document\)", "", message)
+        return ScenarioError(key="toml_syntax_end", where=f"{where}:{line}", detail=detail)
+    return ScenarioError(key="toml_syntax", where=f"{where}:{line}", detail=detail, column=column)
 
 
 def _texts(data: dict, key: str, where: str, lines: dict, fallback: str) -> dict[str, str]:
@@ -197,40 +198,43 @@ def _texts(data: dict, key: str, where: str, lines: dict, fallback: str) -> dict
     table = data.get(key)
     at = f"{where}:{lines.get((key,), 1)}"
     if not isinstance(table, dict):
-        raise ScenarioError(
-            f"{at}: missing [{key}] table with 'en' and 'zh' texts (a scenario needs a {key} "
-            "in English and Chinese)"
-        )
+        raise ScenarioError(key="texts_missing", where=at, table=key)
     for lang in LANGUAGES:
         value = table.get(lang)
         if not isinstance(value, str) or not value.strip():
-            raise ScenarioError(f"{at}: [{key}] needs a non-empty {lang!r} text")
+            raise ScenarioError(key="texts_empty", where=at, table=key, language=lang)
     extra = sorted(set(table) - set(LANGUAGES))
     if extra:
         raise ScenarioError(
-            f"{where}:{lines.get((key, extra[0]), 1)}: unknown language {extra[0]!r} in [{key}]; "
-            f"allowed: {', '.join(LANGUAGES)}"
+            key="texts_language",
+            where=f"{where}:{lines.get((key, extra[0]), 1)}",
+            table=key,
+            language=extra[0],
+            allowed=", ".join(LANGUAGES),
         )
     return dict(table)
 
 
 def _check_parameters(params: Any, info: ModelInfo, where: str, lines: dict) -> dict[str, Any]:
     if not isinstance(params, dict):
-        raise ScenarioError(f"{where}: 'parameters' must be a table [parameters]")
+        raise ScenarioError(key="parameters_not_table", where=where)
     seen: dict[str, str] = {}
     for key, value in params.items():
         at = f"{where}:{lines.get(('parameters', key), lines.get(('parameters',), 1))}"
         constant = resolve_name(info, key, at)
         if constant.name in seen:
             raise ParameterError(
-                f"{at}: {key!r} sets {constant.name!r} a second time "
-                f"(first as {seen[constant.name]!r})"
+                key="set_twice", where=at, given=key, name=constant.name, first=seen[constant.name]
             )
         seen[constant.name] = key
         if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
-            shape = "a number or a table { element = number }" if constant.dims else "a number"
             raise ParameterError(
-                f"{at}: {key!r} must be {shape} ({constant.units}); got {short_repr(value)}"
+                key="value_number_or_table" if constant.dims else "value_number",
+                where=at,
+                given=key,
+                name=constant.name,
+                units=constant.units,
+                value=short_repr(value),
             )
         coerce_params(info, {key: value}, n=1, where=at)
     return dict(params)
@@ -265,7 +269,7 @@ def read_scenario(path: Path, info: ModelInfo | None = None) -> Scenario:
         if not stat.S_ISREG(st.st_mode):
             raise ScenarioError(f"{where}: not a regular file; give a .toml scenario file")
         if st.st_size > MAX_SCENARIO_BYTES:
-            raise ScenarioError(_too_large(where, st.st_size))
+            raise _too_large(where, st.st_size)
         with path.open("rb") as fh:
             data = fh.read(MAX_SCENARIO_BYTES + 1)
     except FileNotFoundError:
@@ -275,8 +279,8 @@ def read_scenario(path: Path, info: ModelInfo | None = None) -> Scenario:
     return parse_scenario(data, where, info, path=path)
 
 
-def _too_large(where: str, size: int) -> str:
-    return f"{where}: {size:,} bytes; a scenario file may have at most {MAX_SCENARIO_BYTES:,}"
+def _too_large(where: str, size: int) -> ScenarioError:
+    return ScenarioError(key="too_large_file", where=where, size=size, limit=MAX_SCENARIO_BYTES)
 
 
 def parse_scenario(
@@ -291,21 +295,21 @@ def parse_scenario(
         As :func:`read_scenario`.
     """
     if len(data) > MAX_SCENARIO_BYTES:
-        raise ScenarioError(_too_large(where, len(data)))
+        raise _too_large(where, len(data))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ScenarioError(f"{where}:{line}: not UTF-8 text; save the file as UTF-8") from None
+        raise ScenarioError(key="not_utf8", where=f"{where}:{line}") from None
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(where, exc, text) from None
     except RecursionError:
-        raise ScenarioError(f"{where}: tables or arrays nested too deeply") from None
+        raise ScenarioError(key="too_deep", where=where) from None
     except ValueError:  # tomllib's only other error: an integer of over 4,300 digits
         raise ScenarioError(
-            f"{where}: a number has more than {sys.get_int_max_str_digits():,} digits"
+            key="too_many_digits", where=where, digits=sys.get_int_max_str_digits()
         ) from None
     return _scenario_from(parsed, text, where, info, path)
 
@@ -317,13 +321,15 @@ def _scenario_from(
     for key in data:
         if key not in _TOP_KEYS:
             raise ScenarioError(
-                f"{where}:{lines.get((key,), 1)}: unknown key {key!r}; allowed: "
-                f"{', '.join(_TOP_KEYS)}"
+                key="unknown_key",
+                where=f"{where}:{lines.get((key,), 1)}",
+                given=key,
+                allowed=", ".join(_TOP_KEYS),
             )
     # Only [parameters] is needed: the name defaults to the file's, the titles to the name.
     name = data.get("name", Path(where).stem)
     if not isinstance(name, str) or not name.strip():
-        raise ScenarioError(f'{where}:{lines.get(("name",), 1)}: needs name = "..." (a string)')
+        raise ScenarioError(key="name_not_string", where=f"{where}:{lines.get(('name',), 1)}")
     info = info or model_info()
     return Scenario(
         name=name,

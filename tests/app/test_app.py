@@ -148,13 +148,42 @@ def test_good_upload_round_trips_through_the_download():
     assert again.parameters == scenario.parameters
 
 
-def test_upload_error_is_shown_on_the_page():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["lang"] = "en"
-    at.session_state["upload_error"] = "mine.toml:3: 'x' is outside its range"
-    at.run()
-    shown = text("en", "notices.upload_error", error="mine.toml:3: 'x' is outside its range")
-    assert plain(shown) in [e.value for e in at.error]
+UPLOAD_ERRORS = {
+    "out_of_range": b'[parameters]\n"reward per settler" = 99999\n',
+    "unknown_variable_close": b'[parameters]\n"reward per setler" = 4500\n',
+    "toml_syntax": b'[parameters]\n"reward per settler" = \n',
+    "not_subscripted": b'[parameters]\n"reward per settler" = { urb = 1 }\n',
+}
+#: English words of a sentence (names of constants, which stay in Vensim spelling, aside).
+_ENGLISH = re.compile(r"\b(is|the|must|not|error|outside|unknown|allowed|give|got)\b", re.I)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("kind", list(UPLOAD_ERRORS))
+def test_upload_errors_are_whole_sentences_in_the_page_language(lang, kind):
+    """The core's error, worded in the page's language (it was a Chinese prefix before the
+    English sentence), and the same sentence as ``urbsim run`` gives in English."""
+    from urbsim.i18n import error_text
+
+    with pytest.raises(ScenarioError) as raised:
+        parse_upload(UPLOAD_ERRORS[kind], "bad.toml", model_info())
+    assert raised.value.key == kind
+    at = _start({"lang": lang})
+    at.file_uploader(key="upload").set_value(("bad.toml", UPLOAD_ERRORS[kind], "text/plain")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = [e.value for e in at.error]
+    message = error_text(lang, raised.value)
+    assert shown == [plain(text(lang, "notices.upload_error", error=message))]
+    assert message.startswith("bad.toml:2")
+    if lang == "en":
+        assert message == str(raised.value)
+    else:
+        assert re.search(r"[\u4e00-\u9fff]", message) and not _ENGLISH.search(message), message
+    # the page's language switch rewords the same error
+    other = "en" if lang == "zh" else "zh"
+    at.radio(key="lang").set_value(other).run()
+    expected = text(other, "notices.upload_error", error=error_text(other, raised.value))
+    assert [e.value for e in at.error] == [plain(expected)]
 
 
 def test_only_the_open_tab_is_drawn_and_it_survives_a_language_switch():

@@ -139,3 +139,17 @@ def test_model_documentation_table_speaks_chinese_where_catalogued():
     assert row[text("zh", "model.name")].startswith(text("zh", "levers.reward_per_settler"))
     assert "reward per settler" in row[text("zh", "model.name")]  # the name --set uses
     assert row[text("zh", "model.doc")] == constants_catalogue()["reward_per_settler"]["zh"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"), [("en", "is outside its documented range"), ("zh", "超出模型记载的取值范围")]
+)
+def test_cli_errors_follow_lang(tmp_path, capsys, lang, words):
+    """A scenario error is one line in the command's --lang (exit 2)."""
+    from urbsim.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[parameters]\n"reward per settler" = 99999\n', encoding="utf-8")
+    assert main(["run", "--scenario", str(bad), "--lang", lang]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "bad.toml:2" in err and len(err.strip().splitlines()) == 1

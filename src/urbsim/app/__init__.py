@@ -43,7 +43,7 @@ def _page() -> None:
     from urbsim.app import briefing, pathways, runs, scorecard, sidebar, tabs, widgets
     from urbsim.app.state import plain, to_query
     from urbsim.errors import UrbsimError
-    from urbsim.i18n import text
+    from urbsim.i18n import error_text, text
     from urbsim.posterior import live_posterior
 
     model = runs.get_model()
@@ -62,7 +62,7 @@ def _page() -> None:
     for notice in st.session_state.pop("notices", []):  # once: the URL is rewritten clean
         st.warning(plain(notice), icon=":material/link_off:")
     if st.session_state.get("upload_error"):
-        error = st.session_state["upload_error"]
+        error = error_text(lang, st.session_state["upload_error"])
         st.error(plain(text(lang, "notices.upload_error", error=error)))
 
     key = runs.overrides_key(state.overrides)
@@ -70,7 +70,7 @@ def _page() -> None:
         single, ensemble = runs.live_runs(state.scenario, key, state.seed)
         baseline = runs.case_run(runs.BASELINE, "{}") if runs.BASELINE in presets else None
     except UrbsimError as exc:
-        st.error(plain(text(lang, "app.run_error", error=exc)))
+        st.error(plain(text(lang, "app.run_error", error=error_text(lang, exc))))
         return
     st.session_state["results"] = single
 

@@ -135,8 +135,8 @@ def _on_upload(info: ModelInfo, presets: Mapping[str, Scenario]) -> None:
         return
     try:
         scenario = parse_upload(uploaded.getvalue(), uploaded.name, info)
-    except UrbsimError as exc:
-        st.session_state["upload_error"] = str(exc)
+    except UrbsimError as exc:  # kept whole: the page words it in the language it shows
+        st.session_state["upload_error"] = exc
         st.session_state.pop("uploaded_name", None)  # the note of an earlier file is stale
         return
     st.session_state.pop("upload_error", None)

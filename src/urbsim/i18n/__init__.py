@@ -106,3 +106,32 @@ def constant_unit(lang: str, name: str, units: str) -> str:
     """The unit of a constant as a reader of ``lang`` writes it: the catalogued reading of a
     dimensionless lever ("debt / fiscal capacity"), else the model unit translated."""
     return _constant(name).get(f"unit_{lang}") or unit(lang, units)
+
+
+def error_text(lang: str, exc: Exception) -> str:
+    """The one-line message of ``exc`` in ``lang``: an error with a catalogue key
+    (:class:`urbsim.errors.UrbsimError`) is worded from ``errors.<key>``, with the constant it
+    names (field ``name``) by its name in ``lang`` and its unit as readers of ``lang`` write it;
+    any other error keeps its English text."""
+    key = getattr(exc, "key", None)
+    if key is None:
+        return str(exc)
+    fields = dict(exc.fields)
+    name = fields.get("name")
+    if name is not None:
+        local = constant_name(lang, name)
+        if lang == "en":
+            fields["label"] = repr(name)
+        else:
+            fields["label"] = f"“{name}”" if local == name else f"“{local}”（{name}）"
+            if "units" in fields:
+                fields["units"] = constant_unit(lang, name, fields["units"])
+    if "detail" in fields:  # tomllib's English words
+        fields["detail"] = text_or(lang, f"errors.toml.{slug(fields['detail'])}", fields["detail"])
+    if "got_shape" in fields:
+        fields["got"] = text(lang, "errors.got_shape", shape=fields["got_shape"])
+    message = text(lang, f"errors.{key}", **fields)
+    where = exc.where
+    if not where:
+        return message
+    return f"{where}：{message}" if lang == "zh" else f"{where}: {message}"
