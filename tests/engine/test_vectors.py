@@ -100,3 +100,12 @@ def test_invert_matrix_per_run():
     inv = H["_vinv"](m)
     for r in range(5):
         np.testing.assert_allclose(inv[..., r], np.linalg.inv(m[..., r]), rtol=1e-13)
+
+
+def test_vector_select_error_actions_are_refused_on_jax():
+    jnp = pytest.importorskip("jax.numpy", reason="the optional JAX backend is not installed")
+    from urbsim.errors import UnsupportedFeature
+
+    zero = jnp.zeros((3, 1))
+    with pytest.raises(UnsupportedFeature, match="numpy backend only"):
+        vectors.helpers(jnp)["_vselect"](zero, zero, 0.0, 0, 1, (0,))

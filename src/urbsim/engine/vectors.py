@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from urbsim.errors import ModelError
+from urbsim.errors import ModelError, UnsupportedFeature
 
 from .expressions import TIME, E, align, num, union_dims
 
@@ -61,6 +61,10 @@ def helpers(xp) -> dict:
         numerical_action and error_action (whole numbers fixed at compile time)."""
         zero = sel == 0
         zeros = xp.all(zero, axis=axes)
+        if error and xp is not np:  # a traced (jitted) step cannot stop on a value
+            raise UnsupportedFeature(
+                "VECTOR SELECT with an error action runs on the numpy backend only"
+            )
         if error in (1, 3) and bool(xp.any(zeros)):
             raise ModelError("VECTOR SELECT: all values of the selection array are 0")
         if error in (2, 3) and bool(xp.any(xp.sum(~zero, axis=axes) > 1)):
