@@ -25,6 +25,9 @@ FUNCTIONS = (
     "INTEGER", "MODULO", "IF", "LOOKUP", "WITH", "SIN", "COS", "TAN", "ARCSIN", "ARCCOS",
     "ARCTAN", "LOG", "QUANTUM", "POWER", "PULSE TRAIN", "PI", "ELMCOUNT", "GAME", "ACTIVE",
 )  # fmt: skip
+# PySD functions the engine runs in its array code only (vectors.py, allocation.py): a model
+# drawing them runs on the numpy and JAX paths (test_differential.py)
+ARRAY_FUNCTIONS = ("SORT ORDER", "RANK", "REORDER", "SELECT", "ALLOCATE")
 CMP = ("<", "<=", ">", ">=", "=", "<>")
 
 
@@ -164,7 +167,30 @@ class _Builder:
             "GAME": lambda: f"GAME({e()})",
             "ACTIVE": lambda: f"ACTIVE INITIAL({e()}, {self.constant_scope(e)})",
         }
+        if f in ARRAY_FUNCTIONS:
+            return self.array_call(f if over else "SELECT", over, depth)
         return table[f]()
+
+    def array_call(self, f: str, over: bool, depth: int) -> str:
+        """A VECTOR or ALLOCATE function over ``Dim`` (VECTOR SELECT, a number, also where
+        the equation is not over ``Dim``)."""
+        vec = lambda: self.vector(True, self.expr(True, depth))  # noqa: E731
+        sign = lit(self.draw(st.sampled_from((1.0, -1.0))))
+        if f == "SELECT":
+            action = self.draw(st.sampled_from((0, 1, 2, 3, 4, 6, 7, 8, 9, 10)))
+            name = self.draw(st.sampled_from(self.arrays)) if self.arrays else "k vec"
+            text = f"VECTOR SELECT(k vec[Dim!], {name}[Dim!], {self.number()}, {action}, 0)"
+            return text if not over else f"{text} + k vec[Dim]"
+        if f == "ALLOCATE":
+            text = (
+                f"ALLOCATE BY PRIORITY(ABS({vec()}), {vec()}, ELMCOUNT(Dim), "
+                f"{lit(self.draw(st.sampled_from((0.5, 1.0, 3.0))))}, ABS({self.expr(False, 0)}))"
+            )
+        elif f == "REORDER":
+            text = f"VECTOR REORDER({vec()}, VECTOR SORT ORDER({vec()}, {sign}))"
+        else:
+            text = f"VECTOR {f}({vec()}, {sign})"
+        return text
 
     # -- definitions -----------------------------------------------------------------------
     def vector(self, over: bool, text: str) -> str:

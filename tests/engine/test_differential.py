@@ -17,7 +17,7 @@ import numpy as np
 from _compare import compare, pysd_run
 from _paths import assert_same, run
 from hypothesis import HealthCheck, Phase, given, note, reject, settings
-from modelgen import FUNCTIONS, models
+from modelgen import ARRAY_FUNCTIONS, FUNCTIONS, models
 
 from urbsim.engine import compile_model, native
 
@@ -34,7 +34,8 @@ def paths() -> list[str]:
 
 
 def check_model(text: str, tmp) -> None:
-    """Assert the model ``text`` gives PySD's numbers on every path."""
+    """Assert the model ``text`` gives PySD's numbers on every path that runs it (the numpy
+    path alone, and JAX, for the VECTOR and ALLOCATE functions)."""
     note(text)
     mdl = tmp / "generated.mdl"
     mdl.write_text(text, encoding="utf-8")
@@ -46,8 +47,10 @@ def check_model(text: str, tmp) -> None:
             note(f"PySD fails: {type(err).__name__}: {err}")
             reject()
     cm = compile_model(mdl)
+    array_only = "VECTOR " in text or "ALLOCATE " in text
+    assert (cm.scalar_source() is None) == array_only
     ref = None
-    for path in paths():
+    for path in ["numpy"] if array_only else paths():
         out = run(cm, path)
         assert compare(cm, out, df) > 0, path
         if ref is None:
@@ -62,14 +65,22 @@ def check_model(text: str, tmp) -> None:
         assert_same(ref, out)
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=not RANDOM,
-    # shrinking reruns PySD and gcc hundreds of times: only the long run shrinks
-    phases=tuple(Phase) if RANDOM else (Phase.explicit, Phase.reuse, Phase.generate),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+# shrinking reruns PySD and gcc hundreds of times: only the long run shrinks
+COMMON = {
+    "deadline": None,
+    "derandomize": not RANDOM,
+    "phases": tuple(Phase) if RANDOM else (Phase.explicit, Phase.reuse, Phase.generate),
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+}
+
+
+@settings(max_examples=EXAMPLES, **COMMON)
 @given(text=models(functions=FUNCTIONS))
 def test_random_models_equal_pysd_on_every_path(text, tmp_path_factory):
+    check_model(text, tmp_path_factory.mktemp("diff"))
+
+
+@settings(max_examples=max(EXAMPLES // 2, 1), **COMMON)
+@given(text=models(functions=FUNCTIONS + ARRAY_FUNCTIONS))
+def test_random_models_with_vector_functions_equal_pysd(text, tmp_path_factory):
     check_model(text, tmp_path_factory.mktemp("diff"))
