@@ -189,22 +189,38 @@ def test_service_adequacy_is_drawn_as_lines_without_stacked_bands(plan_run, smal
     )
 
 
-def test_tornado_labels_every_bar_when_rendered():
-    """Vega-Lite drops axis labels it thinks overlap; rendered to SVG, all 15 names remain."""
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_tornado_labels_every_bar_when_rendered(lang):
+    """Vega-Lite hides axis labels it thinks overlap (``opacity="0"`` in the SVG); rendered,
+    every one of the app's 15 bars shows its name (the real lever and assumption names, in both
+    languages)."""
+    import html
     import json
+    import re
 
     import pandas as pd
     import vl_convert as vlc
 
-    names = [f"assumption number {k:02d}" for k in range(15)]
+    from urbsim.app.compute import sensitivity_factors
+    from urbsim.i18n import constant_name
+    from urbsim.mdlinfo import model_info
+
+    factors = sensitivity_factors(model_info())[:15]
+    assert len(factors) == 15
+    names = [constant_name(lang, c.name) for c, _ in factors]
     frame = pd.DataFrame(
         {
             "name": names,
             "low": [-(k + 1) * 0.01 for k in range(15)],
             "high": [(k + 1) * 0.02 for k in range(15)],
-            "kind": ["lever"] * 7 + ["assumption"] * 8,
+            "kind": [text(lang, f"sensitivity.{kind}") for _, kind in factors],
         }
     )
-    chart = tornado_chart(frame, "en", year=2025, unit_text="pp").properties(width=500)
+    chart = tornado_chart(frame, lang, year=2025, unit_text="pp").properties(width=500)
     svg = vlc.vegalite_to_svg(json.dumps(chart.to_dict()))
-    assert all(name in svg for name in names)
+    shown = {
+        m.group(2)
+        for m in re.finditer(r"<text([^>]*)>([^<]*)</text>", svg)
+        if 'opacity="0"' not in m.group(1)
+    }
+    assert [n for n in names if html.escape(n, quote=False) not in shown] == []
