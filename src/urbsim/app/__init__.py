@@ -40,7 +40,7 @@ def _page() -> None:
     import streamlit as st
 
     from urbsim import export
-    from urbsim.app import briefing, pathways, runs, scorecard, sidebar, tabs, widgets
+    from urbsim.app import briefing, runs, scorecard, sidebar, tabs, widgets
     from urbsim.app.state import plain, to_query
     from urbsim.errors import UrbsimError
     from urbsim.i18n import error_text, text
@@ -101,8 +101,15 @@ def _page() -> None:
         "charts": lambda: tabs.render_charts(cases, ensemble, view),
         "compare": lambda: tabs.render_compare(presets, single, view),
         "sensitivity": lambda: tabs.render_sensitivity(info, (state.scenario, key), lang),
-        "pathways": lambda: pathways.render(model, scenario, lang),
+        "pathways": lambda: _pathways(model, scenario, lang),
         "model": lambda: tabs.render_model(info, lang),
     }
     with containers[SECTIONS.index(section)]:
         draw[section]()
+
+
+def _pathways(model, scenario, lang: str) -> None:
+    """The "what it takes" tab; its search (SciPy's optimizer) is imported only when opened."""
+    from urbsim.app import pathways
+
+    pathways.render(model, scenario, lang)

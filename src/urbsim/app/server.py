@@ -14,13 +14,15 @@ import time
 
 
 def warm() -> float:
-    """Import the page's modules, compile the model and run the default page's ensemble and
-    sensitivity batch once (native kernels loaded, numpy and Altair warmed); returns seconds."""
+    """Import the page's modules, compile the model and run the default page's ensemble,
+    baseline and sensitivity batch once (native kernels loaded, numpy and Altair warmed, the
+    scorecard and every chart layout built in both languages); returns seconds."""
     start = time.perf_counter()
     import altair  # noqa: F401
     import streamlit  # noqa: F401
 
-    from urbsim.app import runs, scorecard, sidebar, tabs  # noqa: F401
+    from urbsim.app import briefing, runs, scorecard, sidebar, tabs  # noqa: F401
+    from urbsim.app.compute import scorecard_table
     from urbsim.app.state import DEFAULT_SEED
     from urbsim.charts import CHARTS, chart_data, time_spec
 
@@ -32,9 +34,15 @@ def warm() -> float:
     runs.tornado_runs(default, key)
     if runs.BASELINE in presets:
         runs.case_run(runs.BASELINE, key)
+    score = runs.scorecard_frame(single, ensemble)
     for lang in ("zh", "en"):  # the chart layouts are cached per language
+        scorecard_table(score, lang)
         for chart in CHARTS.values():
             time_spec(chart, chart_data(chart, {"": single}, lang, ensemble=ensemble), lang)
+    # the other tabs' modules (the what-it-takes search imports SciPy's optimizer, ~0.5 s),
+    # so that opening them later is quick; the first screen does not import them
+    from urbsim.app import pathways  # noqa: F401
+
     return time.perf_counter() - start
 
 
