@@ -84,16 +84,16 @@ def pysd_seconds(mdl: Path) -> float:
         return time.perf_counter() - t
 
 
-def median_ms(fn, reps=200, rounds=7) -> float:
-    """Median over ``rounds`` of the mean time of ``reps`` calls, in ms."""
-    fn()
+def median_ms(fn, reps: int) -> float:
+    """Median of ``reps`` calls of ``fn``, each timed alone, in ms (on a shared machine the
+    median of single calls leaves out the calls another process interrupted)."""
+    fn()  # warm the code caches (and compile a kernel not yet built)
     ts = []
-    for _ in range(rounds):
+    for _ in range(reps):
         t = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        ts.append((time.perf_counter() - t) / reps * 1e3)
-    return float(np.median(ts))
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts)) * 1e3
 
 
 def single_through_model(mdl: Path, outs, pysd_s, steps: int) -> dict[str, float]:
@@ -106,8 +106,8 @@ def single_through_model(mdl: Path, outs, pysd_s, steps: int) -> dict[str, float
         ("Model.simulate", lambda: model.simulate(outputs=outs)),
         ("Model.run", lambda: model.run(outputs=outs)),
     ):
-        ms = out[label] = median_ms(fn)
-        line = f"N=1 {label:>14} ({model.engine_path}): {ms:.3f} ms per run (median of 7x200)"
+        ms = out[label] = median_ms(fn, 1000)
+        line = f"N=1 {label:>14} ({model.engine_path}): {ms:.3f} ms per run (median of 1000)"
         line += f"  {ms * 1e6 / steps:,.0f} ns/step-run"
         if pysd_s:
             line += f"  ({pysd_s * 1e3 / ms:,.0f}x PySD)"
@@ -222,22 +222,12 @@ def main(argv=None):
     scalar_ok = cm.scalar_source(outs) is not None
     print(f"scalar path: {'yes' if scalar_ok else 'not available for this model'}")
 
-    def n1(outputs, reps):
-        """Median seconds of one N = 1 run (the machine may be shared: median, not mean)."""
-        cm.simulate(n=1, outputs=outputs)  # warm the code caches
-        ts = []
-        for _ in range(reps):
-            t = time.perf_counter()
-            cm.simulate(n=1, outputs=outputs)
-            ts.append(time.perf_counter() - t)
-        return float(np.median(ts))
-
     cases = [(p, "5 outputs", outs) for p in [*paths, *(["scalar"] if scalar_ok else []), "numpy"]]
     cases += [(p, "all outputs", None) for p in paths[:1]]
     for path, label, outputs in cases:
         use(path)
-        reps = 200 if path.startswith("native") else 9
-        s1 = n1(outputs, reps)
+        reps = 1000 if path.startswith("native") else 9
+        s1 = median_ms(lambda outputs=outputs: cm.simulate(n=1, outputs=outputs), reps) / 1e3
         line = f"N=1 {path:>12}, {label:<11}: {s1 * 1e3:7.3f} ms per run (median of {reps})"
         line += f"  {s1 * 1e9 / steps:>9,.0f} ns/step-run"
         if pysd_s:
