@@ -147,6 +147,22 @@ def test_lookups_shared_by_every_run_reproduce_the_scalar_code(path, spread):
     )
 
 
+def test_default_lanes_follow_the_maths_and_the_cpu():
+    """8 runs per value with vector maths where the CPU has AVX-512 (glibc's 8-run maths on
+    x86-64 Linux), else 4; the C library's maths (lane by lane) always 4."""
+    avx512 = sys.platform.startswith("linux") and platform.machine() == "x86_64"
+    avx512 = avx512 and " avx512f" in Path("/proc/cpuinfo").read_text()
+    avx512 = avx512 and native.ctypes.util.find_library("mvec") is not None
+    cm = compile_model(PROBES / "smooth.mdl")
+    ids = list(cm._output_plan(None)[1])
+    for maths, lanes in (("native", 8 if avx512 else 4), ("native-exact", 4)):
+        run(cm, maths, n=9)
+        cm.native_vector_math = maths == "native"
+        assert cm._native_kernel(ids).lanes == lanes, maths
+    cm.native_lanes = 2  # set by the user: whatever the maths
+    assert cm._native_kernel(ids).lanes == 2
+
+
 def test_taken_division_by_zero_gives_numpys_inf(tmp_path):
     assert_taken_division_by_zero_as_numpy(tmp_path, "native")
 

@@ -4,8 +4,9 @@ The numpy backend pays for ~730 array operations per time step (temporaries, cal
 the scalar backend pays Python's interpreter per float operation. Both are the same program:
 :mod:`scalar` has already unrolled every array statement into straight-line float code, one
 local per element. This module translates *that* source (its :mod:`ast`) into a C function
-``urbsim_run`` in which every local is a vector of ``LANES`` runs (GCC/Clang vector
-extensions: one AVX2 register of float64), compiles it with the machine's C compiler
+``urbsim_run`` in which every local is a vector of several runs (GCC/Clang vector
+extensions: 8 runs, one AVX-512 register of float64, where the CPU has AVX-512, else 4; 1
+for a single run), compiles it with the machine's C compiler
 (``$CC``, else ``cc``, ``gcc``, ``clang``, else the ``ziglang`` package) and calls it with
 ``ctypes``, which releases the GIL, on several threads. The shared library is cached under
 :func:`urbsim.cache.subdir` keyed by the sha256 of the C text, the compiler, the flags and
@@ -14,9 +15,11 @@ checked before each load (:mod:`urbsim.cache`).
 
 Numerics: element-wise IEEE operations are exact in SIMD; branches evaluate both sides and
 select per lane; no fused multiply-add, no fast-math. ``exp``/``log``/``pow`` are, by default
-on x86-64 Linux with AVX2, glibc's vector maths (libmvec: four runs per call, each lane
-computed from its own argument alone, a few ulp at most), which halves their cost; the
-results then stay within 1e-12 of the scalar code's (tested on every probe and the model).
+on x86-64 Linux with AVX2, glibc's vector maths (libmvec: 4 or 8 runs per call, each lane
+computed from its own argument alone, a few ulp at most; ``pow`` as ``exp(b log a)`` where
+the base is positive), which halves their cost; a single run's 1-lane kernel calls the same
+functions with the run in every lane, so it gets the batch's numbers. The results stay
+within 1e-12 of the scalar code's (tested on every probe and the model).
 Elsewhere, or with ``vector_math=False``, they are the C library's, called per lane as
 Python's :mod:`math` calls them, and every lane reproduces the scalar backend's numbers bit
 for bit (tested). Where Python raises (x/0, ``log(0)``), C yields inf/NaN as numpy does.

@@ -1,0 +1,108 @@
+"""Time variants of the native kernel against each other, interleaved in one process.
+
+    python bench/kernel_variants.py [--model PATH] [--n 10000] [--rounds 5] [--only NAME ...]
+
+Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
+vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane instead of vector
+selections, the C library's maths (exact) with 4 or 8 lanes. The variants run in turn, round
+after round, so that a shared machine's load falls on all of them alike; the medians are
+printed with the best of the rounds (the least disturbed) and the load average. Figures are
+printed, never asserted. Compiling each variant once takes 5-25 s (cached per machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from urbsim.engine import compile_model, native  # noqa: E402
+
+CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+# name: (lanes, vector maths, C text edit, lookup points chosen by selections if not default)
+VARIANTS = {
+    "default (8 lanes where AVX-512)": (None, True, None, None),
+    "4 lanes": (4, True, None, None),
+    "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None),
+    "lookups by loads": (None, True, None, 0),
+    "exact maths, 4 lanes": (4, False, None, None),
+    "exact maths, 8 lanes": (8, False, None, None),
+}
+
+
+def variant(mdl: Path, lanes, vector_math: bool, edit, select):
+    """A compiled model whose kernel is built with one choice changed."""
+    translate, select0 = native.translate, native.SELECT_POINTS
+
+    def edited(*args, **kw):
+        text = translate(*args, **kw)
+        return text.replace(*edit) if edit else text
+
+    cm = compile_model(mdl)
+    cm.native_lanes, cm.native_vector_math = lanes, vector_math
+    native.translate = edited
+    native.SELECT_POINTS = select0 if select is None else select
+    try:
+        cm.simulate(n=16, outputs=outputs(cm))  # builds (or loads) the kernel now
+    finally:
+        native.translate, native.SELECT_POINTS = translate, select0
+    return cm
+
+
+def outputs(cm) -> list[str]:
+    stocks = [n for n, v in cm.variables.items() if v.kind == "stateful"]
+    aux = [n for n, v in cm.variables.items() if v.kind == "auxiliary"]
+    return (stocks[:3] + aux[-2:])[:5]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", type=Path, default=ROOT / "model" / "urbsim.mdl")
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", nargs="*", default=None, help="variants to time besides the default")
+    a = ap.parse_args(argv)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} cpus={os.cpu_count()} load {os.getloadavg()}")
+    models = {}
+    for k, (name, spec) in enumerate(VARIANTS.items()):
+        if k and a.only is not None and name not in a.only:
+            continue
+        t = time.perf_counter()
+        models[name] = variant(a.model, *spec)
+        print(f"{name}: {models[name].native_status} ({time.perf_counter() - t:.1f} s)")
+    cm0 = next(iter(models.values()))
+    rng = np.random.default_rng(1)
+    params = {
+        k: v * rng.uniform(0.8, 1.2, size=(a.n, *v.shape))
+        for k, v in cm0.constants.items()
+        if k not in CONTROL
+    }
+    c = cm0.constants
+    steps = round(float((c["FINAL TIME"] - c["INITIAL TIME"]) / c["TIME STEP"]))
+    secs = {name: [] for name in models}
+    for _ in range(a.rounds):
+        for name, cm in models.items():
+            t = time.perf_counter()
+            cm.simulate(params, n=a.n, outputs=outputs(cm))
+            secs[name].append(time.perf_counter() - t)
+    first = secs[next(iter(models))]
+    base, base_best = a.n / np.median(first), a.n / min(first)
+    for name, s in secs.items():
+        rate, best = a.n / np.median(s), a.n / min(s)
+        print(
+            f"{name:<32} {rate:>9,.0f} runs/s  {1e9 / rate / steps:>6,.0f} ns/step-run  "
+            f"{rate / base - 1:+.0%} vs default; best of {a.rounds} {best:,.0f} runs/s "
+            f"({best / base_best - 1:+.0%}), worst {a.n / max(s):,.0f}"
+        )
+    print(f"# end: load {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
