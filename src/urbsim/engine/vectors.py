@@ -74,8 +74,8 @@ def helpers(xp) -> dict:
         elif action == 5:  # PySD (and Vensim): expression ^ selection
             arr = ex**sel
         else:
-            arr = ex + 0.0 * sel
-        arr = xp.where(zero, xp.nan, arr)
+            arr = ex
+        arr = xp.where(zero, xp.nan, arr)  # broadcast to the selection's shape too
         ok = ~xp.isnan(arr)  # xarray's skipna: NaN values of the expression are skipped too
         count = xp.sum(ok, axis=axes)
         if action in _SELECT_SUM:
