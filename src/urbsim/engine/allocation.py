@@ -98,7 +98,10 @@ def _columns(req, pri, wid, supply):
     sup = np.where(live, supply, 0.0)
     cols = np.arange(ncol)
     with np.errstate(all="ignore"):
-        for _ in range(4 * m + 4):  # each step starts or fills a target, or ends the supply
+        # each step starts or fills a target, or ends the supply: 2 m steps in exact
+        # arithmetic; PySD loops until the supply is spent, so a column still open long after
+        # that is an error rather than numbers that could differ from PySD's
+        for _ in range(16 * m + 16):
             if not live.any():
                 break
             slopes = r * active
@@ -115,6 +118,8 @@ def _columns(req, pri, wid, supply):
             active = np.where(full & (out == r), False, active)
             sup = np.where(live, sup - dx, sup)
             live = live & (sup > 0)
+    if live.any():
+        raise ModelError("ALLOCATE BY PRIORITY: the supply was not spent after 16 steps per target")
     inverse = np.argsort(order, axis=0)
     return np.take_along_axis(out, inverse, axis=0)
 
