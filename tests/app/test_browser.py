@@ -243,3 +243,28 @@ def test_a_failed_upload_clears_the_note_of_the_previous_one(server, browser):
     page.get_by_text("bad.toml:2:").first.wait_for(timeout=60_000)
     _wait_for_app(page)
     assert page.get_by_text(text("en", "sidebar.uploaded", name="mine")).count() == 0
+
+
+def test_tabs_are_drawn_when_opened_and_kept_across_languages(server, browser):
+    """Only the open tab is drawn; a tab picked in English stays open in Chinese; the compare
+    tab's chart choice (a fragment) redraws its chart without a page rerun."""
+    from urbsim.charts import CHARTS
+    from urbsim.i18n import text
+
+    page = browser.new_page(viewport={"width": 1500, "height": 2200})
+    page.goto(f"{server}/?lang=en")
+    _wait_for_app(page)
+    charts = page.locator("[data-testid='stVegaLiteChart']")
+    assert charts.count() == len(CHARTS)
+    page.get_by_role("tab", name=text("en", "tabs.compare")).click()
+    page.get_by_text(text("en", "compare.header")).wait_for(timeout=60_000)
+    _wait_for_app(page)
+    assert charts.count() == 1  # the compare chart only
+    title = text("en", "charts.debt_ratio.title")
+    page.get_by_role("combobox", name=text("en", "compare.chart"), exact=True).click()
+    page.get_by_role("option", name=title, exact=True).click()
+    page.locator("[data-testid='stVegaLiteChart']", has_text=title).wait_for(timeout=60_000)
+    _language(page, "中文", text("zh", "sidebar.scenario"))
+    page.get_by_text(text("zh", "compare.header")).wait_for(timeout=60_000)
+    assert page.get_by_role("tab", selected=True).inner_text() == text("zh", "tabs.compare")
+    page.screenshot(path=str(ARTIFACTS / "app-compare-zh.png"))

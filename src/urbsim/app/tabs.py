@@ -1,7 +1,9 @@
 """The main view's tabs: charts, compare, sensitivity, model.
 
 Each function draws one tab from run results handed in by :mod:`urbsim.app`; none of them runs
-the model except through the cached functions of :mod:`urbsim.app.runs`.
+the model except through the cached functions of :mod:`urbsim.app.runs`. The parts with their
+own widgets (the download row, the compare, sensitivity and model tabs) are fragments: using
+those widgets reruns that part only, not the page.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class View:
         return cls(lang, None if county_type == ALL_TYPES else county_type, stamp)
 
 
+@st.fragment
 def _downloads(charts: Mapping[str, ChartData], view: View) -> None:
     """One row for every chart's files: which chart, then PNG, SVG, CSV and Excel buttons (the
     files are made only when a button is clicked). One row instead of one per chart keeps a
@@ -149,6 +152,7 @@ def compare_table(a: xr.Dataset, b: xr.Dataset, lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@st.fragment
 def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: View) -> None:
     """Two scenarios (presets or the current levers) side by side with their differences.
 
@@ -207,6 +211,7 @@ def tornado_frame(
     return frame[["name", "kind", "low", "high"]]
 
 
+@st.fragment
 def render_sensitivity(info: ModelInfo, current: tuple[str, str], lang: str) -> None:
     """Tornado charts of the county-town share in 2025 and 2030 (one batched run, cached)."""
     st.subheader(text(lang, "sensitivity.header"))
@@ -257,6 +262,7 @@ def variables_table(info: ModelInfo, lang: str, query: str = "") -> pd.DataFrame
     return frame
 
 
+@st.fragment
 def render_model(info: ModelInfo, lang: str) -> None:
     """The stock-flow diagram (overview or one sector) and the searchable documentation."""
     st.subheader(text(lang, "model.header"))
