@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from _paths import (
     run,
 )
 
-from urbsim.engine import compile_model, native
+from urbsim.engine import cemit, compile_model, ir, native
 from urbsim.errors import ModelError
 
 pytestmark = pytest.mark.usefixtures("_compiler")
@@ -274,9 +275,19 @@ def test_without_libmvec_the_c_library_maths_build_runs(monkeypatch, tmp_path):
         assert_same(run(cm, "scalar", n=3), got, rtol=0.0)
 
 
-def test_c_source_does_not_depend_on_the_models_names(tmp_path):
-    """No text from the model file reaches the C source: renaming every variable of a model
-    leaves the C text identical (identifiers are generated, numbers are hex literals)."""
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+
+
+def _c_source(cm) -> str:
+    """The C code of every default output of ``cm``."""
+    ids = list(cm._output_plan(None)[1])
+    return native.translate(cm._scalar_function(ids)[-1])
+
+
+def test_c_code_does_not_depend_on_the_models_names(tmp_path):
+    """No text from the model file reaches the C code: renaming every variable of a model
+    leaves the C text outside comments identical (identifiers are generated, numbers are hex
+    literals); the names appear only in comments, one per assigned element."""
     text = (
         "{UTF-8}\n"
         'rate = 0.1 ~~|\n"system(rm -rf /)" = rate * 2 * "f(x)"(Time) ~~|\n'
@@ -293,15 +304,48 @@ def test_c_source_does_not_depend_on_the_models_names(tmp_path):
         mdl = tmp_path / f"m{k}.mdl"
         mdl.write_text(body, encoding="utf-8")
         cm = compile_model(mdl)
-        out = cm._node("Level" if k else "Stock", "output").id
-        _, layout, _, cols, _, src = cm._scalar_function([out])
-        sources.append(native.translate(src, layout, np.diff(cols).tolist(), cm._p))
+        sources.append(_c_source(cm))
         assert_same(run(cm, "numpy"), run(cm, "native"))
-    assert "system" not in sources[0] and "rm -rf" not in sources[0]
-    assert "rate" not in sources[0] and "Stock" not in sources[0]
-    assert sources[0] == sources[1]
+    code = [_COMMENT.sub("", s) for s in sources]
+    assert "system" not in code[0] and "rm -rf" not in code[0]
+    assert "rate" not in code[0] and "Stock" not in code[0]
+    assert code[0] == code[1]
+    assert '/* "system(rm -rf /)" */' in sources[0] and "/* beta */" in sources[1]
+    assert "/* Stock */" in sources[0] and "/* Level */" in sources[1]
+
+
+def test_a_hostile_name_cannot_end_its_comment(tmp_path):
+    """A Vensim name holding ``*/`` and a backslash stays inside its comment: the C code is
+    the same as with a plain name, and the kernel computes numpy's numbers."""
+    hostile = '"x */ int evil = 1; /* \\ y"'
+    text = (
+        "{UTF-8}\nSide: a, b ~~|\nrate = 0.1 ~~|\nNAME = rate * 2 ~~|\n"
+        "Stock[Side] = INTEG(NAME, 1) ~~|\n"
+        "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 1 ~~|\nTIME STEP = 0.5 ~~|\n"
+    )
+    sources = []
+    for k, name in enumerate(("plain", hostile)):
+        body = text.replace("NAME", name)
+        mdl = tmp_path / f"m{k}.mdl"
+        mdl.write_text(body, encoding="utf-8")
+        cm = compile_model(mdl)
+        sources.append(_c_source(cm))
+        assert_same(run(cm, "numpy"), run(cm, "native"))
+    assert "evil" in sources[1]
+    code = [_COMMENT.sub("", s) for s in sources]
+    assert code[0] == code[1] and "evil" not in code[1]
+    for line in sources[1].splitlines():
+        if "evil" in line:
+            assert line.count("/*") == 1 and line.rstrip().endswith("*/"), line
+            assert "\\" not in line and "??" not in line, line
+
+
+def test_comment_text_removes_what_could_end_a_comment():
+    assert ir.comment_text("a */ b /* c \\ d ??/ e\nf\x00") == "a   b   c   d  / e?f?"
+    for text in ("*/", "**//", "*/*/", "?\\?/"):
+        assert "*/" not in ir.comment_text(text) and "\\" not in ir.comment_text(text)
 
 
 def test_unknown_construct_raises_not_native():
     with pytest.raises(native.NotNative, match="statement"):
-        native.translate("def _sim1(P, T, REC):\n    import os\n", [], [], None)
+        cemit.CEmitter({}, ir.NameTable()).stmts([object()])

@@ -16,8 +16,7 @@ from _paths import (
     run,
 )
 
-from urbsim.engine import compile_model
-from urbsim.engine import scalar as scalar_mod
+from urbsim.engine import compile_model, lower
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
@@ -75,7 +74,7 @@ def test_dispatch_threshold_cache_and_fallback(monkeypatch):
     cm.simulate(n=1)
     assert next(iter(cm._scalar_cache.values())) is fn, "scalar code is cached per outputs"
     # something the scalar generator cannot express: the model keeps the numpy backend
-    monkeypatch.setattr(scalar_mod, "MAX_ELEMENTS", 1)
+    monkeypatch.setattr(lower, "MAX_ELEMENTS", 1)
     cm2 = compile_model(PROBES / "subscripts.mdl")
     cm2.native = False
     assert cm2.scalar_source() is None

@@ -1069,10 +1069,12 @@ class CompiledModel:
             return self._scalar_cache[key]
         p = self._p
         try:
-            src, layout, widths = scalar_mod.generate_scalar(p, list(out_ids), plan(p, key), num)
+            prog, src = scalar_mod.generate_scalar(p, list(out_ids), plan(p, key))
         except (scalar_mod.NotScalar, RecursionError):  # RecursionError: a 1000-term sum
             self._scalar_cache[key] = None
             return None
+        layout = [(q.kind, q.nid) for q in prog.params]
+        widths = prog.widths
         ns = scalar_mod.namespace(p)
         exec(compile(src, f"<urbsim-scalar:{p.path_name}>", "exec"), ns)  # noqa: S102
         defaults = {}
@@ -1081,7 +1083,7 @@ class CompiledModel:
             defaults[i] = self._scalar_values(nd, nd.value if kind == "const" else nd.y, 0)
         cols = np.cumsum([0, *widths])
         shapes = [p.sizes(p.nodes[i].dims) for i in out_ids]
-        fn = (ns["_sim1"], layout, defaults, cols, shapes, src)
+        fn = (ns["_sim1"], layout, defaults, cols, shapes, src, prog)
         self._scalar_cache[key] = fn
         return fn
 
@@ -1108,9 +1110,8 @@ class CompiledModel:
         scalar = self._scalar_function(out_ids)
         if scalar is None:
             raise native_mod.NotNative("the program has no scalar form")
-        _, layout, _, cols, _, src = scalar
-        widths = np.diff(cols).tolist()
-        return native_mod.translate(src, layout, widths, self._p, lanes, maths), layout
+        layout, prog = scalar[1], scalar[-1]
+        return native_mod.translate(prog, lanes, maths), layout
 
     def _build_native(self, out_ids, vector_math, lanes, maths):
         try:
@@ -1138,7 +1139,7 @@ class CompiledModel:
 
     def _run_scalar(self, scalar, values, n, r, outs, run_block) -> bool:
         """Run ``r`` through the scalar code; True if it had to be rerun with numpy."""
-        fn, layout, defaults, cols, shapes, _ = scalar
+        fn, layout, defaults, cols, shapes = scalar[:5]
         P = []
         for _, i in layout:
             v = values.get(i)
@@ -1164,7 +1165,7 @@ class CompiledModel:
             if nd.kind not in ("const", "control", "lookup") and nd.id not in ids:
                 ids.append(nd.id)
         fn = self._scalar_function(ids)
-        return None if fn is None else fn[-1]
+        return None if fn is None else fn[5]
 
     def native_source(self, outputs: Sequence[str] | None = None, single: bool = False):
         """The C text of the kernel for ``outputs`` (``single``: the 1-lane kernel of single

@@ -1,10 +1,10 @@
-"""Native path: the scalar program translated to C with SIMD over runs, compiled once.
+"""Native path: the element-level IR printed as C with SIMD over runs, compiled once.
 
 The numpy backend pays for ~730 array operations per time step (temporaries, call overhead);
 the scalar backend pays Python's interpreter per float operation. Both are the same program:
-:mod:`scalar` has already unrolled every array statement into straight-line float code, one
-local per element. This module translates *that* source (its :mod:`ast`) into a C function
-``urbsim_run`` in which every local is a vector of several runs (GCC/Clang vector
+:mod:`lower` unrolls every array statement into the element-level IR (:mod:`ir`), one
+variable per element. :func:`translate` prints that IR (through :mod:`cemit`) as a C function
+``urbsim_run`` in which every variable is a vector of several runs (GCC/Clang vector
 extensions: 8 runs, one AVX-512 register of float64, where the CPU has AVX-512, else 4; 1
 for a single run), compiles it with the machine's C compiler
 (``$CC``, else ``cc``, ``gcc``, ``clang``, else the ``ziglang`` package) and calls it with
@@ -26,22 +26,20 @@ for bit (tested). Where Python raises (x/0, ``log(0)``), C yields inf/NaN as num
 Python's float ``%`` (floor modulo) and ``np.round`` (half to even) are replicated by
 ``u_mod`` and ``nearbyint``.
 
-Safety: the C text is produced from the scalar source, which contains only generated
-identifiers (prefixed ``u_`` here, so they cannot collide with C or libm names), numbers
-(emitted as exact hexadecimal float literals) and the helper names of :mod:`scalar`; only
-the node types handled below are accepted, anything else raises :class:`NotNative` and the
-model keeps the numpy/scalar backends. Nothing from the model file reaches the C text.
+Safety: the C text is printed from the IR, whose nodes hold only generated identifiers
+(prefixed ``u_`` here, so they cannot collide with C or libm names), numbers (emitted as exact
+hexadecimal float literals) and whitelisted operators and functions; anything else raises
+:class:`NotNative` and the model keeps the numpy/scalar backends. The model's names appear
+only in comments, with anything that could end a comment removed (:func:`ir.comment_text`).
 """
 
 from __future__ import annotations
 
-import ast
 import ctypes
 import ctypes.util
 import functools
 import hashlib
 import logging
-import math
 import os
 import platform
 import shlex
@@ -57,7 +55,8 @@ import numpy as np
 from urbsim import cache
 from urbsim.errors import ModelError
 
-from .expressions import TRIG
+from . import ir
+from .cemit import CEmitter, NotNative, clit, lookup_function
 
 # -ffp-contract=off: no fused multiply-add, so every operation rounds as in Python/numpy;
 # -fno-math-errno lets the compiler treat exp/log/pow as pure (same results, no errno writes)
@@ -66,18 +65,7 @@ CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
 COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy takes over
-# lookups of at most this many points select their segment's values by vector masks where
-# every lane reads one table (more points: a load per lane is cheaper)
-SELECT_POINTS = 12
 LANES = 4  # runs per SIMD value where the CPU has no AVX-512: 4 x float64 = one AVX2 register
-
-_MATH1 = {"_abs": "fabs", "_exp": "exp", "_log": "log", "_sqrt": "sqrt", "_trunc": "trunc"}
-# trigonometric functions: the C library's, lane by lane (as Python's math calls them)
-_C_TRIG = {"arcsin": "asin", "arccos": "acos", "arctan": "atan"}
-_MATH1.update({f"_{f}": _C_TRIG.get(f, f) for f in TRIG})
-_MATH2 = {"_pow": "pow"}
-_BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
 _PRELUDE = r"""
 #include <math.h>
@@ -210,341 +198,6 @@ static void v_pipe(double **p, double **owned, long *nown, vd v, vd len) {
 """
 
 
-class NotNative(Exception):
-    """The scalar program uses something this translator does not handle."""
-
-
-def _lit(x: float) -> str:
-    x = float(x)
-    if math.isnan(x):
-        return "NAN"
-    if math.isinf(x):
-        return "INFINITY" if x > 0 else "(-INFINITY)"
-    return f"{x.hex()}"  # exact: C99 hexadecimal floating literal
-
-
-class _Translator:
-    """Python scalar source (``scalar.generate_scalar``) -> C statements on lane vectors.
-
-    Every float of the scalar program becomes a ``vd`` holding the same variable for
-    ``LANES`` runs; element-wise IEEE operations are exact in SIMD, so each lane computes
-    exactly what the scalar program computes for its run. Where the scalar program branches
-    (``a if c else b``, ``if`` statements), both sides are evaluated and the lanes select
-    (``vsel``): evaluation has no side effects here (walrus temporaries are hoisted, pipes
-    are not written inside branches), and an untaken side's inf/NaN is discarded.
-    """
-
-    def __init__(self, tables: dict[str, int], widths: list[int]):
-        self.tables = tables  # lookup x-name / y-element name -> number of points
-        self.widths = widths  # elements recorded per output
-        self.used_lookups: set[tuple[str, str]] = set()  # (_lk | _lkf, x-name)
-        self.doubles: set[str] = set()
-        self.pipes: set[str] = set()
-        self.lines: list[str] = []
-        self.ind = "    "
-        self.rec: list[str] | None = None
-        self.rename: dict[str, str] = {}  # inside an ``if`` branch: variable -> branch value
-        self.hoisted: list[str] = []  # walrus assignments of the statement being translated
-        self.branch = 0  # depth of ``if`` branches being translated
-        self.conds = 0  # lane masks of ``if`` statements, _c1 ...
-
-    def name(self, n: str) -> str:
-        special = {"t": "vt", "k": "vk", "DT": "VB(DT)", "_NAN": "VB(NAN)", "_INF": "VB(INFINITY)"}
-        if n in special:
-            return special[n]
-        if n in self.rename:
-            return self.rename[n]
-        if not n.replace("_", "").isalnum() or not n.isascii():
-            raise NotNative(f"name {n!r}")
-        return "u_" + n
-
-    def emit(self, s: str):
-        self.lines.append(self.ind + s)
-
-    def assign(self, target: str, code: str):
-        """``target = code`` after the walrus temporaries ``code`` reads."""
-        for h in self.hoisted:
-            self.emit(h)
-        self.hoisted = []
-        self.emit(f"{target} = {code};")
-
-    # -- statements -------------------------------------------------------------------------
-    def stmts(self, body):
-        for st in body:
-            self.stmt(st)
-
-    def stmt(self, st):
-        if isinstance(st, ast.Assign) and len(st.targets) == 1:
-            tgt, v = st.targets[0], st.value
-            if isinstance(tgt, ast.Name):
-                if tgt.id in ("_rows", "_app", "_last", "t", "k", "DT"):
-                    return  # C declares these itself (DT from the same program.dt)
-                if (
-                    isinstance(v, ast.BinOp)
-                    and isinstance(v.op, ast.Mult)
-                    and isinstance(v.left, ast.List)
-                    and len(v.left.elts) == 1
-                ):
-                    self._no_branch("pipe")
-                    self.pipes.add(tgt.id)
-                    init, length = self.d(v.left.elts[0]), self.d(v.right)
-                    self.assign("_pv", init)
-                    self.assign("_pn", length)
-                    self.emit(f"v_pipe({self.name(tgt.id)}, owned, &nown, _pv, _pn);")
-                    return
-                if isinstance(v, ast.Name) and v.id in self.pipes:
-                    self._no_branch("pipe")
-                    self.pipes.add(tgt.id)
-                    a, b = self.name(tgt.id), self.name(v.id)
-                    self.emit(f"memcpy({a}, {b}, sizeof({a}));")
-                    return
-                self.doubles.add(tgt.id)
-                code = self.d(v)
-                if self.branch:
-                    tmp = f"u_b{self.branch}_{tgt.id}"
-                    self.doubles.add(tmp[2:])
-                    self.rename[tgt.id] = tmp
-                    self.assign(tmp, code)
-                else:
-                    self.assign(self.name(tgt.id), code)
-                return
-            if isinstance(tgt, ast.Subscript) and isinstance(tgt.value, ast.Name):
-                if tgt.value.id not in self.pipes:
-                    raise NotNative("item assignment")
-                self._no_branch("pipe")
-                idx, val = self.d(tgt.slice), self.d(v)
-                self.assign("_pi", idx)
-                self.assign("_pv", val)
-                self.emit(f"v_pwrite({self.name(tgt.value.id)}, _pi, _pv);")
-                return
-            raise NotNative("assignment target")
-        if isinstance(st, ast.If):
-            self._if(st)
-            return
-        if isinstance(st, ast.For):
-            self.emit("for (k = 0; k < nT; k++) {")
-            self.ind += "    "
-            self.emit("t = T[k]; vt = VB(t); vk = VB((double)k);")
-            self.stmts(st.body)
-            self.ind = self.ind[:-4]
-            self.emit("}")
-            return
-        if isinstance(st, ast.Return):
-            return
-        raise NotNative(f"statement {type(st).__name__}")
-
-    def _no_branch(self, what):
-        if self.branch:
-            raise NotNative(f"{what} inside a branch")
-
-    def _if(self, st):
-        t = st.test
-        if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == "REC":
-            call = st.body[0].value if len(st.body) == 1 else None
-            if not (isinstance(call, ast.Call) and isinstance(call.args[0], ast.Tuple)):
-                raise NotNative("record")
-            self.rec = []
-            self.emit("if (REC[k]) {")
-            self.ind += "    "
-            for j, e in enumerate(call.args[0].elts):
-                self.assign(f"_rec[{j}]", self.d(e))
-                self.rec.append(f"_rec[{j}]")
-            if sum(self.widths) != len(self.rec):
-                raise NotNative("recorded elements do not match the outputs")
-            self.emit("for (l = 0; l < nl; l++) {")
-            j = 0
-            for q, w in enumerate(self.widths):  # output q is (n, saved times, w) in C order
-                self.emit(f"    o = OUT[{q}] + ((r + l) * nrec + irec) * {w};")
-                for e in range(w):
-                    self.emit(f"    o[{e}] = _rec[{j}][l];")
-                    j += 1
-            self.emit("}")
-            self.emit("irec++;")
-            self.ind = self.ind[:-4]
-            self.emit("}")
-            return
-        if (
-            isinstance(t, ast.Compare)
-            and isinstance(t.comparators[0], ast.Name)
-            and t.comparators[0].id == "_last"
-        ):
-            self.emit("if (k == nT - 1) break;")
-            return
-        # lanes may disagree: run both branches into renamed values, then select per lane
-        self.conds += 1
-        cond = f"_c{self.conds}"
-        self.assign(cond, self.m(t))
-        results = []
-        outer = dict(self.rename)
-        for body in (st.body, st.orelse):
-            self.branch += 1
-            self.rename = dict(outer)
-            self.stmts(body)
-            results.append(self.rename)
-            self.branch -= 1
-        self.rename = outer
-        for var in sorted(set(results[0]) | set(results[1])):
-            if var in outer and results[0].get(var) == results[1].get(var):
-                continue
-            a = results[0].get(var, self.name(var))
-            b = results[1].get(var, self.name(var))
-            if self.branch:
-                tmp = f"u_b{self.branch}_{var}"
-                self.doubles.add(tmp[2:])
-                self.rename[var] = tmp
-                self.emit(f"{tmp} = vsel({cond}, {a}, {b});")
-            else:
-                self.emit(f"{self.name(var)} = vsel({cond}, {a}, {b});")
-
-    # -- expressions: d() gives a vd, m() a vm mask ------------------------------------------
-    def d(self, e) -> str:
-        code, kind = self.expr(e)
-        return code if kind == "d" else f"vbool({code})"
-
-    def m(self, e) -> str:
-        code, kind = self.expr(e)
-        return code if kind == "m" else f"({code} != VB(0.0))"
-
-    def expr(self, e) -> tuple[str, str]:
-        if isinstance(e, ast.Constant):
-            if e.value is True or e.value is False:
-                return ("VB(1.0)" if e.value else "VB(0.0)"), "d"
-            if isinstance(e.value, (int, float)):
-                return f"VB({_lit(e.value)})", "d"
-            raise NotNative(f"constant {e.value!r}")
-        if isinstance(e, ast.Name):
-            return self.name(e.id), "d"
-        if isinstance(e, ast.BinOp):
-            a, b = self.d(e.left), self.d(e.right)
-            if isinstance(e.op, ast.Mod):
-                return f"v_mod({a}, {b})", "d"
-            op = _BIN.get(type(e.op))
-            if op is None:
-                raise NotNative(f"operator {type(e.op).__name__}")
-            return f"({a} {op} {b})", "d"
-        if isinstance(e, ast.UnaryOp):
-            if isinstance(e.op, ast.USub):
-                return f"(-{self.d(e.operand)})", "d"
-            if isinstance(e.op, ast.Not):
-                return f"(~{self.m(e.operand)})", "m"
-            raise NotNative("unary operator")
-        if isinstance(e, ast.Compare) and len(e.ops) == 1:
-            op = _CMP.get(type(e.ops[0]))
-            if op is None:
-                raise NotNative("comparison")
-            return f"({self.d(e.left)} {op} {self.d(e.comparators[0])})", "m"
-        if isinstance(e, ast.BoolOp):
-            op = " & " if isinstance(e.op, ast.And) else " | "
-            return "(" + op.join(self.m(v) for v in e.values) + ")", "m"
-        if isinstance(e, ast.IfExp):
-            return f"vsel({self.m(e.test)}, {self.d(e.body)}, {self.d(e.orelse)})", "d"
-        if isinstance(e, ast.NamedExpr):
-            # hoisted: C leaves the order of operands unspecified, Python evaluates left first
-            value = self.d(e.value)
-            self.doubles.add(e.target.id)
-            self.hoisted.append(f"{self.name(e.target.id)} = {value};")
-            return self.name(e.target.id), "d"
-        if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name):
-            if e.value.id not in self.pipes:
-                raise NotNative("subscript")
-            return f"v_pread({self.name(e.value.id)}, {self.d(e.slice)})", "d"
-        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and not e.keywords:
-            return self.call(e.func.id, e.args), "d"
-        raise NotNative(f"expression {type(e).__name__}")
-
-    def call(self, f: str, args) -> str:
-        if f in _MATH1 and len(args) == 1:
-            return f"v_{_MATH1[f]}({self.d(args[0])})"
-        if f in _MATH2 and len(args) == 2:
-            return f"v_{_MATH2[f]}({self.d(args[0])}, {self.d(args[1])})"
-        if f in ("_lk", "_lkf") and len(args) == 3:
-            xs, ys = args[1], args[2]
-            if not (isinstance(xs, ast.Name) and isinstance(ys, ast.Name)):
-                raise NotNative("lookup table")
-            m = self.tables.get(xs.id)
-            if m is None or m < 2 or self.tables.get(ys.id) != m:
-                raise NotNative("lookup table layout")
-            self.used_lookups.add((f, xs.id))
-            return f"v{f}_{xs.id}({self.d(args[0])}, u_{ys.id})"
-        if f == "_dorder1" and len(args) >= 3:
-            nid, k = (int(ast.literal_eval(a)) for a in args[:2])
-            dts = ", ".join(self.d(a) for a in args[2:])
-            return f"v_dorder(&err, {nid}, {k}, {len(args) - 2}, (const vd[]){{{dts}}})"
-        if f == "_dfo1" and len(args) == 2:
-            return f"v_dfo({self.d(args[1])})"
-        raise NotNative(f"function {f}")
-
-
-def _lookup_function(kind: str, xname: str, xs) -> str:
-    """Interpolation in one table whose x points are fixed by the model (they cannot be set,
-    see ``CompiledModel._param_value``), for a vector of runs with their own y values.
-
-    ``_lk`` is ``np.interp`` (``scalar._lk``: clamped ends, NaN passes through, segment
-    ``bisect_right(xs, x) - 1``); ``_lkf`` the numpy backend's formula for multi-element
-    tables (``scalar._lkf``: clamp x, then extrapolate the clipped segment). The segment is a
-    sum of comparisons with the literal x points; each lane then does the scalar formula's
-    operations in its order, and the scalar code's early returns become selections in
-    reverse order of priority.
-    """
-    m = len(xs)
-    lit = ", ".join(_lit(x) for x in xs)
-    first, last = _lit(xs[0]), _lit(xs[-1])
-    seg = " + ".join(f"(X >= VB({_lit(x)}))" for x in xs[1 : m - 1]) or "(vm){0}"
-    head = (
-        f"static inline vd v{kind}_{xname}(vd x, const double *const *ys) {{\n"
-        f"    static const double xs[{m}] = {{{lit}}};\n"
-    )
-    gather = (
-        "    for (int l = 0; l < W; l++) {\n"
-        "        long i = -seg[l];  /* masks are -1: the sum counts x points below x */\n"
-        "        x0[l] = xs[i]; x1[l] = xs[i + 1]; y0[l] = ys[l][i]; y1[l] = ys[l][i + 1];\n"
-        f"        ylo[l] = ys[l][0]; yhi[l] = ys[l][{m - 1}];\n"
-        "    }\n"
-    )
-    if m <= SELECT_POINTS:
-        # one table for every lane (y values shared by the runs, the usual case): the same
-        # x0, x1, y0, y1 by selections over the segment's masks (monotone in the sorted x
-        # points: the last true one is the segment), without a load per lane
-        steps = "".join(
-            f"        g = X >= VB({_lit(xs[k])}); x0 = vsel(g, VB({_lit(xs[k])}), x0); "
-            f"x1 = vsel(g, VB({_lit(xs[k + 1])}), x1);\n"
-            f"        y0 = vsel(g, VB(y[{k}]), y0); y1 = vsel(g, VB(y[{k + 1}]), y1);\n"
-            for k in range(1, m - 1)
-        )
-        gather = (
-            "    int shared = W > 1;\n"
-            "    for (int l = 1; l < W; l++) shared &= ys[l] == ys[0];\n"
-            "    if (shared) {\n"
-            "        const double *y = ys[0];\n"
-            "        vm g;\n"
-            f"        x0 = VB({_lit(xs[0])}); x1 = VB({_lit(xs[1])});\n"
-            "        y0 = VB(y[0]); y1 = VB(y[1]);\n"
-            + steps
-            + f"        ylo = VB(y[0]); yhi = VB(y[{m - 1}]);\n"
-            "    } else {\n" + "".join("    " + x + "\n" for x in gather.splitlines()) + "    }\n"
-        )
-    gather = "    vd x0, x1, y0, y1, ylo, yhi;\n" + gather
-    if kind == "_lk":
-        body = (
-            f"    vm seg = {seg.replace('X', 'x')};\n"
-            + gather.replace("X >=", "x >=")
-            + "    vd r = ((y1 - y0) / (x1 - x0)) * (x - x0) + y0;\n"
-            "    r = vsel(x != x, x, r);\n"
-            f"    r = vsel(x < VB({first}), ylo, r);\n"
-            f"    return vsel(x >= VB({last}), yhi, r);\n}}\n"
-        )
-    else:
-        body = (
-            f"    vd xc = vsel(x > VB({last}), VB({last}), x);\n"
-            f"    xc = vsel(x < VB({first}), VB({first}), xc);\n"
-            f"    vm seg = {seg.replace('X', 'xc')};\n"
-            + gather.replace("X >=", "xc >=")
-            + "    vd r = y0 + (xc - x0) * ((y1 - y0) / (x1 - x0));\n"
-            "    return vsel(x != x, x, r);\n}\n"
-        )
-    return head + body
-
-
 def default_lanes(vector_math: bool = True) -> int:
     """Runs per SIMD value by default: 8 with vector maths where the CPU has AVX-512 and glibc
     its 8-run vector maths (x86-64 Linux), else :data:`LANES`. Measured at N = 10,000: 8 lanes
@@ -569,19 +222,15 @@ def maths_width(lanes: int) -> int:
     return 8 if lanes == 8 else 4
 
 
-def translate(
-    src: str, layout, widths, program, lanes: int = LANES, maths: int | None = None
-) -> str:
-    """C source of ``urbsim_run`` from the scalar source ``src``.
+def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) -> str:
+    """C source of ``urbsim_run`` for the IR program ``prog`` (:mod:`lower`).
 
-    ``layout`` and ``widths`` are ``scalar.generate_scalar``'s: the constants and lookups in
-    the order of the parameter tuple, and the number of elements recorded per output.
-    Parameter ``j`` of the layout arrives as ``PV[j]``, the engine's own array of it, with
-    ``PS[j]`` runs (1: shared by every run): a constant's ``(*dims, PS[j])`` values, a
+    Parameter ``j`` of ``prog.params`` arrives as ``PV[j]``, the engine's own array of it,
+    with ``PS[j]`` runs (1: shared by every run): a constant's ``(*dims, PS[j])`` values, a
     lookup's ``(*dims, PS[j], points)`` y values (its x points are fixed by the model and
     compiled in). Output ``q`` is written straight into ``OUT[q]``, a C-ordered
-    ``(runs, saved times, widths[q])`` array. ``urbsim_run`` advances ``lanes`` runs at a
-    time (``urbsim_lanes()`` says how many); a last, partial group repeats its last run in
+    ``(runs, saved times, prog.widths[q])`` array. ``urbsim_run`` advances ``lanes`` runs at
+    a time (``urbsim_lanes()`` says how many); a last, partial group repeats its last run in
     the spare lanes and records only the real ones. ``maths`` is the vector maths' width
     (runs per call, default :func:`maths_width` of ``lanes``).
     """
@@ -590,57 +239,49 @@ def translate(
     maths = maths_width(lanes) if maths is None else maths
     if maths not in (4, 8):
         raise NotNative(f"vector maths over {maths} runs (4 or 8)")
-    tree = ast.parse(src)
-    fn = tree.body[0]
-    if not isinstance(fn, ast.FunctionDef):
-        raise NotNative("not a function")
-    body = list(fn.body)
-    names: list[str] = []
-    if body and isinstance(body[0], ast.Assign) and isinstance(body[0].targets[0], ast.Tuple):
-        names = [e.id for e in body.pop(0).targets[0].elts]
     tables: dict[str, int] = {}
-    xpoints: dict[str, tuple] = {}  # x-name -> x points (the first name of each lookup)
+    xpoints: dict[str, tuple] = {}  # x-points identifier -> x points
     decl: list[str] = []
     unpack: list[str] = []
-    pos = 0
-    for j, (kind, i) in enumerate(layout):
-        nd = program.nodes[i]
-        size = math.prod(program.sizes(nd.dims))
-        if kind == "lookup":
-            m = len(nd.x)
-            xname = names[pos]  # the x points are literals of the lookup functions
-            tables[xname] = m
-            xpoints[xname] = tuple(float(x) for x in nd.x)
-            for e, nm in enumerate(names[pos + 1 : pos + 1 + size]):
+    for j, p in enumerate(prog.params):
+        if p.kind == "lookup":
+            m = len(p.xs)
+            tables[p.table] = m
+            xpoints[p.table] = p.xs
+            for e, nm in enumerate(p.names):
                 tables[nm] = m
                 decl.append(f"    const double *u_{nm}[W];")
                 unpack.append(f"        u_{nm}[l] = PV[{j}] + AT({j}, {e}) * {m};")
-            pos += 1 + size
         else:
-            for e, nm in enumerate(names[pos : pos + size]):
+            for e, nm in enumerate(p.names):
                 decl.append(f"    vd u_{nm};")
                 unpack.append(f"        u_{nm}[l] = PV[{j}][AT({j}, {e})];")
-            pos += size
-    if pos != len(names):
-        raise NotNative("parameter layout")
-    tr = _Translator(tables, list(widths))
-    tr.stmts(body)
-    if tr.rec is None:
-        raise NotNative("no recorded outputs")
-    params = set(names)
+    tr = CEmitter(tables, prog.names)
+    tr.stmts(prog.init)
+    tr.emit("for (k = 0; k < nT; k++) {")
+    tr.ind += "    "
+    tr.emit("t = T[k]; vt = VB(t); vk = VB((double)k);")
+    tr.stmts(prog.aux)
+    tr.record(prog.record, prog.widths)
+    tr.emit("if (k == nT - 1) break;")
+    tr.stmts(prog.upd)
+    tr.stmts(prog.commits)
+    tr.ind = tr.ind[:-4]
+    tr.emit("}")
+    params = {nm for p in prog.params for nm in p.names}
     decl_d = sorted(tr.doubles - params)
     decl_p = sorted(tr.pipes)
-    out = [f"#define W {int(lanes)}", f"#define MW {int(maths)}", f"#define DT {_lit(program.dt)}"]
+    out = [f"#define W {int(lanes)}", f"#define MW {int(maths)}", f"#define DT {clit(prog.dt)}"]
     out.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * int(lanes)) + "})")
     out.append(_PRELUDE)
     out.append("int urbsim_lanes(void) { return W; }")
-    out.extend(_lookup_function(kind, xn, xpoints[xn]) for kind, xn in sorted(tr.used_lookups))
+    out.extend(lookup_function(kind, xn, xpoints[xn]) for kind, xn in sorted(tr.used_lookups))
     out.append(
         "long urbsim_run(long r0, long r1, const double *const *PV, const long *PS, long nT,\n"
         "                const double *T, const unsigned char *REC, long nrec, double **OUT)\n{"
     )
     out.append("    long err = 0;")
-    out.append(f"    vd _rec[{max(1, len(tr.rec))}], _pv, _pn, _pi;")
+    out.append(f"    vd _rec[{max(1, len(prog.record))}], _pv, _pn, _pi;")
     out.extend(f"    vm _c{j + 1};" for j in range(tr.conds))
     out.extend(decl)
     for i in range(0, len(decl_d), 16):  # zeroed: a lane never reads an indeterminate value
@@ -732,7 +373,7 @@ def build(csrc: str, vector_math: bool = True) -> Path:
     )
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         c = Path(tmp) / "kernel.c"
-        c.write_text(csrc)
+        c.write_text(csrc, encoding="utf-8")
         so = Path(tmp) / "kernel.so"
         for arch, libs in attempts:
             try:

@@ -1,416 +1,145 @@
-"""Scalar backend: the compiled program as plain-Python float code, for one run at a time.
+"""Scalar backend: the IR of one run (:mod:`ir`) printed as plain-Python float code.
 
 The numpy generator (``compile.generate``) pays ~1.5 µs of call overhead per array operation,
-which dominates a single run. This module takes the *same* statements (``compile.plan``: the
-numpy/JAX source of every auxiliary, and the stateful emitters' init/output/update lines from
-``statefuls.py``) and unrolls them at code-generation time: every array is evaluated
-*symbolically* as a numpy object array whose elements are scalar Python expressions, so
-broadcasting, ``transpose``, ``take``, basic indexing, ``_bc``/``_state``/``_assemble`` are
-done by numpy on the symbols, and every element then becomes one local variable
-(``v12_0, v12_1, v12_2``). Element-wise operations become float expressions; reductions
-become explicit chains; ``_where`` becomes ``a if c else b`` (the untaken branch is never
-evaluated); lookups call a small bisect interpolation with PySD's clamped ends.
-
-Nothing here decides semantics: the Euler order, initialisation, delay order lowering,
-DELAY FIXED ring buffers, ZIDZ/XIDZ tolerances are the numpy statements, translated
-operation by operation. A construct the translator does not know raises :class:`NotScalar`
-at generation time and the model keeps using the numpy backend.
+which dominates a single run. :mod:`lower` unrolls the same statements into the element-level
+IR (one variable per element, ``v12_0, v12_1, v12_2``); :class:`PythonEmitter` prints it as
+one function ``_sim1``: float expressions, ``a if c else b`` for selections (the untaken
+branch is never evaluated), a bisect interpolation with PySD's clamped ends for lookups.
+The C emitter (:mod:`cemit`) prints the same IR, so the two compute the same operations in
+the same order.
 
 At run time, Python raises where numpy returns inf/NaN (division by zero, ``math.log(0)``,
 ``math.exp`` overflow, ``math.pow`` of a negative base): the caller catches
 ``ArithmeticError``/``ValueError`` and reruns that run with the numpy backend, so such runs
 give numpy's numbers too.
 
-Safety: the source is built from the numpy source (itself only generated identifiers,
-``repr(float)`` numbers and whitelisted names, see ``expressions.py``), parsed with
-:mod:`ast` and re-emitted; only the node types and helper names handled below are accepted.
-Element names are generated identifiers plus ``_<int>`` suffixes; numbers are emitted as
+Safety: the IR holds only generated identifiers, ``int``/``float`` numbers and whitelisted
+operators and functions (checked when its nodes are built); numbers are printed as
 ``repr(float)``/``repr(int)``. Nothing from the model file reaches the source.
 """
 
 from __future__ import annotations
 
-import ast
 import math
-import re
 from bisect import bisect_right
 
 import numpy as np
 
 from urbsim.errors import ModelError
 
-from .backends import SMALL_VENSIM
+from . import ir
 from .expressions import TRIG
+from .lower import NotScalar, lower
+
+__all__ = ["NotScalar", "PythonEmitter", "emit_python", "generate_scalar", "namespace"]
 
 _MATH_NAME = {"arcsin": "asin", "arccos": "acos", "arctan": "atan"}  # numpy -> math names
-MAX_ELEMENTS = 256  # per variable; larger subscripted variables stay on the numpy backend
-
-
-_NUMBER = re.compile(r"^\(?-?[0-9][0-9.e+-]*\)?$")
-_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^\(?-?[0-9][0-9.e+-]*\)?$")
-
-
-class NotScalar(Exception):
-    """The program uses something the scalar generator does not translate."""
-
-
-_SPECIAL = {"t": "t", "k": "k", "DT": "DT", "_NAN": "_NAN", "_INF": "_INF"}
-_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"}
-_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-_UNARY = {"xp.abs": "_abs", "xp.exp": "_exp", "xp.log": "_log", "xp.sqrt": "_sqrt"}
-_UNARY["xp.trunc"] = "_trunc"
-_UNARY.update({f"xp.{f}": f"_{f}" for f in TRIG})
+_PY_SPECIAL = {"t": "t", "k": "k", "DT": "DT", "NAN": "_NAN", "INF": "_INF"}
 # helpers bound as default arguments of the generated function (fast local lookups)
 HELPERS = ("_abs", "_exp", "_log", "_sqrt", "_trunc", "_pow", "_lk", "_lkf", "_dorder1", "_dfo1")
 HELPERS += tuple(f"_{f}" for f in TRIG)
 
 
-def _lit(node):
-    """A structural literal of the numpy source (axes, tails, index lists, ints)."""
-    try:
-        return ast.literal_eval(node)
-    except ValueError as err:
-        raise NotScalar(f"non-literal structural argument {ast.dump(node)[:80]}") from err
+class PythonEmitter:
+    """:mod:`ir` -> Python source of one run in floats.
 
-
-def _ew(fn, *arrays):
-    """Apply ``fn`` to the element expressions of the broadcast ``arrays``."""
-    bs = np.broadcast_arrays(*arrays)
-    out = np.empty(bs[0].shape, dtype=object)
-    for idx in np.ndindex(out.shape):
-        out[idx] = fn(*(b[idx] for b in bs))
-    return out
-
-
-def _c(x) -> np.ndarray:
-    a = np.empty((), dtype=object)
-    a[()] = x
-    return a
-
-
-class _Gen:
-    def __init__(self):
-        self.env: dict[str, np.ndarray] = {}
-        self.owner: dict[str, tuple] = {}  # element name -> (base name, index), uniqueness
-        self.tmp = 0
-        self.out: list[str] = []
-        self.indent = ""
-
-    # -- names ------------------------------------------------------------------------------
-    def elem_names(self, name: str, shape: tuple, tail: int = 1) -> np.ndarray:
-        if not shape:
-            return _c(name)
-        if len(shape) < tail or any(s != 1 for s in shape[-tail:]):
-            raise NotScalar(f"{name}: unexpected shape {shape}")
-        if math.prod(shape) > MAX_ELEMENTS:
-            raise NotScalar(f"{name}: {math.prod(shape)} elements")
-        arr = np.empty(shape, dtype=object)
-        for idx in np.ndindex(shape):
-            el = name + "".join(f"_{int(i)}" for i in idx[: len(shape) - tail])
-            prev = self.owner.setdefault(el, (name, idx[: len(shape) - tail]))
-            if prev != (name, idx[: len(shape) - tail]):
-                raise NotScalar(f"element name clash {el}")
-            arr[idx] = el
-        return arr
-
-    def bind(self, name: str, shape: tuple, tail: int = 1) -> np.ndarray:
-        arr = self.elem_names(name, shape, tail)
-        self.env[name] = arr
-        return arr
-
-    def emit(self, line: str):
-        self.out.append(self.indent + line)
-
-    def walrus(self) -> str:
-        self.tmp += 1
-        return f"_w{self.tmp}"
-
-    # -- statements -------------------------------------------------------------------------
-    def block(self, src: str):
-        try:
-            tree = ast.parse(src)
-        except SyntaxError as err:  # pragma: no cover - numpy source always parses
-            raise NotScalar(str(err)) from err
-        for st in tree.body:
-            self.stmt(st)
-
-    def stmt(self, st):
-        if isinstance(st, ast.Assign) and len(st.targets) == 1:
-            tgt = st.targets[0]
-            if not isinstance(tgt, ast.Name):
-                raise NotScalar("assignment target")
-            v = st.value
-            if isinstance(v, ast.Call) and _fname(v.func) == "_pipe_write":
-                self.pipe_write(tgt.id, v)
-                return
-            if isinstance(v, ast.Call) and _fname(v.func) == "xp.arange":
-                self.env[tgt.id] = _c("None")  # run index of the pipes: not needed per run
-                return
-            self.assign(tgt.id, self.sym(v))
-            return
-        if isinstance(st, ast.If):
-            test = self.sym(st.test)
-            if test.shape not in ((), (1,)):
-                raise NotScalar("array if")
-            self.emit(f"if {test.reshape(-1)[0]}:")
-            self.indent += "    "
-            for s in st.body:
-                self.stmt(s)
-            self.indent = self.indent[:-4]
-            if st.orelse:
-                self.emit("else:")
-                self.indent += "    "
-                for s in st.orelse:
-                    self.stmt(s)
-                self.indent = self.indent[:-4]
-            return
-        raise NotScalar(f"statement {type(st).__name__}")
-
-    def assign(self, name: str, val: np.ndarray):
-        names = self.elem_names(name, val.shape)
-        for idx in np.ndindex(val.shape):
-            if names[idx] != val[idx]:
-                self.emit(f"{names[idx]} = {val[idx]}")
-        self.env[name] = names
-
-    def pipe_write(self, name, call):
-        p, ptr, _ar, v = call.args
-        pipes = self.sym(p)
-        ptr_code = self.sym(ptr)
-        if ptr_code.shape not in ((), (1,)):
-            raise NotScalar("pipe pointer")
-        ptr_code = ptr_code.reshape(-1)[0]
-        vals = np.broadcast_to(self.sym(v), pipes.shape)
-        for idx in np.ndindex(pipes.shape):
-            self.emit(f"{pipes[idx]}[{ptr_code}] = {vals[idx]}")
-        self.env[name] = pipes
-
-    # -- expressions ------------------------------------------------------------------------
-    def sym(self, node) -> np.ndarray:
-        if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise NotScalar(f"constant {v!r}")
-            return _c(repr(v))
-        if isinstance(node, ast.Name):
-            if node.id in self.env:
-                return self.env[node.id]
-            if node.id in _SPECIAL:
-                return _c(_SPECIAL[node.id])
-            if node.id == "_SMALL":
-                return _c(repr(float(SMALL_VENSIM)))
-            raise NotScalar(f"name {node.id}")
-        if isinstance(node, ast.BinOp):
-            a, b = self.sym(node.left), self.sym(node.right)
-            if isinstance(node.op, ast.Pow):
-                return _ew(lambda x, y: f"_pow({x}, {y})", a, b)
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                raise NotScalar(f"operator {type(node.op).__name__}")
-            return _ew(lambda x, y: f"({x} {op} {y})", a, b)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return _ew(lambda x: f"(-{x})", self.sym(node.operand))
-        if isinstance(node, ast.Compare) and len(node.ops) == 1:
-            op = _CMPOPS.get(type(node.ops[0]))
-            if op is None:
-                raise NotScalar("comparison")
-            a, b = self.sym(node.left), self.sym(node.comparators[0])
-            return _ew(lambda x, y: f"({x} {op} {y})", a, b)
-        if isinstance(node, ast.Subscript):
-            base = self.sym(node.value)
-            return base[self.index(node.slice)]
-        if isinstance(node, ast.Call):
-            return self.call(node)
-        raise NotScalar(f"expression {type(node).__name__}")
-
-    def index(self, sl):
-        parts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
-        out = []
-        for p in parts:
-            if isinstance(p, ast.Slice):
-                if p.lower or p.upper or p.step:
-                    raise NotScalar("slice bounds")
-                out.append(slice(None))
-            elif isinstance(p, ast.Constant) and (p.value is None or type(p.value) is int):
-                out.append(p.value)
-            else:
-                raise NotScalar("index")
-        return tuple(out)
-
-    def minmax(self, a, b, op):
-        """NaN-propagating ``np.minimum``/``np.maximum`` of two element expressions."""
-        nan_a = not _NUMBER.match(a)  # a literal is never NaN
-        if _SIMPLE.match(a):
-            w1 = a
-        else:
-            w1 = self.walrus()
-            a = f"({w1} := {a})"
-        if _SIMPLE.match(b):
-            w2 = b
-        else:
-            w2 = self.walrus()
-            b = f"({w2} := {b})"
-        isnan = f" or {w1} != {w1}" if nan_a else ""
-        return f"({w1} if {a} {op} {b}{isnan} else {w2})"
-
-    def call(self, node):
-        f = _fname(node.func)
-        args = node.args
-        kw = {k.arg: k.value for k in node.keywords}
-        if f in _UNARY and len(args) == 1 and not kw:
-            h = _UNARY[f]
-            return _ew(lambda x: f"{h}({x})", self.sym(args[0]))
-        if f in ("xp.minimum", "xp.maximum") and len(args) == 2 and not kw:
-            op = "<=" if f == "xp.minimum" else ">="
-            return _ew(lambda x, y: self.minmax(x, y, op), self.sym(args[0]), self.sym(args[1]))
-        if f == "xp.power" and len(args) == 2 and not kw:
-            return _ew(lambda x, y: f"_pow({x}, {y})", self.sym(args[0]), self.sym(args[1]))
-        if f in ("xp.logical_and", "xp.logical_or") and len(args) == 2 and not kw:
-            op = "and" if f == "xp.logical_and" else "or"
-            a, b = self.sym(args[0]), self.sym(args[1])
-            return _ew(lambda x, y: f"(({x}) != 0 {op} ({y}) != 0)", a, b)
-        if f == "xp.logical_not" and len(args) == 1 and not kw:
-            return _ew(lambda x: f"(({x}) == 0)", self.sym(args[0]))
-        if f == "_where" and len(args) == 3 and not kw:
-            c, x, y = (self.sym(a) for a in args)
-            return _ew(lambda c_, x_, y_: f"({x_} if {c_} else {y_})", c, x, y)
-        if f == "xp.transpose" and len(args) == 2 and not kw:
-            return np.transpose(self.sym(args[0]), _lit(args[1]))
-        if f == "xp.take" and len(args) == 2 and set(kw) == {"axis"}:
-            idx = args[1]
-            if not (isinstance(idx, ast.Call) and _fname(idx.func) == "xp.asarray"):
-                raise NotScalar("take")
-            return np.take(self.sym(args[0]), _lit(idx.args[0]), axis=_lit(kw["axis"]))
-        if f in ("_sum", "_prod", "_vmin", "_vmax") and len(args) == 1 and set(kw) == {"axis"}:
-            return self.reduce(f, self.sym(args[0]), _lit(kw["axis"]))
-        if f in ("_bc", "_state") and len(args) in (2, 3) and not kw:
-            v = self.sym(args[0])
-            tail = tuple(_lit(args[-1]))
-            return np.broadcast_to(v, (*tail, 1)).copy()
-        if f == "_assemble" and len(args) == 2 and not kw:
-            tail = tuple(_lit(args[0]))
-            out = np.empty((*tail, 1), dtype=object)
-            if not isinstance(args[1], ast.List):
-                raise NotScalar("assemble")
-            for item in args[1].elts:
-                ix = _lit(item.elts[0])
-                out[(*np.ix_(*ix), slice(None))] = self.sym(item.elts[1])
-            if any(x is None for x in out.reshape(-1)):
-                raise NotScalar("assemble leaves holes")
-            return out
-        if f == "_interp" and len(args) == 3 and not kw:
-            x = self.sym(args[0])
-            xs = self.sym(args[1])
-            tab = self.sym(args[2])
-            if xs.shape != () or tab.ndim < 2:
-                raise NotScalar("lookup table")
-            xn = xs[()]
-            ys = tab[..., 0]
-            # numpy uses np.interp for a single table (one element, shared over runs), else
-            # its own formula; pick the same per call site (they differ only at the top end)
-            h = "_lk" if ys.size == 1 else "_lkf"
-            return _ew(lambda x_, y_: f"{h}({x_}, {xn}, {y_})", x, ys)
-        if f == "bool" and len(args) == 1 and not kw:
-            return self.sym(args[0])
-        if f == "xp.all" and len(args) == 1 and not kw:
-            a = self.sym(args[0]).reshape(-1)
-            return _c("(" + " and ".join(a.tolist()) + ")") if a.size else _c("True")
-        if f == "_dorder" and len(args) == 4 and not kw:
-            dts = self.sym(args[0]).reshape(-1).tolist()
-            order, nid = int(_lit(args[1])), int(_lit(args[3]))
-            return _c(f"_dorder1({nid!r}, {order!r}, {', '.join(dts)})")
-        if f == "_dfo" and len(args) == 3 and not kw:
-            d = self.sym(args[0]).reshape(-1)
-            if d.size != 1:
-                raise NotScalar("subscripted DELAY FIXED time")
-            return _c(f"_dfo1({int(_lit(args[2]))!r}, {d[0]})")
-        if f == "_pipe_init" and len(args) == 2 and not kw:
-            st, ko = self.sym(args[0]), self.sym(args[1]).reshape(-1)
-            return _ew(lambda s: f"[{s}] * {ko[0]}", st)
-        if f == "_pipe_read" and len(args) == 3 and not kw:
-            pipes, ptr = self.sym(args[0]), self.sym(args[1]).reshape(-1)
-            return _ew(lambda p: f"{p}[{ptr[0]}]", pipes)
-        raise NotScalar(f"function {f}")
-
-    def reduce(self, f, a, axes):
-        axes = tuple(int(x) for x in axes)
-        keep = [i for i in range(a.ndim) if i not in axes]
-        moved = np.transpose(a, keep + list(axes))
-        shape = moved.shape[: len(keep)]
-        flat = moved.reshape((*shape, -1))
-        out = np.empty(shape, dtype=object)
-        for idx in np.ndindex(shape):
-            items = flat[idx].tolist()
-            acc = items[0]
-            for x in items[1:]:
-                if f == "_sum":
-                    acc = f"({acc} + {x})"
-                elif f == "_prod":
-                    acc = f"({acc} * {x})"
-                else:
-                    acc = self.minmax(acc, x, "<=" if f == "_vmin" else ">=")
-            out[idx] = acc
-        return out
-
-
-def _fname(func) -> str:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-        return f"{func.value.id}.{func.attr}"
-    raise NotScalar("call of an expression")
-
-
-def generate_scalar(program, out_ids, pl, num):
-    """Source of ``_sim1(P, T, REC, ...)`` for one run, and the layout of ``P``.
-
-    ``pl`` is ``compile.plan(program, out_ids)``. Returns ``(src, layout, widths)`` where
-    ``layout`` lists ``("const", nid)`` / ``("lookup", nid)`` in the order their flattened
-    values appear in ``P`` and ``widths`` the number of recorded elements per output.
-    Raises :class:`NotScalar` when the program uses something not translated here.
+    ``Select`` becomes ``a if c else b`` (the untaken side is never evaluated); ``MinMax``
+    evaluates each operand once through a walrus temporary ``_w<int>``.
     """
-    nodes = program.nodes
-    g = _Gen()
+
+    def __init__(self):
+        self.tmp = 0
+        self.lines: list[str] = []
+
+    def stmts(self, body, indent: str) -> None:
+        for st in body:
+            if isinstance(st, ir.Assign):
+                self.lines.append(f"{indent}{st.target} = {self.expr(st.value)}")
+            elif isinstance(st, ir.PipeWrite):
+                idx, val = self.expr(st.index), self.expr(st.value)
+                self.lines.append(f"{indent}{st.pipe}[{idx}] = {val}")
+            elif isinstance(st, ir.If):
+                self.lines.append(f"{indent}if {self.expr(st.cond)}:")
+                self.stmts(st.body, indent + "    ")
+                if st.orelse:
+                    self.lines.append(f"{indent}else:")
+                    self.stmts(st.orelse, indent + "    ")
+            else:  # pragma: no cover - the IR has no other statements
+                raise NotScalar(f"statement {type(st).__name__}")
+
+    def expr(self, e) -> str:
+        x = self.expr
+        if isinstance(e, ir.Var):
+            return e.name
+        if isinstance(e, ir.Num):
+            return repr(e.value)
+        if isinstance(e, ir.Special):
+            return _PY_SPECIAL[e.name]
+        if isinstance(e, ir.Bin):
+            return f"({x(e.a)} {e.op} {x(e.b)})"
+        if isinstance(e, ir.Neg):
+            return f"(-{x(e.a)})"
+        if isinstance(e, ir.Cmp):
+            return f"({x(e.a)} {e.op} {x(e.b)})"
+        if isinstance(e, ir.Call):
+            return f"_{e.fn}({', '.join(x(a) for a in e.args)})"
+        if isinstance(e, ir.Select):
+            return f"({x(e.a)} if {x(e.cond)} else {x(e.b)})"
+        if isinstance(e, ir.Logic):
+            return "(" + f" {e.op} ".join(x(a) for a in e.args) + ")"
+        if isinstance(e, ir.MinMax):
+            return self.minmax(e)
+        if isinstance(e, ir.Lookup):
+            h = "_lkf" if e.own else "_lk"
+            return f"{h}({x(e.x)}, {e.table}, {e.ys})"
+        if isinstance(e, ir.DelayOrder):
+            times = ", ".join(x(a) for a in e.times)
+            return f"_dorder1({e.nid!r}, {e.order!r}, {times})"
+        if isinstance(e, ir.PipeLength):
+            return f"_dfo1({e.nid!r}, {x(e.d)})"
+        if isinstance(e, ir.PipeNew):
+            return f"[{x(e.init)}] * {x(e.length)}"
+        if isinstance(e, ir.PipeRead):
+            return f"{e.pipe}[{x(e.index)}]"
+        raise NotScalar(f"expression {type(e).__name__}")  # pragma: no cover
+
+    def minmax(self, e: ir.MinMax) -> str:
+        """NaN-propagating ``np.minimum``/``np.maximum``: each operand evaluated once."""
+        a, b = self.expr(e.a), self.expr(e.b)
+        w = []
+        for code, node in ((a, e.a), (b, e.b)):
+            if isinstance(node, (ir.Var, ir.Num, ir.Special)):
+                w.append((code, code))
+            else:
+                self.tmp += 1
+                w.append((f"_w{self.tmp}", f"(_w{self.tmp} := {code})"))
+        (w1, a), (w2, b) = w
+        isnan = "" if isinstance(e.a, ir.Num) else f" or {w1} != {w1}"  # a number is not NaN
+        return f"({w1} if {a} {e.op} {b}{isnan} else {w2})"
+
+
+def emit_python(prog: ir.Program) -> str:
+    """Source of ``_sim1(P, T, REC, ...)`` for one run of the IR program ``prog``.
+
+    ``P`` holds the parameters' flattened values in the order of ``prog.params`` (a lookup:
+    its x points, then its y values per element); the function returns one tuple of the
+    recorded elements per saved time.
+    """
+    em = PythonEmitter()
     params = []
-    layout = []
-    for i in sorted(pl.const_ids + pl.lookup_ids):
-        nd = nodes[i]
-        if nd.kind == "lookup":
-            g.env[nd.xpy] = _c(nd.xpy)
-            g.owner[nd.xpy] = (nd.xpy, ())
-            shape = (*program.sizes(nd.dims), 1, 1)
-            params.append(nd.xpy)
-            params.extend(g.bind(nd.py, shape, tail=2).reshape(-1).tolist())
-            layout.append(("lookup", i))
-        else:
-            shape = (*program.sizes(nd.dims), 1)
-            params.extend(g.bind(nd.py, shape).reshape(-1).tolist())
-            layout.append(("const", i))
-    g.emit(f"DT = {num(program.dt)}")
-    g.emit("t = T[0]")
-    g.emit("k = 0")
-    g.block("\n".join(pl.init))
-    init = g.out
-    g.out = []
-    g.indent = "    "
-    g.block("\n".join(pl.aux))
-    aux = g.out
-    rec, widths = [], []
-    for i in out_ids:
-        nd = nodes[i]
-        shape = (*program.sizes(nd.dims), 1)
-        val = g.env.get(nd.py)
-        if val is None:
-            raise NotScalar("output not computed")
-        elems = np.broadcast_to(val, shape).reshape(-1).tolist()
-        rec.extend(elems)
-        widths.append(len(elems))
-    g.out = []
-    g.block("\n".join(pl.upd))
-    upd = g.out
-    g.out = []
-    g.block("\n".join(pl.commits))
-    commits = g.out
+    for p in prog.params:
+        params.extend(((p.table,) if p.kind == "lookup" else ()) + p.names)
+    em.lines.append(f"DT = {float(prog.dt)!r}")
+    em.lines.append("t = T[0]")
+    em.lines.append("k = 0")
+    em.stmts(prog.init, "")
+    init, em.lines = em.lines, []
+    em.stmts(prog.aux, "    ")
+    aux, em.lines = em.lines, []
+    rec = [em.expr(e) for e in prog.record]
+    em.stmts(prog.upd, "    ")
+    em.stmts(prog.commits, "    ")
+    step, em.lines = em.lines, []
     sig = ", ".join(["P", "T", "REC", *(f"{h}={h}" for h in HELPERS)])
     lines = [f"def _sim1({sig}):"]
     if params:
@@ -426,15 +155,24 @@ def generate_scalar(program, out_ids, pl, num):
     lines.append("            _app((" + "".join(f"{x}, " for x in rec) + "))")
     lines.append("        if k == _last:")
     lines.append("            break")
-    lines.extend("    " + x for x in upd)
-    lines.extend("    " + x for x in commits)
+    lines.extend("    " + x for x in step)
     lines.append("    return _rows")
     src = "\n".join(lines) + "\n"
     try:
         compile(src, "<urbsim-scalar-check>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as err:
         raise NotScalar(f"generated source does not compile: {err}") from err
-    return src, layout, widths
+    return src
+
+
+def generate_scalar(program, out_ids, pl):
+    """The IR of one run for ``out_ids`` and its Python source: ``(prog, src)``.
+
+    ``pl`` is ``compile.plan(program, out_ids)``. Raises :class:`NotScalar` when the program
+    uses something the lowering does not translate.
+    """
+    prog = lower(program, out_ids, pl)
+    return prog, emit_python(prog)
 
 
 def _trunc(x):

@@ -1,0 +1,324 @@
+"""C emitter: :mod:`ir` statements -> C statements on SIMD lane vectors.
+
+Every float of the IR becomes a ``vd`` (GCC/Clang vector extension) holding the same
+variable for ``W`` runs; element-wise IEEE operations are exact in SIMD, so each lane
+computes exactly what the Python emitter's code computes for its run. Where the IR selects
+(``Select``, ``MinMax``, ``If``), both sides are evaluated and the lanes select (``vsel``):
+evaluation has no side effects (temporaries are hoisted before the statement, pipes are not
+written inside branches), and an untaken side's inf/NaN is discarded. The helpers called here
+(``v_exp``, ``vsel``, ``v_pipe`` ...) are defined by ``native._PRELUDE``.
+
+Each assignment to a model variable carries its Vensim name in a comment
+(``/* Town Residents[urb] */``), made safe by :func:`ir.comment_text`; identifiers are the
+IR's generated ones prefixed ``u_`` (no collision with C keywords or libm names), numbers
+exact hexadecimal literals.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import ir
+
+# IR maths -> the prelude's lane-vector functions (the C library's names)
+_CFUN = {"abs": "fabs", "exp": "exp", "log": "log", "sqrt": "sqrt", "trunc": "trunc"}
+_CFUN.update({"pow": "pow", "arcsin": "asin", "arccos": "acos", "arctan": "atan"})
+# lookups of at most this many points select their segment's values by vector masks where
+# every lane reads one table (more points: a load per lane is cheaper)
+SELECT_POINTS = 12
+_CSPECIAL = {"t": "vt", "k": "vk", "DT": "VB(DT)", "NAN": "VB(NAN)", "INF": "VB(INFINITY)"}
+
+
+class NotNative(Exception):
+    """The program uses something the C emitter does not handle."""
+
+
+def clit(x: float) -> str:
+    """An exact C99 literal of ``x`` (hexadecimal floating point)."""
+    x = float(x)
+    if math.isnan(x):
+        return "NAN"
+    if math.isinf(x):
+        return "INFINITY" if x > 0 else "(-INFINITY)"
+    return f"{x.hex()}"
+
+
+class CEmitter:
+    """IR statements -> C lines (``lines``) inside ``urbsim_run``'s loop over run groups.
+
+    ``tables`` maps a lookup's x-points identifier and each of its y-element identifiers to
+    its number of points; ``names`` is the IR's name table (for comments).
+    """
+
+    def __init__(self, tables: dict[str, int], names: ir.NameTable):
+        self.tables = tables
+        self.names = names
+        self.used_lookups: set[tuple[str, str]] = set()  # (_lk | _lkf, x-points identifier)
+        self.doubles: set[str] = set()
+        self.pipes: set[str] = set()
+        self.lines: list[str] = []
+        self.ind = "    "
+        self.rename: dict[str, str] = {}  # inside an ``If`` branch: variable -> branch value
+        self.hoisted: list[str] = []  # temporaries of the statement being translated
+        self.branch = 0  # depth of ``If`` branches being translated
+        self.conds = 0  # lane masks of ``If`` statements, _c1 ...
+        self.tmp = 0  # MinMax temporaries, _w1 ...
+
+    def name(self, n: str) -> str:
+        return self.rename.get(n) or "u_" + n
+
+    def note(self, ident: str) -> str:
+        """`` /* Vensim name[element] */`` for a model variable's element, else ''."""
+        label = self.names.label(ident)
+        return f"  /* {ir.comment_text(label)} */" if label else ""
+
+    def emit(self, s: str):
+        self.lines.append(self.ind + s)
+
+    def assign(self, target: str, code: str, note: str = ""):
+        """``target = code`` after the temporaries ``code`` reads."""
+        for h in self.hoisted:
+            self.emit(h)
+        self.hoisted = []
+        self.emit(f"{target} = {code};{note}")
+
+    # -- statements -------------------------------------------------------------------------
+    def stmts(self, body):
+        for st in body:
+            if isinstance(st, ir.Assign):
+                self.assignment(st)
+            elif isinstance(st, ir.PipeWrite):
+                self._no_branch("pipe")
+                if st.pipe not in self.pipes:
+                    raise NotNative("item assignment")
+                self.assign("_pi", self.d(st.index))
+                self.assign("_pv", self.d(st.value))
+                self.emit(f"v_pwrite({self.name(st.pipe)}, _pi, _pv);")
+            elif isinstance(st, ir.If):
+                self._if(st)
+            else:
+                raise NotNative(f"statement {type(st).__name__}")
+
+    def assignment(self, st: ir.Assign):
+        tgt, v = st.target, st.value
+        if isinstance(v, ir.PipeNew):
+            self._no_branch("pipe")
+            self.pipes.add(tgt)
+            self.assign("_pv", self.d(v.init))
+            self.assign("_pn", self.d(v.length))
+            self.emit(f"v_pipe({self.name(tgt)}, owned, &nown, _pv, _pn);{self.note(tgt)}")
+            return
+        if isinstance(v, ir.Var) and v.name in self.pipes:
+            self._no_branch("pipe")
+            self.pipes.add(tgt)
+            a, b = self.name(tgt), self.name(v.name)
+            self.emit(f"memcpy({a}, {b}, sizeof({a}));")
+            return
+        self.doubles.add(tgt)
+        code = self.d(v)
+        if self.branch:
+            tmp = f"u_b{self.branch}_{tgt}"
+            self.doubles.add(tmp[2:])
+            self.rename[tgt] = tmp
+            self.assign(tmp, code, self.note(tgt))
+        else:
+            self.assign(self.name(tgt), code, self.note(tgt))
+
+    def _no_branch(self, what):
+        if self.branch:
+            raise NotNative(f"{what} inside a branch")
+
+    def _if(self, st: ir.If):
+        # lanes may disagree: run both branches into renamed values, then select per lane
+        self.conds += 1
+        cond = f"_c{self.conds}"
+        self.assign(cond, self.m(st.cond))
+        results = []
+        outer = dict(self.rename)
+        for body in (st.body, st.orelse):
+            self.branch += 1
+            self.rename = dict(outer)
+            self.stmts(body)
+            results.append(self.rename)
+            self.branch -= 1
+        self.rename = outer
+        for var in sorted(set(results[0]) | set(results[1])):
+            if var in outer and results[0].get(var) == results[1].get(var):
+                continue
+            a = results[0].get(var, self.name(var))
+            b = results[1].get(var, self.name(var))
+            if self.branch:
+                tmp = f"u_b{self.branch}_{var}"
+                self.doubles.add(tmp[2:])
+                self.rename[var] = tmp
+                self.emit(f"{tmp} = vsel({cond}, {a}, {b});")
+            else:
+                self.emit(f"{self.name(var)} = vsel({cond}, {a}, {b});")
+
+    def record(self, exprs, widths) -> None:
+        """Store the recorded elements of this step (``REC[k]``) in the outputs: output ``q``
+        is ``(runs, saved times, widths[q])`` in C order."""
+        if sum(widths) != len(exprs):
+            raise NotNative("recorded elements do not match the outputs")
+        self.emit("if (REC[k]) {")
+        self.ind += "    "
+        for j, e in enumerate(exprs):
+            self.assign(f"_rec[{j}]", self.d(e))
+        self.emit("for (l = 0; l < nl; l++) {")
+        j = 0
+        for q, w in enumerate(widths):
+            self.emit(f"    o = OUT[{q}] + ((r + l) * nrec + irec) * {w};")
+            for e in range(w):
+                self.emit(f"    o[{e}] = _rec[{j}][l];")
+                j += 1
+        self.emit("}")
+        self.emit("irec++;")
+        self.ind = self.ind[:-4]
+        self.emit("}")
+
+    # -- expressions: d() gives a vd, m() a vm mask ------------------------------------------
+    def d(self, e) -> str:
+        code, kind = self.expr(e)
+        return code if kind == "d" else f"vbool({code})"
+
+    def m(self, e) -> str:
+        code, kind = self.expr(e)
+        return code if kind == "m" else f"({code} != VB(0.0))"
+
+    def expr(self, e) -> tuple[str, str]:
+        d = self.d
+        if isinstance(e, ir.Var):
+            return self.name(e.name), "d"
+        if isinstance(e, ir.Num):
+            return f"VB({clit(e.value)})", "d"
+        if isinstance(e, ir.Special):
+            return _CSPECIAL[e.name], "d"
+        if isinstance(e, ir.Bin):
+            if e.op == "%":
+                return f"v_mod({d(e.a)}, {d(e.b)})", "d"
+            return f"({d(e.a)} {e.op} {d(e.b)})", "d"
+        if isinstance(e, ir.Neg):
+            return f"(-{d(e.a)})", "d"
+        if isinstance(e, ir.Cmp):
+            return f"({d(e.a)} {e.op} {d(e.b)})", "m"
+        if isinstance(e, ir.Logic):
+            op = " & " if e.op == "and" else " | "
+            return "(" + op.join(self.m(v) for v in e.args) + ")", "m"
+        if isinstance(e, ir.Select):
+            return f"vsel({self.m(e.cond)}, {d(e.a)}, {d(e.b)})", "d"
+        if isinstance(e, ir.MinMax):
+            return self.minmax(e), "d"
+        if isinstance(e, ir.Call):
+            fn = _CFUN.get(e.fn, e.fn)
+            return f"v_{fn}({', '.join(d(a) for a in e.args)})", "d"
+        return self.special_call(e), "d"
+
+    def minmax(self, e: ir.MinMax) -> str:
+        """numpy's NaN-propagating minimum/maximum; operands hoisted (each evaluated once,
+        in order: C leaves the order of a call's operands unspecified)."""
+        w = []
+        for node in (e.a, e.b):
+            code = self.d(node)
+            if isinstance(node, (ir.Var, ir.Num, ir.Special)):
+                w.append(code)
+                continue
+            self.tmp += 1
+            tmp = f"_w{self.tmp}"
+            self.doubles.add(tmp)
+            self.hoisted.append(f"{self.name(tmp)} = {code};")
+            w.append(self.name(tmp))
+        a, b = w
+        cond = f"({a} {e.op} {b})"
+        if not isinstance(e.a, ir.Num):  # a number is never NaN
+            cond = f"({cond} | ({a} != {a}))"
+        return f"vsel({cond}, {a}, {b})"
+
+    def special_call(self, e) -> str:
+        """Lookups, delay orders and DELAY FIXED pipes: the prelude's helpers."""
+        if isinstance(e, ir.Lookup):
+            m = self.tables.get(e.table)
+            if m is None or m < 2 or self.tables.get(e.ys) != m:
+                raise NotNative("lookup table layout")
+            kind = "_lkf" if e.own else "_lk"
+            self.used_lookups.add((kind, e.table))
+            return f"v{kind}_{e.table}({self.d(e.x)}, u_{e.ys})"
+        if isinstance(e, ir.DelayOrder):
+            dts = ", ".join(self.d(a) for a in e.times)
+            return f"v_dorder(&err, {e.nid}, {e.order}, {len(e.times)}, (const vd[]){{{dts}}})"
+        if isinstance(e, ir.PipeLength):
+            return f"v_dfo({self.d(e.d)})"
+        if isinstance(e, ir.PipeRead):
+            if e.pipe not in self.pipes:
+                raise NotNative("subscript")
+            return f"v_pread({self.name(e.pipe)}, {self.d(e.index)})"
+        raise NotNative(f"expression {type(e).__name__}")
+
+
+def lookup_function(kind: str, xname: str, xs) -> str:
+    """Interpolation in one table whose x points are fixed by the model (they cannot be set,
+    see ``CompiledModel._param_value``), for a vector of runs with their own y values.
+
+    ``_lk`` is ``np.interp`` (``scalar._lk``: clamped ends, NaN passes through, segment
+    ``bisect_right(xs, x) - 1``); ``_lkf`` the numpy backend's formula for multi-element
+    tables (``scalar._lkf``: clamp x, then extrapolate the clipped segment). The segment is a
+    sum of comparisons with the literal x points; each lane then does the scalar formula's
+    operations in its order, and the scalar code's early returns become selections in
+    reverse order of priority.
+    """
+    m = len(xs)
+    lit = ", ".join(clit(x) for x in xs)
+    first, last = clit(xs[0]), clit(xs[-1])
+    seg = " + ".join(f"(X >= VB({clit(x)}))" for x in xs[1 : m - 1]) or "(vm){0}"
+    head = (
+        f"static inline vd v{kind}_{xname}(vd x, const double *const *ys) {{\n"
+        f"    static const double xs[{m}] = {{{lit}}};\n"
+    )
+    gather = (
+        "    for (int l = 0; l < W; l++) {\n"
+        "        long i = -seg[l];  /* masks are -1: the sum counts x points below x */\n"
+        "        x0[l] = xs[i]; x1[l] = xs[i + 1]; y0[l] = ys[l][i]; y1[l] = ys[l][i + 1];\n"
+        f"        ylo[l] = ys[l][0]; yhi[l] = ys[l][{m - 1}];\n"
+        "    }\n"
+    )
+    if m <= SELECT_POINTS:
+        # one table for every lane (y values shared by the runs, the usual case): the same
+        # x0, x1, y0, y1 by selections over the segment's masks (monotone in the sorted x
+        # points: the last true one is the segment), without a load per lane
+        steps = "".join(
+            f"        g = X >= VB({clit(xs[k])}); x0 = vsel(g, VB({clit(xs[k])}), x0); "
+            f"x1 = vsel(g, VB({clit(xs[k + 1])}), x1);\n"
+            f"        y0 = vsel(g, VB(y[{k}]), y0); y1 = vsel(g, VB(y[{k + 1}]), y1);\n"
+            for k in range(1, m - 1)
+        )
+        gather = (
+            "    int shared = W > 1;\n"
+            "    for (int l = 1; l < W; l++) shared &= ys[l] == ys[0];\n"
+            "    if (shared) {\n"
+            "        const double *y = ys[0];\n"
+            "        vm g;\n"
+            f"        x0 = VB({clit(xs[0])}); x1 = VB({clit(xs[1])});\n"
+            "        y0 = VB(y[0]); y1 = VB(y[1]);\n"
+            + steps
+            + f"        ylo = VB(y[0]); yhi = VB(y[{m - 1}]);\n"
+            "    } else {\n" + "".join("    " + x + "\n" for x in gather.splitlines()) + "    }\n"
+        )
+    gather = "    vd x0, x1, y0, y1, ylo, yhi;\n" + gather
+    if kind == "_lk":
+        body = (
+            f"    vm seg = {seg.replace('X', 'x')};\n"
+            + gather.replace("X >=", "x >=")
+            + "    vd r = ((y1 - y0) / (x1 - x0)) * (x - x0) + y0;\n"
+            "    r = vsel(x != x, x, r);\n"
+            f"    r = vsel(x < VB({first}), ylo, r);\n"
+            f"    return vsel(x >= VB({last}), yhi, r);\n}}\n"
+        )
+    else:
+        body = (
+            f"    vd xc = vsel(x > VB({last}), VB({last}), x);\n"
+            f"    xc = vsel(x < VB({first}), VB({first}), xc);\n"
+            f"    vm seg = {seg.replace('X', 'xc')};\n"
+            + gather.replace("X >=", "xc >=")
+            + "    vd r = y0 + (xc - x0) * ((y1 - y0) / (x1 - x0));\n"
+            "    return vsel(x != x, x, r);\n}\n"
+        )
+    return head + body
