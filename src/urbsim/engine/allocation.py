@@ -21,9 +21,11 @@ import numpy as np
 
 from urbsim.errors import ModelError
 
+from .arrays import call, register
 from .expressions import E, align, union_dims
 
 NAMES = ("_allocp", "_allocav")
+register(*NAMES)  # array-code helpers: the element-level lowering refuses them (NotScalar)
 
 
 def allocate_by_priority(request, priority, width, supply):
@@ -166,7 +168,7 @@ def compile_priority(ctx, a) -> E:
     # missing leading axes of width and supply broadcast (the helper adds the targets' axis)
     args = [align(rq, full), align(pr, full), align(wd, outer), align(sp, outer)]
     deps = rq.deps | pr.deps | wd.deps | sp.deps
-    return E(f"_allocp({', '.join(args)})", full, True, deps)
+    return E(call("_allocp", *args), full, True, deps)
 
 
 def compile_available(ctx, a) -> E:
@@ -188,4 +190,4 @@ def compile_available(ctx, a) -> E:
     outer = tuple(d for d in union_dims([rq, pr, av]) if d not in (target, profile))
     full = (*outer, target)
     args = [align(rq, full), align(pr, (*full, profile)), align(av, outer)]
-    return E(f"_allocav({', '.join(args)})", full, True, rq.deps | pr.deps | av.deps)
+    return E(call("_allocav", *args), full, True, rq.deps | pr.deps | av.deps)

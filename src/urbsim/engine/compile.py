@@ -35,12 +35,13 @@ from urbsim.mdlinfo import (
 )
 from urbsim.pysd_compat import abstract_model
 
-from . import allocation, datavars, external, vectors
+from . import allocation, arrays, datavars, external, vectors
 from . import native as native_mod
 from . import scalar as scalar_mod
 from . import statefuls as sf
+from .arrays import Assemble, Lit, Ref, call, number
 from .backends import namespace
-from .expressions import STATEFUL_ARGS, TIME, E, ExprCompiler, align, norm, num, union_dims
+from .expressions import STATEFUL_ARGS, TIME, E, ExprCompiler, align, norm, union_dims
 
 _STATEFUL_TYPES = tuple(STATEFUL_ARGS)
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
@@ -201,14 +202,14 @@ class Program:
         for es in mains.values():
             for i, e in enumerate(es, start=1):
                 if norm(e) == key:
-                    value = E(num(i))
+                    value = E(number(i))
         rng = self.range_of_norm.get(key)
         if rng is not None:
             main = next(m for m, es in mains.items() if set(self.ranges[rng]) <= set(es))
             pos = [mains[main].index(e) + 1.0 for e in self.ranges[rng]]
             node = self.new_node(f"{rng}#positions", "const", [rng], None, False)
             node.value = np.asarray(pos, dtype=np.float64).reshape(-1, 1)
-            value = E(node.py, (rng,), True, {node.id})
+            value = E(Ref(node.py), (rng,), True, {node.id})
         self._subscript_values[key] = value
         return value
 
@@ -392,9 +393,9 @@ class Program:
         """Move a time-invariant array sub-expression before the time loop."""
         if not e.ra or not e.deps or any(self.is_dynamic(d) for d in e.deps):
             return e
-        if re.fullmatch(r"v\d+", e.code):
+        if isinstance(e.code, Ref) and re.fullmatch(r"v\d+", e.code.name):
             return e
-        key = e.code
+        key = arrays.source(e.code)
         node = self._hoisted.get(key)
         if node is None:
             self._hidden_count += 1
@@ -405,7 +406,7 @@ class Program:
             node.deps = set(e.deps)
             node.ra = True
             self._hoisted[key] = node
-        return E(node.py, e.dims, True, {node.id})
+        return E(Ref(node.py), e.dims, True, {node.id})
 
     # -- pass 2: compile ---------------------------------------------------------------------
     def _second_pass(self):
@@ -535,7 +536,7 @@ class Program:
                 st.stype = "delayn"
             code = align(e, sdims)
             if stype == "initial" and (e.dims != sdims or not e.ra) and sdims:
-                code = f"_bc({code}, {tail!r})"
+                code = call("_bc", code, Lit(tail))
             st.args[k] = code
             st.deps[k] = set(e.deps)
         node.st = st
@@ -553,7 +554,7 @@ class Program:
         node.deps, node.init_only_deps = set(active.deps), set(initial.deps)
         node.ra = True
         self.mark_dynamic(node)
-        return E(node.py, dims, True, {node.id})
+        return E(Ref(node.py), dims, True, {node.id})
 
     def _table_part(self, node, values, dims) -> E:
         """A constant table that defines part of an equation's elements (a hidden constant)."""
@@ -565,7 +566,7 @@ class Program:
         part = self.new_node(f"{node.name}#table{self._hidden_count}", "const", dims, node.line)
         part.public = False
         part.value = a.reshape((*shape, 1))
-        return E(part.py, tuple(dims), True, {part.id})
+        return E(Ref(part.py), tuple(dims), True, {part.id})
 
     @staticmethod
     def _order(ast, ctx: ExprCompiler) -> int:
@@ -603,7 +604,7 @@ class Program:
             e = parts[0][2]
             code = align(e, node.dims)
             if node.dims and (e.dims != node.dims or not e.ra):
-                code = f"_bc({code}, {tail!r})"
+                code = call("_bc", code, Lit(tail))
             node.code = code
             node.ra = bool(node.dims) or e.ra
             node.deps = set(e.deps)
@@ -612,9 +613,9 @@ class Program:
         deps: set = set()
         for ix, lhs, e in parts:
             target = tuple(d if d is not None else f"__e{k}" for k, d in enumerate(lhs))
-            items.append(f"({ix!r}, {align(e, target)})")
+            items.append((ix, align(e, target)))
             deps |= e.deps
-        node.code = f"_assemble({tail!r}, [{', '.join(items)}])"
+        node.code = Assemble(tail, tuple(items))
         node.ra = True
         node.deps = deps
 
@@ -759,17 +760,11 @@ _NS_NAMES = {
 }
 
 
-def _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes):
+def _generate_jit(lines, body, pl, out_ids, nodes):
     """Source where one time step is a separate function ``_step`` (jitted by JAX)."""
-    import ast as pyast
-
-    step_src = "\n".join(aux_lines + upd_lines + commits)
-    tree = pyast.parse(step_src)
-    assigned, loaded = set(), set()
-    for node in pyast.walk(tree):
-        if isinstance(node, pyast.Name):
-            (assigned if isinstance(node.ctx, pyast.Store) else loaded).add(node.id)
-    states = [c.split(" = ")[0] for c in commits]
+    assigned, loaded = arrays.names(pl.aux + pl.upd + pl.commits)
+    states = [c.target for c in pl.commits]
+    aux_lines, upd_lines, commits = (arrays.lines(x) for x in (pl.aux, pl.upd, pl.commits))
     free = sorted((loaded - assigned - _NS_NAMES) | {nodes[i].py for i in out_ids})
     free = [x for x in free if x not in states and x not in assigned]
     flags = [x for x in free if x.endswith("_kf")]
@@ -783,7 +778,7 @@ def _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes):
     step.append(f"    {tup(states)} = S")
     step.append(f"    {tup(params)} = P")
     step.append(f"    {tup(flags)} = F")
-    step.append(f"    DT = {num(0.0)}")  # replaced below
+    step.append("    DT = 0.0")  # replaced below
     step.extend("    " + x for x in aux_lines)
     step.append(f"    _outs = ({outs},)")
     step.extend("    " + x for x in upd_lines)
@@ -809,11 +804,13 @@ def _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes):
 
 @dataclass
 class Plan:
-    """The statements of one simulation, in order, before they are assembled into a function.
+    """The statements of one simulation (array IR, :mod:`arrays`), in order, before they are
+    assembled into a function.
 
     ``init`` runs at INITIAL TIME (after the constants/lookups are bound), ``aux`` at every
     step, then (except after the last step) ``upd`` computes the new states and ``commits``
-    stores them. Shared by the numpy/JAX generator below and the scalar one (``scalar.py``).
+    stores them. Shared by the numpy/JAX emitter below and the element-level lowering
+    (``lower.py``).
     """
 
     const_ids: list
@@ -845,13 +842,16 @@ def plan(program: Program, out_ids: list[int]) -> Plan:
         if nd.st is not None:
             init_lines.extend(sf.emit_init(nd.st))
         else:
-            init_lines.append(f"{nd.py} = {nd.init_code or nd.code}")
+            init_lines.append(arrays.Assign(nd.py, nd.init_code or nd.code))
     dyn_ids = {i for i in needed if nodes[i].dynamic}
     step_order = _topo(nodes, dyn_ids, lambda i: nodes[i].step_deps, "algebraic", program)
     aux_lines = []
     for i in step_order:
         nd = nodes[i]
-        aux_lines.extend(sf.emit_output(nd.st) if nd.st is not None else [f"{nd.py} = {nd.code}"])
+        if nd.st is not None:
+            aux_lines.extend(sf.emit_output(nd.st))
+        else:
+            aux_lines.append(arrays.Assign(nd.py, nd.code))
     upd_lines, commits = [], []
     for i in sorted(dyn_ids):
         nd = nodes[i]
@@ -867,7 +867,6 @@ def generate(program: Program, out_ids: list[int], jit: bool = False) -> str:
     nodes = program.nodes
     pl = plan(program, out_ids)
     const_ids, lookup_ids = pl.const_ids, pl.lookup_ids
-    aux_lines, upd_lines, commits = pl.aux, pl.upd, pl.commits
     lines = ["def _sim(C, L, O, n, T, REC):"]
     body = []
     for i in sorted(const_ids + lookup_ids):
@@ -875,26 +874,21 @@ def generate(program: Program, out_ids: list[int], jit: bool = False) -> str:
             body.append(f"{nodes[i].xpy}, {nodes[i].py} = L[{lookup_ids.index(i)}]")
         else:
             body.append(f"{nodes[i].py} = C[{const_ids.index(i)}]")
-    body.append(f"DT = {num(program.dt)}")
+    body.append(f"DT = {arrays.num(float(program.dt))}")
     body.append("t = T[0]")
     body.append("k = 0")
-    body.extend(pl.init)
+    body.extend(arrays.lines(pl.init))
     if jit:
-        return (
-            _generate_jit(lines, body, aux_lines, upd_lines, commits, out_ids, nodes),
-            const_ids,
-            lookup_ids,
-        )
+        return _generate_jit(lines, body, pl, out_ids, nodes), const_ids, lookup_ids
     loop = ["for k in range(len(T)):", "    t = T[k]"]
-    loop.extend("    " + s for s in aux_lines)
+    loop.extend(arrays.lines(pl.aux, "    "))
     loop.append("    j = REC[k]")
     loop.append("    if j >= 0:")
     for pos, i in enumerate(out_ids):
         loop.append(f"        O[{pos}] = _record(O[{pos}], j, {nodes[i].py})")
     loop.append("    if k == len(T) - 1:")
     loop.append("        break")
-    loop.extend("    " + s for s in upd_lines)
-    loop.extend("    " + s for s in commits)
+    loop.extend(arrays.lines(pl.upd + pl.commits, "    "))
     body.extend(loop)
     body.append("return O")
     lines.extend("    " + s for s in body)

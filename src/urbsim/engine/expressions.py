@@ -1,15 +1,15 @@
-"""PySD abstract-syntax nodes -> array expressions (Python source over a whitelist).
+"""PySD abstract-syntax nodes -> array-level IR expressions (:mod:`arrays`).
 
-Safety: this module turns PySD's AST into Python *source*, which ``compile.py`` then ``exec``s.
-Nothing taken from the model file reaches that source as text:
+Safety: this module turns PySD's AST into typed array-IR nodes, which ``compile.py`` prints
+as Python source and ``exec``s. Nothing taken from the model file reaches that source as text:
 
 * only the node types handled in :meth:`ExprCompiler.expr` are accepted; any other node raises
   :class:`UnsupportedFeature`;
 * variables are referred to by generated identifiers (``v0``, ``v1``, ``s3_0`` ...), never by
   their model names;
-* numbers are emitted as ``repr(float(x))`` (or ``repr(int(i))`` for subscript positions), so
-  only digits, ``.``, ``e``, ``-`` and ``+`` can appear;
-* functions and operators come from fixed tables in this module.
+* numbers are ``float``/``int`` nodes, printed as ``repr``, so only digits, ``.``, ``e``,
+  ``-`` and ``+`` can appear;
+* functions and operators come from fixed tables (the IR's nodes refuse others).
 """
 
 from __future__ import annotations
@@ -21,6 +21,23 @@ import numpy as np
 from pysd.translators.structures import abstract_expressions as ae
 
 from urbsim.errors import UnsupportedFeature
+
+from .arrays import (
+    SMALL,
+    AExpr,
+    Call,
+    Chain,
+    Compare,
+    Index,
+    Lit,
+    Neg,
+    Op,
+    Ref,
+    call,
+    number,
+    where,
+)
+from .arrays import T as TREF
 
 TIME = -1  # pseudo node id for Time
 
@@ -45,22 +62,11 @@ def norm(name: str) -> str:
     return re.sub(r"[\s_]+", "_", name.strip().lower())
 
 
-def num(x) -> str:
-    """Source text for a numeric literal."""
-    f = float(x)
-    if np.isnan(f):
-        return "_NAN"
-    if np.isinf(f):
-        return "_INF" if f > 0 else "(-_INF)"
-    s = repr(f)
-    return f"({s})" if f < 0 else s
-
-
 @dataclass
 class E:
-    """A compiled expression: source, its axes after the run axis, and dependencies."""
+    """A compiled expression: array IR, its axes before the run axis, and dependencies."""
 
-    code: str
+    code: AExpr
     dims: tuple = ()
     ra: bool = False  # has a leading run axis (else a plain scalar)
     deps: set = field(default_factory=set)
@@ -98,8 +104,8 @@ _SUPPORTED_FUNCS = sorted(
 )
 
 
-def align(e: E, target: tuple) -> str:
-    """Source of ``e`` with its axes permuted/expanded to ``target`` (run axis kept last)."""
+def align(e: E, target: tuple) -> AExpr:
+    """``e`` with its axes permuted/expanded to ``target`` (run axis kept last)."""
     if not e.ra:
         return e.code
     if e.dims == target:
@@ -109,14 +115,13 @@ def align(e: E, target: tuple) -> str:
     perm = [src.index(d) for d in present]
     code = e.code
     if perm != sorted(perm):
-        axes = ", ".join([str(p) for p in perm] + [str(len(src))])
-        code = f"xp.transpose({code}, ({axes}))"
+        code = call("xp.transpose", code, Lit((*perm, len(src))))
     if len(present) < len(target):
-        idx = [":" if d in src else "None" for d in target]
-        while idx and idx[0] == "None":  # numpy prepends missing leading axes
+        idx = [":" if d in src else None for d in target]
+        while idx and idx[0] is None:  # numpy prepends missing leading axes
             idx.pop(0)
-        if "None" in idx:
-            code = f"({code})[{', '.join([*idx, ':'])}]"
+        if None in idx:
+            code = Index(code, (*idx, ":"))
     return code
 
 
@@ -158,12 +163,12 @@ class ExprCompiler:
     # -- entry ------------------------------------------------------------------------------
     def expr(self, a) -> E:
         if isinstance(a, bool):
-            return E(num(float(a)))
+            return E(number(a))
         if isinstance(a, (int, float, np.integer, np.floating)):
-            return E(num(a))
+            return E(number(a))
         if isinstance(a, np.ndarray):
             if a.ndim == 0:
-                return E(num(a.item()))
+                return E(number(a.item()))
             raise self.unsupported("a literal array inside an expression")
         if isinstance(a, ae.ArithmeticStructure):
             return self.arith(a)
@@ -179,7 +184,7 @@ class ExprCompiler:
         if isinstance(a, tuple(STATEFUL_ARGS)):
             node = self.p.hidden_stateful(a, self)
             dims = tuple(d for d in self.lhs if d is not None)
-            return E(node.py, dims, True, {node.id})
+            return E(Ref(node.py), dims, True, {node.id})
         if isinstance(a, ae.GameStructure):  # PySD runs GAME as its input
             return self.expr(a.expression)
         if isinstance(a, (ae.AllocateByPriorityStructure, ae.AllocateAvailableStructure)):
@@ -206,7 +211,7 @@ class ExprCompiler:
         if len(a.arguments) == 1:
             if ops[0] == "negative":
                 e = self.expr(a.arguments[0])
-                return E(f"(-{e.code})", e.dims, e.ra, e.deps)
+                return E(Neg(e.code), e.dims, e.ra, e.deps)
             raise self.unsupported(f"operator {ops[0]!r}")
         codes, dims, ra, deps = self._combine(a.arguments)
         for op in ops:
@@ -219,20 +224,20 @@ class ExprCompiler:
             code = codes[-1]
             for arg, c in zip(reversed(a.arguments[:-1]), reversed(codes[:-1]), strict=True):
                 if _negative_literal(arg):
-                    code = f"(-({num(-float(arg))} ** {code}))"
+                    code = Neg(Op("**", number(-float(arg)), code))
                 else:
-                    code = f"({c} ** {code})"
+                    code = Op("**", c, code)
             return E(code, dims, ra, deps)
         if "^" in ops:
             raise self.unsupported("mixed '^' with other operators in one node")
         if set(ops) <= {"+", "-"} or set(ops) <= {"*", "/"}:
             # one precedence level: Python evaluates ``a + b - c`` left to right, exactly as
             # the nested form, and a long sum (210 terms) stays within its parser's 200 levels
-            parts = [codes[0]] + [f"{op} {c}" for op, c in zip(ops, codes[1:], strict=True)]
-            return E(f"({' '.join(parts)})", dims, ra, deps)
+            rest = tuple(zip(ops, codes[1:], strict=True))
+            return E(Chain(codes[0], rest), dims, ra, deps)
         code = codes[0]
         for op, c in zip(ops, codes[1:], strict=True):
-            code = f"({code} {op} {c})"
+            code = Op(op, code, c)
         return E(code, dims, ra, deps)
 
     def logic(self, a):
@@ -242,16 +247,16 @@ class ExprCompiler:
         ops = list(a.operators)
         if ops == [":NOT:"]:
             e = self.expr(a.arguments[0])
-            return E(f"xp.logical_not({e.code})", e.dims, e.ra, e.deps)
+            return E(call("xp.logical_not", e.code), e.dims, e.ra, e.deps)
         codes, dims, ra, deps = self._combine(a.arguments)
         code = codes[0]
         for op, c in zip(ops, codes[1:], strict=True):
             if op in _CMP:
-                code = f"({code} {_CMP[op]} {c})"
+                code = Compare(_CMP[op], code, c)
             elif op == ":AND:":
-                code = f"xp.logical_and({code}, {c})"
+                code = call("xp.logical_and", code, c)
             elif op == ":OR:":
-                code = f"xp.logical_or({code}, {c})"
+                code = call("xp.logical_or", code, c)
             else:
                 raise self.unsupported(f"operator {op!r}")
         return E(code, dims, ra, deps)
@@ -262,7 +267,7 @@ class ExprCompiler:
         if ref == "time" and self.p.try_resolve(ref) is None:  # a macro's input may be 'time'
             if a.subscripts:
                 raise self.unsupported("subscripted Time")
-            return E("t", (), False, {TIME})
+            return E(TREF, (), False, {TIME})
         if self.p.try_resolve(ref) is None:
             value = self.p.subscript_value(ref)
             if value is not None:  # a range or an element used as a number (PySD)
@@ -278,7 +283,7 @@ class ExprCompiler:
     def subscript(self, node, subs) -> E:
         dims = tuple(node.dims)
         if not subs:
-            return E(node.py, dims, node.ra, {node.id})
+            return E(Ref(node.py), dims, node.ra, {node.id})
         if len(subs) != len(dims):
             raise self.unsupported(
                 f"reference to '{node.name}' with {len(subs)} subscripts (it has {len(dims)})"
@@ -313,18 +318,18 @@ class ExprCompiler:
             if bang:
                 raise self.unsupported(f"subscript '{s}'")
             if sname in elems:
-                basic.append(repr(int(elems.index(sname))))
+                basic.append(int(elems.index(sname)))
                 continue
             lowered = [x.lower() for x in elems]
             if sname.lower() in lowered:
-                basic.append(repr(int(lowered.index(sname.lower()))))
+                basic.append(int(lowered.index(sname.lower())))
                 continue
             raise self.unsupported(f"subscript '{s}' on '{node.name}' (dimension {d})")
-        code = node.py
+        code = Ref(node.py)
         if any(b != ":" for b in basic):
-            code = f"{code}[{', '.join([*basic, ':'])}]"
+            code = Index(code, (*basic, ":"))
         for ax, idx in gathers:
-            code = f"xp.take({code}, xp.asarray({idx!r}), axis={ax})"
+            code = call("xp.take", code, call("xp.asarray", Lit(idx)), axis=Lit(ax))
         if len(out_dims) > len(set(out_dims)):
             raise self.unsupported(f"repeated dimension in a reference to '{node.name}'")
         return E(code, tuple(out_dims), True, {node.id})
@@ -356,49 +361,51 @@ class ExprCompiler:
             return self.lookup_call(node, subs, args[0])
         if fname in _UNARY and len(args) == 1:
             e = self.expr(args[0])
-            return E(f"{_UNARY[fname]}({e.code})", e.dims, e.ra, e.deps)
+            return E(call(_UNARY[fname], e.code), e.dims, e.ra, e.deps)
         if fname == "integer" and len(args) == 1:
             e = self.expr(args[0])
-            return E(f"xp.trunc({e.code})", e.dims, e.ra, e.deps)
+            return E(call("xp.trunc", e.code), e.dims, e.ra, e.deps)
         if fname in _BINARY and len(args) == 2:
             (c0, c1), dims, ra, deps = self._combine(args)
-            return E(f"{_BINARY[fname]}({c0}, {c1})", dims, ra, deps)
+            return E(call(_BINARY[fname], c0, c1), dims, ra, deps)
         if fname in _REDUCE and len(args) == 1:
             e = self.expr(args[0])
             axes = [i for i, d in enumerate(e.dims) if d.endswith("!")]
             if not axes:
                 raise self.unsupported(f"{fname.upper()} without a '!' subscript")
             keep = tuple(d for d in e.dims if not d.endswith("!"))
-            return E(f"{_REDUCE[fname]}({e.code}, axis={tuple(axes)!r})", keep, True, e.deps)
+            code = call(_REDUCE[fname], e.code, axis=Lit(tuple(axes)))
+            return E(code, keep, True, e.deps)
         if fname == "if_then_else" and len(args) == 3:
             (c, x, y), dims, ra, deps = self._combine(args)
-            return E(f"_where({c}, {x}, {y})", dims, ra, deps)
+            return E(where(c, x, y), dims, ra, deps)
         if fname == "zidz" and len(args) == 2:
             (x, y), dims, ra, deps = self._combine(args)
-            return E(f"_where(xp.abs({y}) < _SMALL, 0.0, {x} / {y})", dims, ra, deps)
+            return E(_zidz(x, y, number(0.0)), dims, ra, deps)
         if fname == "xidz" and len(args) == 3:
             (x, y, z), dims, ra, deps = self._combine(args)
-            return E(f"_where(xp.abs({y}) < _SMALL, {z}, {x} / {y})", dims, ra, deps)
+            return E(_zidz(x, y, z), dims, ra, deps)
         if fname in ("modulo", "quantum") and len(args) == 2:
             # PySD: QUANTUM(x, m) = x if m < 1e-6 else m * INTEGER(x / m); MODULO = x - QUANTUM
             (x, m), dims, ra, deps = self._combine(args)
-            q = f"_where({m} < _SMALL, {x}, {m} * xp.trunc({x} / {m}))"
-            return E(f"({x} - {q})" if fname == "modulo" else q, dims, ra, deps)
+            q = where(Compare("<", m, SMALL), x, Op("*", m, call("xp.trunc", Op("/", x, m))))
+            return E(Op("-", x, q) if fname == "modulo" else q, dims, ra, deps)
         if fname == "log" and len(args) == 2:  # PySD: ln(x) / ln(base)
             (x, b), dims, ra, deps = self._combine(args)
-            return E(f"(xp.log({x}) / xp.log({b}))", dims, ra, deps)
+            return E(Op("/", call("xp.log", x), call("xp.log", b)), dims, ra, deps)
         if fname == "step" and len(args) == 2:
             (v, ts), dims, ra, deps = self._combine(args)
-            half = num(self.p.dt / 2)
-            return E(f"({v} * ((t + {half}) > {ts}))", dims, ra, deps | {TIME})
+            half = number(self.p.dt / 2)
+            code = Op("*", v, Compare(">", Op("+", TREF, half), ts))
+            return E(code, dims, ra, deps | {TIME})
         if fname == "ramp" and len(args) in (2, 3):
             (sl, st, *fin), dims, ra, deps = self._combine(args)
-            final = f"xp.minimum({fin[0]}, t)" if fin else "t"
-            code = f"((((t + _SMALL) > {st}) * {sl}) * ({final} - {st}))"
-            return E(code, dims, ra, deps | {TIME})
+            final = call("xp.minimum", fin[0], TREF) if fin else TREF
+            on = Op("*", Compare(">", Op("+", TREF, SMALL), st), sl)
+            return E(Op("*", on, Op("-", final, st)), dims, ra, deps | {TIME})
         if fname == "pulse" and len(args) == 2:
             (st, w), dims, ra, deps = self._combine(args)
-            code = f"_where(xp.logical_and(({st} - _SMALL) <= t, t < ({st} + {w})), 1.0, 0.0)"
+            code = where(_pulse(st, w), number(1.0), number(0.0))
             return E(code, dims, ra, deps | {TIME})
         if fname in _RANDOM:
             return self.random(fname, args)
@@ -416,10 +423,11 @@ class ExprCompiler:
         if fname == "pulse_train" and len(args) == 4:
             # PySD's pulse(time, start, repeat_time, width, end): one pulse when repeat = 0
             (st, r, w, e), dims, ra, deps = self._combine(args)
-            one = f"xp.logical_and(({st} - _SMALL) <= t, t < ({st} + {w}))"
-            on = f"xp.logical_and({st} <= t, t < {e})"
-            train = f"xp.logical_and({on}, ((t - {st} + _SMALL) % {r}) < {w})"
-            code = f"_where(_where({r} == 0.0, {one}, {train}), 1.0, 0.0)"
+            on = call("xp.logical_and", Compare("<=", st, TREF), Compare("<", TREF, e))
+            phase = Op("%", Chain(TREF, (("-", st), ("+", SMALL))), r)
+            train = call("xp.logical_and", on, Compare("<", phase, w))
+            pulse = where(Compare("==", r, number(0.0)), _pulse(st, w), train)
+            code = where(pulse, number(1.0), number(0.0))
             return E(code, dims, ra, deps | {TIME})
         raise self.unsupported(f"function {fname.upper().replace('_', ' ')}")
 
@@ -441,9 +449,9 @@ class ExprCompiler:
         run = self.p.run_index()
         site = self.p.random_site()
         tail = tuple(int(x) for x in self.p.sizes(dims))
-        call = ", ".join([*codes, repr(int(seed)), repr(site), run.py, "k", repr(tail)])
+        args = [*codes, Lit(int(seed)), Lit(site), Ref(run.py), Ref("k"), Lit(tail)]
         deps = set().union(*(e.deps for e in es)) | {run.id, TIME}
-        return E(f"{helper}({call})", dims, True, deps)
+        return E(call(helper, *args), dims, True, deps)
 
     def lookup_call(self, node, subs, arg) -> E:
         x = self.expr(arg)
@@ -457,16 +465,27 @@ class ExprCompiler:
             present = [d for d in dims if d in src]
             perm = [src.index(d) for d in present]
             if perm != sorted(perm):
-                axes = ", ".join([str(p) for p in perm] + [str(len(src)), str(len(src) + 1)])
-                tab_code = f"xp.transpose({tab_code}, ({axes}))"
+                axes = Lit((*perm, len(src), len(src) + 1))
+                tab_code = call("xp.transpose", tab_code, axes)
             if len(present) < len(dims):
-                idx = [":" if d in src else "None" for d in dims]
-                while idx and idx[0] == "None":
+                idx = [":" if d in src else None for d in dims]
+                while idx and idx[0] is None:
                     idx.pop(0)
-                if "None" in idx:
-                    tab_code = f"({tab_code})[{', '.join([*idx, ':', ':'])}]"
-        code = f"_interp({xcode}, x{node.id}, {tab_code})"
+                if None in idx:
+                    tab_code = Index(tab_code, (*idx, ":", ":"))
+        code = call("_interp", xcode, Ref(f"x{node.id}"), tab_code)
         return E(code, dims, True, x.deps | {node.id})
+
+
+def _zidz(x: AExpr, y: AExpr, z: AExpr) -> Call:
+    """XIDZ(x, y, z) (ZIDZ: z = 0): z where |y| is below PySD's 1e-6, else x / y."""
+    return where(Compare("<", call("xp.abs", y), SMALL), z, Op("/", x, y))
+
+
+def _pulse(st: AExpr, w: AExpr) -> Call:
+    """PULSE's window: start - 1e-6 <= Time < start + width."""
+    lo = Compare("<=", Op("-", st, SMALL), TREF)
+    return call("xp.logical_and", lo, Compare("<", TREF, Op("+", st, w)))
 
 
 def _negative_literal(a) -> bool:

@@ -21,28 +21,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .arrays import IRError
+from .arrays import ident as _ident
+from .arrays import need as _need
 from .expressions import TRIG
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+__all__ = ["IRError"]  # raised by the nodes below (shared with the array-level IR)
 SPECIALS = ("t", "k", "DT", "NAN", "INF")  # time, step index, TIME STEP, NaN, +inf
 ARITH = ("+", "-", "*", "/", "%")  # % is Python's floor modulo (sign of the divisor)
 COMPARE = ("<", "<=", ">", ">=", "==", "!=")
 # whitelisted maths, one or two float arguments; each emitter maps them to its library
 FUNCTIONS = {"abs": 1, "exp": 1, "log": 1, "sqrt": 1, "trunc": 1, "pow": 2}
 FUNCTIONS.update(dict.fromkeys(TRIG, 1))
-
-
-class IRError(ValueError):
-    """A node built with a field outside the IR's whitelist (a bug of the lowering)."""
-
-
-def _need(ok: bool, what: str) -> None:
-    if not ok:
-        raise IRError(what)
-
-
-def _ident(name) -> None:
-    _need(isinstance(name, str) and _IDENT.match(name) is not None, f"identifier {name!r}")
 
 
 class Expr:

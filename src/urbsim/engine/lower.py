@@ -1,7 +1,7 @@
-"""Element-level lowering: the compiled program's array statements -> :mod:`ir` nodes.
+"""Element-level lowering: the compiled program's array IR (:mod:`arrays`) -> :mod:`ir` nodes.
 
 The statements of one simulation (``compile.plan``: every auxiliary's array expression and
-the stateful emitters' init/output/update lines, see ``statefuls.py``) are evaluated
+the stateful emitters' init/output/update statements, see ``statefuls.py``) are evaluated
 *symbolically*: every array is a numpy object array whose elements are :mod:`ir`
 expressions, so broadcasting, ``transpose``, ``take``, basic indexing and
 ``_bc``/``_state``/``_assemble`` are done by numpy on the symbols, and every element then
@@ -17,20 +17,18 @@ The names of the model reach only the IR's name table (for comments), never an i
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 
 import numpy as np
 
+from . import arrays as ar
 from . import ir
 from .backends import SMALL_VENSIM
 from .expressions import TRIG
 
 MAX_ELEMENTS = 256  # per variable; larger subscripted variables stay on the numpy backend
 _SPECIAL = {"t": "t", "k": "k", "DT": "DT", "_NAN": "NAN", "_INF": "INF"}
-_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"}
-_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _UNARY = {"xp.abs": "abs", "xp.exp": "exp", "xp.log": "log", "xp.sqrt": "sqrt"}
 _UNARY["xp.trunc"] = "trunc"
 _UNARY.update({f"xp.{f}": f for f in TRIG})
@@ -44,11 +42,12 @@ class NotScalar(Exception):
 
 
 def _lit(node):
-    """A structural literal of the array source (axes, tails, index lists, ints)."""
-    try:
-        return ast.literal_eval(node)
-    except ValueError as err:
-        raise NotScalar(f"non-literal structural argument {ast.dump(node)[:80]}") from err
+    """A structural literal of the array code (axes, tails, index lists, ints)."""
+    if isinstance(node, ar.Lit):
+        return node.value
+    if isinstance(node, ar.Number) and type(node.value) is int:
+        return node.value
+    raise NotScalar(f"non-literal structural argument {type(node).__name__}")
 
 
 def _ew(fn, *arrays):
@@ -70,14 +69,6 @@ def _one(a: np.ndarray, what: str):
     if a.shape not in ((), (1,)):
         raise NotScalar(what)
     return a.reshape(-1)[0]
-
-
-def _fname(func) -> str:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-        return f"{func.value.id}.{func.attr}"
-    raise NotScalar("call of an expression")
 
 
 class Lowering:
@@ -135,33 +126,26 @@ class Lowering:
         return arr
 
     # -- statements -------------------------------------------------------------------------
-    def block(self, src: str) -> list:
-        """IR statements of the array statements ``src`` (appended to ``out`` too)."""
+    def block(self, stmts) -> list:
+        """IR statements of the array statements ``stmts`` (appended to ``out`` too)."""
         start = len(self.out)
-        try:
-            tree = ast.parse(src)
-        except SyntaxError as err:  # pragma: no cover - the array source always parses
-            raise NotScalar(str(err)) from err
-        for st in tree.body:
+        for st in stmts:
             self.stmt(st)
         return self.out[start:]
 
     def stmt(self, st):
-        if isinstance(st, ast.Assign) and len(st.targets) == 1:
-            tgt = st.targets[0]
-            if not isinstance(tgt, ast.Name):
-                raise NotScalar("assignment target")
+        if isinstance(st, ar.Assign):
             v = st.value
-            if isinstance(v, ast.Call) and _fname(v.func) == "_pipe_write":
-                self.pipe_write(tgt.id, v)
+            if isinstance(v, ar.Call) and v.fn == "_pipe_write":
+                self.pipe_write(st.target, v)
                 return
-            if isinstance(v, ast.Call) and _fname(v.func) == "xp.arange":
-                self.env[tgt.id] = _c(None)  # run index of the pipes: not needed per run
+            if isinstance(v, ar.Call) and v.fn == "xp.arange":
+                self.env[st.target] = _c(None)  # run index of the pipes: not needed per run
                 return
-            self.assign(tgt.id, self.sym(v))
+            self.assign(st.target, self.sym(v))
             return
-        if isinstance(st, ast.If):
-            test = _one(self.sym(st.test), "array if")
+        if isinstance(st, ar.If):
+            test = _one(self.sym(st.cond), "array if")
             outer, self.out = self.out, []
             for s in st.body:
                 self.stmt(s)
@@ -197,59 +181,42 @@ class Lowering:
 
     # -- expressions ------------------------------------------------------------------------
     def sym(self, node) -> np.ndarray:
-        if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise NotScalar(f"constant {v!r}")
-            return _c(ir.Num(v))
-        if isinstance(node, ast.Name):
-            if node.id in self.env:
-                return self.env[node.id]
-            if node.id in _SPECIAL:
-                return _c(ir.Special(_SPECIAL[node.id]))
-            if node.id == "_SMALL":
+        if isinstance(node, ar.Number):
+            return _c(_number(node.value))
+        if isinstance(node, ar.Ref):
+            if node.name in self.env:
+                return self.env[node.name]
+            if node.name in _SPECIAL:
+                return _c(ir.Special(_SPECIAL[node.name]))
+            if node.name == "_SMALL":
                 return _c(ir.Num(float(SMALL_VENSIM)))
-            raise NotScalar(f"name {node.id}")
-        if isinstance(node, ast.BinOp):
-            a, b = self.sym(node.left), self.sym(node.right)
-            if isinstance(node.op, ast.Pow):
+            raise NotScalar(f"name {node.name}")
+        if isinstance(node, ar.Op):
+            a, b = self.sym(node.a), self.sym(node.b)
+            if node.op == "**":
                 return _ew(lambda x, y: ir.Call("pow", (x, y)), a, b)
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                raise NotScalar(f"operator {type(node.op).__name__}")
-            return _ew(lambda x, y: ir.Bin(op, x, y), a, b)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return _ew(ir.Neg, self.sym(node.operand))
-        if isinstance(node, ast.Compare) and len(node.ops) == 1:
-            op = _CMPOPS.get(type(node.ops[0]))
-            if op is None:
-                raise NotScalar("comparison")
-            a, b = self.sym(node.left), self.sym(node.comparators[0])
-            return _ew(lambda x, y: ir.Cmp(op, x, y), a, b)
-        if isinstance(node, ast.Subscript):
-            return self.sym(node.value)[self.index(node.slice)]
-        if isinstance(node, ast.Call):
+            return _ew(lambda x, y: ir.Bin(node.op, x, y), a, b)
+        if isinstance(node, ar.Chain):
+            acc = self.sym(node.first)
+            for op, x in node.rest:
+                acc = _ew(lambda p, q, op=op: ir.Bin(op, p, q), acc, self.sym(x))
+            return acc
+        if isinstance(node, ar.Neg):
+            return _ew(ir.Neg, self.sym(node.a))
+        if isinstance(node, ar.Compare):
+            a, b = self.sym(node.a), self.sym(node.b)
+            return _ew(lambda x, y: ir.Cmp(node.op, x, y), a, b)
+        if isinstance(node, ar.Index):
+            index = tuple(slice(None) if i == ":" else i for i in node.index)
+            return self.sym(node.base)[index]
+        if isinstance(node, ar.Assemble):
+            return self.assemble(node)
+        if isinstance(node, ar.Call):
             return self.call(node)
         raise NotScalar(f"expression {type(node).__name__}")
 
-    @staticmethod
-    def index(sl):
-        parts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
-        out = []
-        for p in parts:
-            if isinstance(p, ast.Slice):
-                if p.lower or p.upper or p.step:
-                    raise NotScalar("slice bounds")
-                out.append(slice(None))
-            elif isinstance(p, ast.Constant) and (p.value is None or type(p.value) is int):
-                out.append(p.value)
-            else:
-                raise NotScalar("index")
-        return tuple(out)
-
-    def call(self, node):
-        f = _fname(node.func)
-        args, kw = node.args, {k.arg: k.value for k in node.keywords}
+    def call(self, node: ar.Call):
+        f, args, kw = node.fn, node.args, dict(node.kw)
         sig = (len(args), tuple(sorted(kw)))
         handler = _CALLS.get((f, *sig)) if f not in _UNARY else None
         if f in _UNARY and sig == (1, ()):
@@ -278,7 +245,7 @@ class Lowering:
             return np.transpose(self.sym(args[0]), _lit(args[1]))
         if f == "xp.take":
             idx = args[1]
-            if not (isinstance(idx, ast.Call) and _fname(idx.func) == "xp.asarray"):
+            if not (isinstance(idx, ar.Call) and idx.fn == "xp.asarray"):
                 raise NotScalar("take")
             return np.take(self.sym(args[0]), _lit(idx.args[0]), axis=_lit(kw["axis"]))
         if f in ("_bc", "_state"):
@@ -289,14 +256,10 @@ class Lowering:
         a = self.sym(args[0]).reshape(-1)  # xp.all
         return _c(ir.Logic("and", tuple(_truth(x) for x in a.tolist())) if a.size else ir.Num(1))
 
-    def assemble(self, f, args, kw):
-        tail = tuple(_lit(args[0]))
-        out = np.empty((*tail, 1), dtype=object)
-        if not isinstance(args[1], ast.List):
-            raise NotScalar("assemble")
-        for item in args[1].elts:
-            ix = _lit(item.elts[0])
-            out[(*np.ix_(*ix), slice(None))] = self.sym(item.elts[1])
+    def assemble(self, node: ar.Assemble):
+        out = np.empty((*node.tail, 1), dtype=object)
+        for ix, e in node.parts:
+            out[(*np.ix_(*ix), slice(None))] = self.sym(e)
         if any(x is None for x in out.reshape(-1)):
             raise NotScalar("assemble leaves holes")
         return out
@@ -350,6 +313,18 @@ class Lowering:
         return _ew(lambda p: ir.PipeRead(p.name, ptr[0]), pipes)
 
 
+def _number(v) -> ir.Expr:
+    """A number of the array code: NaN and infinities as specials, a negative number as the
+    negation of its magnitude (as the printed array code reads)."""
+    if isinstance(v, float) and math.isnan(v):
+        return ir.Special("NAN")
+    if isinstance(v, float) and math.isinf(v):
+        return ir.Special("INF") if v > 0 else ir.Neg(ir.Special("INF"))
+    if math.copysign(1.0, v) < 0:
+        return ir.Neg(ir.Num(-v))
+    return ir.Num(v)
+
+
 def _truth(x: ir.Expr) -> ir.Expr:
     """``x`` as a truth value (true where not 0)."""
     return x if isinstance(x, (ir.Cmp, ir.Logic)) else ir.Cmp("!=", x, _ZERO)
@@ -370,7 +345,6 @@ _CALLS = {
     ("_state", 3, ()): _L.structural,
     ("bool", 1, ()): _L.structural,
     ("xp.all", 1, ()): _L.structural,
-    ("_assemble", 2, ()): _L.assemble,
     ("_interp", 3, ()): _L.interp,
     **{(f, 1, ("axis",)): _L.reduce for f in ("_sum", "_prod", "_vmin", "_vmax")},
     ("_dorder", 4, ()): _L.delays,
@@ -401,8 +375,8 @@ def lower(program, out_ids, pl) -> ir.Program:
             shape = (*program.sizes(nd.dims), 1)
             names = tuple(v.name for v in g.bind(nd.py, shape).reshape(-1))
             params.append(ir.Param("const", i, names))
-    init = g.block("\n".join(pl.init))
-    aux = g.block("\n".join(pl.aux))
+    init = g.block(pl.init)
+    aux = g.block(pl.aux)
     record, widths = [], []
     for i in out_ids:
         nd = nodes[i]
@@ -412,6 +386,6 @@ def lower(program, out_ids, pl) -> ir.Program:
         elems = np.broadcast_to(val, (*program.sizes(nd.dims), 1)).reshape(-1).tolist()
         record.extend(g.expr(e) for e in elems)
         widths.append(len(elems))
-    upd = g.block("\n".join(pl.upd))
-    commits = g.block("\n".join(pl.commits))
+    upd = g.block(pl.upd)
+    commits = g.block(pl.commits)
     return ir.Program(program.dt, params, init, aux, record, widths, upd, commits, g.names)

@@ -21,7 +21,8 @@ from pysd.translators.structures import abstract_model as am_
 
 from urbsim.errors import ModelError
 
-from .expressions import E, ExprCompiler, align, norm, num
+from .arrays import Lit, Ref, call, number
+from .expressions import E, ExprCompiler, align, norm
 
 
 class MacroScope:
@@ -88,9 +89,9 @@ def inline(ctx, section, args: list) -> E:
             raise ctx.unsupported(f"macro {title}: '{el.name}' defined in several parts")
         inner = ExprCompiler(scope, ctx.var, list(dims), ctx.line)
         ast = comp.ast
-        e = E(num(ast)) if isinstance(ast, (int, float, np.number)) else inner.expr(ast)
+        e = E(number(ast)) if isinstance(ast, (int, float, np.number)) else inner.expr(ast)
         _define(p, node, e, inner)
-    return E(result.py, dims, True, {result.id})
+    return E(Ref(result.py), dims, True, {result.id})
 
 
 def _define(p, node, e: E, ctx) -> None:
@@ -100,7 +101,7 @@ def _define(p, node, e: E, ctx) -> None:
         raise ctx.unsupported(f"a macro argument over {', '.join(extra)} the caller lacks")
     code = align(e, node.dims)
     if node.dims and (e.dims != node.dims or not e.ra):
-        code = f"_bc({code}, {p.sizes(node.dims)!r})"
+        code = call("_bc", code, Lit(p.sizes(node.dims)))
     node.code = code
     node.ra = bool(node.dims) or e.ra
     node.deps = set(e.deps)

@@ -75,12 +75,10 @@ class PythonEmitter:
             return repr(e.value)
         if isinstance(e, ir.Special):
             return _PY_SPECIAL[e.name]
-        if isinstance(e, ir.Bin):
+        if isinstance(e, (ir.Bin, ir.Cmp)):
             return f"({x(e.a)} {e.op} {x(e.b)})"
         if isinstance(e, ir.Neg):
             return f"(-{x(e.a)})"
-        if isinstance(e, ir.Cmp):
-            return f"({x(e.a)} {e.op} {x(e.b)})"
         if isinstance(e, ir.Call):
             return f"_{e.fn}({', '.join(x(a) for a in e.args)})"
         if isinstance(e, ir.Select):

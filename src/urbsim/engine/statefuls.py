@@ -1,9 +1,9 @@
 """Source emitters for stateful elements, replicating PySD 3.14.3's Euler semantics.
 
-Each function returns lines of Python source (built only from generated identifiers and
-``repr(float)`` numbers, see ``expressions.py``). ``st`` is a :class:`Stateful` spec: ``py`` the
-output name, ``sp`` the state prefix, ``args`` the aligned argument sources, ``order``, ``tail``
-the state shape after the run axis and ``nid`` its node id (used for error messages).
+Each function returns array-IR statements (:mod:`arrays`: generated identifiers, numbers,
+whitelisted functions). ``st`` is a :class:`Stateful` spec: ``py`` the output name, ``sp`` the
+state prefix, ``args`` the aligned arguments (array-IR expressions), ``order``, ``tail`` the
+state shape before the run axis and ``nid`` its node id (used for error messages).
 
 PySD reference (pysd/py_backend/statefuls.py):
 
@@ -33,7 +33,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .expressions import num
+from .arrays import (
+    DT,
+    SMALL,
+    AExpr,
+    Assign,
+    Call,
+    Compare,
+    If,
+    K,
+    Lit,
+    N,
+    Number,
+    Op,
+    Ref,
+    call,
+    number,
+    where,
+)
 
 
 @dataclass
@@ -44,7 +61,7 @@ class Stateful:
     nid: int
     order: int = 1
     tail: tuple = ()
-    args: dict = field(default_factory=dict)  # name -> aligned source
+    args: dict = field(default_factory=dict)  # name -> aligned array-IR expression
     deps: dict = field(default_factory=dict)  # name -> set of node ids
 
 
@@ -98,152 +115,172 @@ def _times(st):
     return [f"{st.sp}_t{j}" for j in range(st.order)]
 
 
-def _delayn_update(st: Stateful, s: list[str], news: list[str]) -> tuple[list[str], list[str]]:
+def _state(value: AExpr, st: Stateful) -> Call:
+    """``value`` broadcast to the state's shape ``(*tail, runs)`` (a new array)."""
+    return call("_state", value, N, Lit(tuple(int(x) for x in st.tail)))
+
+
+def _euler(state: str, ddt: AExpr) -> AExpr:
+    """``state + ddt * DT``: PySD's Euler step."""
+    return Op("+", Ref(state), Op("*", ddt, DT))
+
+
+def _copies(targets, value: str) -> list:
+    return [Assign(x, Ref(value)) for x in targets]
+
+
+def _commits(s: list[str]) -> list:
+    return [Assign(x, Ref(f"{x}n")) for x in s]
+
+
+def _delayn_update(st: Stateful, s: list[str], news: list[str]) -> tuple[list, list]:
     """DELAY N's step: roll the stages' delay times (the current one into the first real
     stage: stage ``order - ko`` when the order was lowered), then DELAY's Euler step."""
-    a, sp, k = st.args, st.sp, num(st.order)
-    tail = repr(tuple(int(x) for x in st.tail))
+    a, sp = st.args, st.sp
     times = _times(st)
-    lines = [f"{sp}_in = {a['input']}", f"{sp}_dt = _state({a['delay_time']}, n, {tail})"]
-    for flag, order in ((True, k), (False, f"{sp}_ko")):
-        lines.append(f"if {sp}_kf:" if flag else "else:")
+    lines = [Assign(f"{sp}_in", a["input"]), Assign(f"{sp}_dt", _state(a["delay_time"], st))]
+    branches = []
+    for flag, order in ((True, number(st.order)), (False, Ref(f"{sp}_ko"))):
+        body = []
         for j in range(st.order):
             if j == 0:
-                t_new, inflow = f"{sp}_dt", f"{sp}_in"
+                t_new, inflow = Ref(f"{sp}_dt"), Ref(f"{sp}_in")
             elif flag:
-                t_new, inflow = times[j - 1], f"{sp}_o{j - 1}"
+                t_new, inflow = Ref(times[j - 1]), Ref(f"{sp}_o{j - 1}")
             else:
-                first = f"{sp}_ko == {num(st.order - j)}"
-                t_new = f"_where({first}, {sp}_dt, {times[j - 1]})"
-                inflow = f"_where({first}, {sp}_in, {sp}_o{j - 1})"
-            lines.append(f"    {times[j]}n = {t_new}")
-            lines.append(f"    {sp}_o{j} = {s[j]} / {times[j]}n")
-            lines.append(f"    {news[j]} = {s[j]} + (({inflow} - {sp}_o{j}) * {order}) * DT")
-    commits = [f"{x} = {y}" for x, y in zip(s, news, strict=True)]
-    commits += [f"{x} = {x}n" for x in times] + [f"{sp}_tf = {sp}_dt"]
+                first = Compare("==", Ref(f"{sp}_ko"), number(st.order - j))
+                t_new = where(first, Ref(f"{sp}_dt"), Ref(times[j - 1]))
+                inflow = where(first, Ref(f"{sp}_in"), Ref(f"{sp}_o{j - 1}"))
+            body.append(Assign(f"{times[j]}n", t_new))
+            body.append(Assign(f"{sp}_o{j}", Op("/", Ref(s[j]), Ref(f"{times[j]}n"))))
+            ddt = Op("*", Op("-", inflow, Ref(f"{sp}_o{j}")), order)
+            body.append(Assign(news[j], _euler(s[j], ddt)))
+        branches.append(tuple(body))
+    lines.append(If(Ref(f"{sp}_kf"), *branches))
+    commits = _commits(s) + [Assign(x, Ref(f"{x}n")) for x in times]
+    commits.append(Assign(f"{sp}_tf", Ref(f"{sp}_dt")))
     return lines, commits
 
 
-def emit_output(st: Stateful) -> list[str]:
-    """Lines computing the stateful's output from its state (at the start of a step)."""
+def _zidz_of_state(st: Stateful, den: AExpr) -> Call:
+    """ZIDZ(input - state, den), as TREND's and FORECAST's outputs compute it."""
+    a, s0 = st.args, Ref(_stages(st)[0])
+    small = Compare("<", call("xp.abs", den), SMALL)
+    return where(small, number(0.0), Op("/", Op("-", a["input"], s0), den))
+
+
+def emit_output(st: Stateful) -> list:
+    """Statements computing the stateful's output from its state (at the start of a step)."""
     s = _stages(st)
     a = st.args
     if st.stype == "integ":
-        return [f"{st.py} = {s[0]}"]
+        return [Assign(st.py, Ref(s[0]))]
     if st.stype == "smooth":
-        return [f"{st.py} = {s[-1]}"]
+        return [Assign(st.py, Ref(s[-1]))]
     if st.stype == "delay":
-        return [f"{st.py} = {s[-1]} / {a['delay_time']}"]
+        return [Assign(st.py, Op("/", Ref(s[-1]), a["delay_time"]))]
     if st.stype == "delayn":
-        return [f"{st.py} = {s[-1]} / {st.sp}_tf"]
+        return [Assign(st.py, Op("/", Ref(s[-1]), Ref(f"{st.sp}_tf")))]
     if st.stype == "delayfixed":
-        return [f"{st.py} = {st.sp}_st"]
+        return [Assign(st.py, Ref(f"{st.sp}_st"))]
     if st.stype == "trend":
-        den = f"({a['average_time']} * xp.abs({s[0]}))"
-        return [f"{st.py} = _where(xp.abs({den}) < _SMALL, 0.0, ({a['input']} - {s[0]}) / {den})"]
+        den = Op("*", a["average_time"], call("xp.abs", Ref(s[0])))
+        return [Assign(st.py, _zidz_of_state(st, den))]
     if st.stype == "forecast":
-        den = f"({a['average_time']} * {s[0]})"
-        zidz = f"_where(xp.abs({den}) < _SMALL, 0.0, ({a['input']} - {s[0]}) / {den})"
-        return [f"{st.py} = {a['input']} * (1.0 + {zidz} * {a['horizon']})"]
+        zidz = _zidz_of_state(st, Op("*", a["average_time"], Ref(s[0])))
+        growth = Op("+", number(1.0), Op("*", zidz, a["horizon"]))
+        return [Assign(st.py, Op("*", a["input"], growth))]
     if st.stype == "sample":
-        return [f"{st.py} = _where({a['condition']}, {a['input']}, {s[0]})"]
+        return [Assign(st.py, where(a["condition"], a["input"], Ref(s[0])))]
     raise AssertionError(st.stype)
 
 
-def emit_init(st: Stateful) -> list[str]:
-    """Lines initialising the state (at INITIAL TIME), then computing the output."""
+def emit_init(st: Stateful) -> list:
+    """Statements initialising the state (at INITIAL TIME), then computing the output."""
     s = _stages(st)
-    a = st.args
-    tail = repr(tuple(int(x) for x in st.tail))
+    a, sp = st.args, st.sp
     if st.stype == "initial":
-        return [f"{st.py} = {a['initial']}"]
+        return [Assign(st.py, a["initial"])]
     if st.stype in ("integ", "sample"):
-        return [f"{s[0]} = _state({a['initial']}, n, {tail})", *emit_output(st)]
+        return [Assign(s[0], _state(a["initial"], st)), *emit_output(st)]
     if st.stype == "smooth":
-        lines = [f"{s[0]} = _state({a['initial']}, n, {tail})"]
-        lines += [f"{x} = {s[0]}" for x in s[1:]]
+        lines = [Assign(s[0], _state(a["initial"], st)), *_copies(s[1:], s[0])]
         return lines + emit_output(st)
     if st.stype in ("delay", "delayn"):
+        ko = Ref(f"{sp}_ko")
+        dorder = call("_dorder", Ref(f"{sp}_dt"), Lit(st.order), Lit(len(st.tail)), Lit(st.nid))
+        full = call("xp.all", Compare("==", ko, number(st.order)))
         lines = [
-            f"{st.sp}_dt = {a['delay_time']}",
-            f"{st.sp}_ko = _dorder({st.sp}_dt, {st.order}, {len(st.tail)}, {st.nid})",
-            f"{st.sp}_kf = bool(xp.all({st.sp}_ko == {num(st.order)}))",
-            f"{s[0]} = _state({a['initial']} * {st.sp}_dt, n, {tail})",
+            Assign(f"{sp}_dt", a["delay_time"]),
+            Assign(f"{sp}_ko", dorder),
+            Assign(f"{sp}_kf", call("bool", full)),
+            Assign(s[0], _state(Op("*", a["initial"], Ref(f"{sp}_dt")), st)),
+            *_copies(s[1:], s[0]),
         ]
-        lines += [f"{x} = {s[0]}" for x in s[1:]]
         if st.stype == "delayn":  # every stage's delay time, and the last one given
-            lines.append(f"{st.sp}_tf = _state({st.sp}_dt, n, {tail})")
-            lines += [f"{x} = {st.sp}_tf" for x in _times(st)]
+            lines.append(Assign(f"{sp}_tf", _state(Ref(f"{sp}_dt"), st)))
+            lines += _copies(_times(st), f"{sp}_tf")
         return lines + emit_output(st)
     if st.stype == "delayfixed":
         return [
-            f"{st.sp}_ko = _dfo({a['delay_time']}, n, {st.nid})",
-            f"{st.sp}_ar = xp.arange(n)",
-            f"{st.sp}_st = _state({a['initial']}, n, {tail})",
-            f"{st.sp}_p = _pipe_init({st.sp}_st, {st.sp}_ko)",
+            Assign(f"{sp}_ko", call("_dfo", a["delay_time"], N, Lit(st.nid))),
+            Assign(f"{sp}_ar", call("xp.arange", N)),
+            Assign(f"{sp}_st", _state(a["initial"], st)),
+            Assign(f"{sp}_p", call("_pipe_init", Ref(f"{sp}_st"), Ref(f"{sp}_ko"))),
             *emit_output(st),
         ]
     if st.stype == "trend":
-        lines = [
-            f"{s[0]} = _state({a['input']} / (1.0 + {a['initial_trend']} * "
-            f"{a['average_time']}), n, {tail})"
-        ]
-        return lines + emit_output(st)
+        growth = Op("+", number(1.0), Op("*", a["initial_trend"], a["average_time"]))
+        return [Assign(s[0], _state(Op("/", a["input"], growth), st)), *emit_output(st)]
     if st.stype == "forecast":
-        lines = [f"{s[0]} = _state({a['input']} / (1.0 + {a['initial_trend']}), n, {tail})"]
-        return lines + emit_output(st)
+        growth = Op("+", number(1.0), a["initial_trend"])
+        return [Assign(s[0], _state(Op("/", a["input"], growth), st)), *emit_output(st)]
     raise AssertionError(st.stype)
 
 
-def emit_update(st: Stateful) -> tuple[list[str], list[str]]:
-    """(lines computing the new state into temporaries, lines committing them)."""
+def emit_update(st: Stateful) -> tuple[list, list]:
+    """(statements computing the new state into temporaries, statements committing them)."""
     s = _stages(st)
-    a = st.args
+    a, sp = st.args, st.sp
     news = [f"{x}n" for x in s]
-    dt = "DT"
     if st.stype == "integ":
-        return [f"{news[0]} = {s[0]} + ({a['flow']}) * {dt}"], [f"{s[0]} = {news[0]}"]
+        return [Assign(news[0], _euler(s[0], a["flow"]))], _commits(s)
     if st.stype == "smooth":
-        k = num(st.order)
-        lines = [f"{st.sp}_in = {a['input']}", f"{st.sp}_tm = {a['smooth_time']}"]
+        k = number(st.order)
+        lines = [Assign(f"{sp}_in", a["input"]), Assign(f"{sp}_tm", a["smooth_time"])]
         for j in range(st.order):
-            tgt = f"{st.sp}_in" if j == 0 else s[j - 1]
-            lines.append(f"{news[j]} = {s[j]} + ((({tgt} - {s[j]}) * {k}) / {st.sp}_tm) * {dt}")
-        return lines, [f"{x} = {y}" for x, y in zip(s, news, strict=True)]
+            tgt = Ref(f"{sp}_in" if j == 0 else s[j - 1])
+            ddt = Op("/", Op("*", Op("-", tgt, Ref(s[j])), k), Ref(f"{sp}_tm"))
+            lines.append(Assign(news[j], _euler(s[j], ddt)))
+        return lines, _commits(s)
     if st.stype == "delay":
-        k = num(st.order)
-        lines = [f"{st.sp}_in = {a['input']}", f"{st.sp}_dt = {a['delay_time']}"]
-        lines += [f"{st.sp}_o{j} = {s[j]} / {st.sp}_dt" for j in range(st.order)]
-        lines.append(f"if {st.sp}_kf:")
-        for j in range(st.order):
-            inflow = f"{st.sp}_in" if j == 0 else f"{st.sp}_o{j - 1}"
-            lines.append(f"    {news[j]} = {s[j]} + (({inflow} - {st.sp}_o{j}) * {k}) * {dt}")
-        lines.append("else:")
-        for j in range(st.order):
-            if j == 0:
-                inflow = f"{st.sp}_in"
-            else:
-                inflow = f"_where({st.sp}_ko == {num(st.order - j)}, {st.sp}_in, {st.sp}_o{j - 1})"
-            lines.append(
-                f"    {news[j]} = {s[j]} + (({inflow} - {st.sp}_o{j}) * {st.sp}_ko) * {dt}"
-            )
-        return lines, [f"{x} = {y}" for x, y in zip(s, news, strict=True)]
+        lines = [Assign(f"{sp}_in", a["input"]), Assign(f"{sp}_dt", a["delay_time"])]
+        lines += [
+            Assign(f"{sp}_o{j}", Op("/", Ref(s[j]), Ref(f"{sp}_dt"))) for j in range(st.order)
+        ]
+        branches = []
+        for order in (number(st.order), Ref(f"{sp}_ko")):
+            body = []
+            for j in range(st.order):
+                inflow = Ref(f"{sp}_in" if j == 0 else f"{sp}_o{j - 1}")
+                if j and isinstance(order, Ref):  # the first real stage takes the input
+                    first = Compare("==", order, number(st.order - j))
+                    inflow = where(first, Ref(f"{sp}_in"), inflow)
+                ddt = Op("*", Op("-", inflow, Ref(f"{sp}_o{j}")), order)
+                body.append(Assign(news[j], _euler(s[j], ddt)))
+            branches.append(tuple(body))
+        return [*lines, If(Ref(f"{sp}_kf"), *branches)], _commits(s)
     if st.stype == "delayn":
         return _delayn_update(st, s, news)
     if st.stype == "delayfixed":
-        tail = repr(tuple(int(x) for x in st.tail))
-        lines = [
-            f"{st.sp}_pn = _pipe_write({st.sp}_p, k % {st.sp}_ko, {st.sp}_ar, "
-            f"_state({a['input']}, n, {tail}))",
-            f"{st.sp}_stn = _pipe_read({st.sp}_pn, (k + 1) % {st.sp}_ko, {st.sp}_ar)",
-        ]
-        return lines, [f"{st.sp}_st = {st.sp}_stn", f"{st.sp}_p = {st.sp}_pn"]
+        ko, ar = Ref(f"{sp}_ko"), Ref(f"{sp}_ar")
+        write = call("_pipe_write", Ref(f"{sp}_p"), Op("%", K, ko), ar, _state(a["input"], st))
+        read = call("_pipe_read", Ref(f"{sp}_pn"), Op("%", Op("+", K, Number(1)), ko), ar)
+        lines = [Assign(f"{sp}_pn", write), Assign(f"{sp}_stn", read)]
+        return lines, [Assign(f"{sp}_st", Ref(f"{sp}_stn")), Assign(f"{sp}_p", Ref(f"{sp}_pn"))]
     if st.stype in ("trend", "forecast"):
-        return (
-            [f"{news[0]} = {s[0]} + (({a['input']} - {s[0]}) / {a['average_time']}) * {dt}"],
-            [f"{s[0]} = {news[0]}"],
-        )
+        ddt = Op("/", Op("-", a["input"], Ref(s[0])), a["average_time"])
+        return [Assign(news[0], _euler(s[0], ddt))], _commits(s)
     if st.stype == "sample":
-        tail = repr(tuple(int(x) for x in st.tail))
-        return [f"{news[0]} = _state({st.py}, n, {tail})"], [f"{s[0]} = {news[0]}"]
+        return [Assign(news[0], _state(Ref(st.py), st))], _commits(s)
     raise AssertionError(st.stype)

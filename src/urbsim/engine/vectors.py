@@ -15,9 +15,11 @@ import numpy as np
 
 from urbsim.errors import ModelError, UnsupportedFeature
 
-from .expressions import TIME, E, align, num, union_dims
+from .arrays import Lit, Op, T, call, number, register
+from .expressions import TIME, E, align, union_dims
 
 NAMES = ("_vsort", "_vrank", "_vreorder", "_vselect", "_vinv")
+register(*NAMES)  # array-code helpers: the element-level lowering refuses them (NotScalar)
 
 # VECTOR SELECT's numerical actions (PySD's numbering) -> the reduction applied
 _SELECT_SUM, _SELECT_PROD, _SELECT_MIN, _SELECT_MAX = (0, 6), (1, 5, 7), (2, 8), (3, 9)
@@ -122,7 +124,7 @@ def _sort_like(ctx, fname: str, args: list) -> E:
     if d.dims:
         raise ctx.unsupported(f"{title} with a subscripted direction")
     helper = "_vsort" if fname == "vector_sort_order" else "_vrank"
-    return E(f"{helper}({v.code}, {d.code})", v.dims, True, v.deps | d.deps)
+    return E(call(helper, v.code, d.code), v.dims, True, v.deps | d.deps)
 
 
 def _reorder(ctx, fname: str, args: list) -> E:
@@ -132,7 +134,7 @@ def _reorder(ctx, fname: str, args: list) -> E:
     if not s.dims or set(v.dims) != set(s.dims):
         raise ctx.unsupported("VECTOR REORDER of arrays over different subscripts")
     # PySD reorders along the order array's last subscript
-    code = f"_vreorder({align(v, s.dims)}, {s.code})"
+    code = call("_vreorder", align(v, s.dims), s.code)
     return E(code, s.dims, True, v.deps | s.deps)
 
 
@@ -151,8 +153,8 @@ def _select(ctx, fname: str, args: list) -> E:
     keep = tuple(d for d in dims if not d.endswith("!"))
     if any(d not in keep for d in miss.dims):
         raise ctx.unsupported("VECTOR SELECT with a missing value over other subscripts")
-    call = [align(sel, dims), align(ex, dims), align(miss, keep), repr(action), repr(error)]
-    code = f"_vselect({', '.join(call)}, {axes!r})"
+    args = [align(sel, dims), align(ex, dims), align(miss, keep), Lit(action), Lit(error)]
+    code = call("_vselect", *args, Lit(axes))
     return E(code, keep, True, sel.deps | ex.deps | miss.deps)
 
 
@@ -163,7 +165,7 @@ def _invert(ctx, fname: str, args: list) -> E:
     sizes = ctx.p.sizes([d.rstrip("!") for d in m.dims[-2:]])
     if len(sizes) < 2 or sizes[0] != sizes[1]:
         raise ctx.unsupported("INVERT MATRIX of an array that is not square in its last two")
-    return E(f"_vinv({m.code})", m.dims, True, m.deps)
+    return E(call("_vinv", m.code), m.dims, True, m.deps)
 
 
 def _elmcount(ctx, fname: str, args: list) -> E:
@@ -172,7 +174,7 @@ def _elmcount(ctx, fname: str, args: list) -> E:
     rng = ctx.p.range_of_norm.get(ref) if isinstance(ref, str) else None
     if rng is None:
         raise ctx.unsupported("ELMCOUNT of something that is not a subscript range")
-    return E(num(len(ctx.p.ranges[rng])))
+    return E(number(len(ctx.p.ranges[rng])))
 
 
 def _time_value(ctx, fname: str, args: list) -> E:
@@ -185,13 +187,13 @@ def _time_value(ctx, fname: str, args: list) -> E:
     if (relative, measure) != (0, 0):
         raise ctx.unsupported(f"GET TIME VALUE({relative}, ..., {measure}) (only 0, ..., 0)")
     off = ctx.expr(args[1])
-    return E(f"(t + {off.code})", off.dims, off.ra, off.deps | {TIME})
+    return E(Op("+", T, off.code), off.dims, off.ra, off.deps | {TIME})
 
 
 def _pi(ctx, fname: str, args: list) -> E:
     if args:
         raise ctx.unsupported(f"PI with {len(args)} arguments")
-    return E(num(np.pi))
+    return E(number(np.pi))
 
 
 # function name (PySD's) -> compile(ctx, name, arguments) -> E
