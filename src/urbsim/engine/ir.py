@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from .arrays import IRError
 from .arrays import ident as _ident
 from .arrays import need as _need
-from .expressions import TRIG
+from .functions import TRIG
 
 __all__ = ["IRError"]  # raised by the nodes below (shared with the array-level IR)
 SPECIALS = ("t", "k", "DT", "NAN", "INF")  # time, step index, TIME STEP, NaN, +inf

@@ -1,6 +1,6 @@
 """Element-level lowering: the compiled program's array IR (:mod:`arrays`) -> :mod:`ir` nodes.
 
-The statements of one simulation (``compile.plan``: every auxiliary's array expression and
+The statements of one simulation (``plan.plan``: every auxiliary's array expression and
 the stateful emitters' init/output/update statements, see ``statefuls.py``) are evaluated
 *symbolically*: every array is a numpy object array whose elements are :mod:`ir`
 expressions, so broadcasting, ``transpose``, ``take``, basic indexing and
@@ -25,7 +25,7 @@ import numpy as np
 from . import arrays as ar
 from . import ir
 from .backends import SMALL_VENSIM
-from .expressions import TRIG
+from .functions import TRIG
 
 MAX_ELEMENTS = 256  # per variable; larger subscripted variables stay on the numpy backend
 _SPECIAL = {"t": "t", "k": "k", "DT": "DT", "_NAN": "NAN", "_INF": "INF"}
@@ -355,7 +355,7 @@ _CALLS = {
 
 
 def lower(program, out_ids, pl) -> ir.Program:
-    """The IR of one run computing the outputs ``out_ids``; ``pl`` is ``compile.plan``'s.
+    """The IR of one run computing the outputs ``out_ids``; ``pl`` is ``plan.plan``'s.
 
     Raises :class:`NotScalar` when the program uses something not translated here.
     """

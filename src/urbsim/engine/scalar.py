@@ -1,6 +1,6 @@
 """Scalar backend: the IR of one run (:mod:`ir`) printed as plain-Python float code.
 
-The numpy generator (``compile.generate``) pays ~1.5 µs of call overhead per array operation,
+The numpy generator (``npemit.generate``) pays ~1.5 µs of call overhead per array operation,
 which dominates a single run. :mod:`lower` unrolls the same statements into the element-level
 IR (one variable per element, ``v12_0, v12_1, v12_2``); :class:`PythonEmitter` prints it as
 one function ``_sim1``: float expressions, ``a if c else b`` for selections (the untaken
@@ -28,7 +28,7 @@ import numpy as np
 from urbsim.errors import ModelError
 
 from . import ir
-from .expressions import TRIG
+from .functions import TRIG
 from .lower import NotScalar, lower
 
 __all__ = ["NotScalar", "PythonEmitter", "emit_python", "generate_scalar", "namespace"]
@@ -166,7 +166,7 @@ def emit_python(prog: ir.Program) -> str:
 def generate_scalar(program, out_ids, pl):
     """The IR of one run for ``out_ids`` and its Python source: ``(prog, src)``.
 
-    ``pl`` is ``compile.plan(program, out_ids)``. Raises :class:`NotScalar` when the program
+    ``pl`` is ``plan.plan(program, out_ids)``. Raises :class:`NotScalar` when the program
     uses something the lowering does not translate.
     """
     prog = lower(program, out_ids, pl)
