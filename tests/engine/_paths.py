@@ -1,7 +1,7 @@
 """Shared by the tests that hold the engine's three execution paths equal to each other.
 
 ``numpy`` is the vectorised array code, ``scalar`` the plain-Python one-run code and ``native``
-the scalar code compiled to C (see ``src/urbsim/engine/README.md``).
+the same element-level IR printed as C (see ``src/urbsim/engine/README.md``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The native path (the scalar program compiled to C) must reproduce the scalar code exactly,
+"""The native path (the element-level IR printed as C) must reproduce the scalar code exactly,
 equal the numpy code, and fall back cleanly where it cannot be built."""
 
 from __future__ import annotations

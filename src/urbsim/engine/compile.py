@@ -333,7 +333,7 @@ class CompiledModel(FastPaths):
         # 0 disables it. Measured crossover: see README.md.
         self.scalar_max_n = SCALAR_MAX_N if backend == "numpy" else 0
         self._scalar_cache: dict = {}
-        # the scalar program compiled to C (native.py) runs every n when a C compiler is
+        # the element-level IR printed as C (native.py) runs every n when a C compiler is
         # available; False (or URBSIM_NATIVE=0) keeps the numpy/scalar backends
         self.native = backend == "numpy" and os.environ.get("URBSIM_NATIVE", "1") != "0"
         # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.8x
