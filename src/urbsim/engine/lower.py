@@ -33,7 +33,9 @@ _UNARY = {"xp.abs": "abs", "xp.exp": "exp", "xp.log": "log", "xp.sqrt": "sqrt"}
 _UNARY["xp.trunc"] = "trunc"
 _UNARY.update({f"xp.{f}": f for f in TRIG})
 _ZERO = ir.Num(0)
-_HIDDEN = {"inv": "invariant part", "state": "stateful", "lookup": "lookup", "table": "table"}
+# hidden nodes ("Var#state3"): what their comment calls them; other tags are kept as they are
+_HIDDEN = {"inv": "invariant part", "state": "stateful", "active": "ACTIVE INITIAL"}
+_TAG = re.compile(r"([a-z]+)\d*(.*)\Z", re.S)
 _BASE = re.compile(r"([vsx])(\d+)(?:_(.*))?\Z")  # generated array names: node id, state part
 
 
@@ -111,7 +113,8 @@ class Lowering:
             return
         nd = nodes[int(m.group(2))]
         name, _, hidden = nd.name.partition("#")  # hidden nodes: "Var#state3", "Var#inv2"
-        parts = [_HIDDEN.get(hidden.rstrip("0123456789"), "hidden")] if hidden else []
+        tag = _TAG.match(hidden)
+        parts = [_HIDDEN.get(tag[1], tag[1]) + tag[2]] if tag else []
         parts += {"x": ["x points"], "s": [f"state {m.group(3) or ''}".strip()]}.get(m.group(1), [])
         name += f" ({', '.join(parts)})" if parts else ""
         ranges = [self.program.ranges.get(d.rstrip("!"), ()) for d in nd.dims]
