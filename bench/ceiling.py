@@ -14,9 +14,10 @@ from __future__ import annotations
 import ctypes
 import re
 
-from urbsim.engine import native
+from urbsim.engine import cemit, native
 
 OPS = ("arith", "div", "exp", "log", "pow", "lookup")
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _PATTERNS = {
     "exp": r"\bv_exp\(",
     "log": r"\bv_log\(",
@@ -73,6 +74,7 @@ def op_counts(csrc: str) -> tuple[dict[str, int], dict[str, int]]:
     end = body.index("for (long j = 0; j < nown")
 
     def count(text: str) -> dict[str, int]:
+        text = _COMMENT.sub("", text)  # Vensim names in comments are not operations
         lines = [x for x in text.splitlines() if "OUT[" not in x and "o[" not in x]
         text = "\n".join(lines)
         return {op: len(re.findall(_PATTERNS[op], text)) for op in OPS}
@@ -84,7 +86,7 @@ def per_lane_ns(lanes: int, maths: int) -> dict[str, float]:
     """Nanoseconds per operation per run (lane) on this machine, vector maths as the kernel."""
     head = [f"#define W {lanes}", f"#define MW {maths}", "#define DT 0.25"]
     head.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * lanes) + "})")
-    lookup = native._lookup_function("_lk", "b", [0.0, 0.5, 1.0, 1.5, 2.0])
+    lookup = cemit.lookup_function("_lk", "b", [0.0, 0.5, 1.0, 1.5, 2.0])
     lib = ctypes.CDLL(str(native.build("\n".join([*head, native._PRELUDE, lookup, _BENCH]))))
     f = lib.urbsim_bench
     f.restype, f.argtypes = ctypes.c_double, [ctypes.c_int, ctypes.c_long]

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from urbsim.engine import compile_model, native  # noqa: E402
+from urbsim.engine import cemit, compile_model, native  # noqa: E402
 
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 # name: (lanes, vector maths, C text edit, lookup points chosen by selections if not default)
@@ -39,7 +39,7 @@ VARIANTS = {
 
 def variant(mdl: Path, lanes, vector_math: bool, edit, select):
     """A compiled model whose kernel is built with one choice changed."""
-    translate, select0 = native.translate, native.SELECT_POINTS
+    translate, select0 = native.translate, cemit.SELECT_POINTS
 
     def edited(*args, **kw):
         text = translate(*args, **kw)
@@ -48,11 +48,11 @@ def variant(mdl: Path, lanes, vector_math: bool, edit, select):
     cm = compile_model(mdl)
     cm.native_lanes, cm.native_vector_math = lanes, vector_math
     native.translate = edited
-    native.SELECT_POINTS = select0 if select is None else select
+    cemit.SELECT_POINTS = select0 if select is None else select
     try:
         cm.simulate(n=16, outputs=outputs(cm))  # builds (or loads) the kernel now
     finally:
-        native.translate, native.SELECT_POINTS = translate, select0
+        native.translate, cemit.SELECT_POINTS = translate, select0
     return cm
 
 
