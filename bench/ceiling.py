@@ -5,8 +5,10 @@ throughput this machine shows for it in the kernel's vector width: additions and
 multiplications in registers (independent chains), divisions, glibc's vector exp/log and the
 kernel's pow (``exp(b log a)``), and one 5-point table lookup. The operation mix is counted
 in the kernel's C text (call sites and operators as written: a call the compiler computes once,
-such as ``log(2)``, is counted each time), once for initialisation and once per time step.
-Loads, stores, spills, branches and Python are what the ceiling leaves out.
+such as ``log(2)``, is counted each time, and a division by a power of two, which it turns into
+a multiplication, as a division), once for initialisation and once per time step. Loads,
+stores, spills, branches and Python are what the ceiling leaves out; what it counts as written
+but the compiler saves makes it an estimate, not a strict bound (a kernel can beat it).
 """
 
 from __future__ import annotations
