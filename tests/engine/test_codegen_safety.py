@@ -83,3 +83,19 @@ def test_scalar_source_of_the_project_model():
     if not mdl.exists():
         pytest.skip("model/urbsim.mdl not present")
     _check(_source(compile_model(mdl), "scalar"), "scalar")
+
+
+def test_no_engine_module_parses_generated_code():
+    """Each backend prints an IR (arrays.py, ir.py); none reads code back: the engine's
+    modules call neither ``ast.parse`` nor ``ast.literal_eval``."""
+    engine = Path(__file__).resolve().parents[2] / "src" / "urbsim" / "engine"
+    for path in sorted(engine.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                assert (node.value.id, node.attr) not in {
+                    ("ast", "parse"),
+                    ("ast", "literal_eval"),
+                }, f"{path.name}:{node.lineno}"
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = {a.name for a in node.names} | {getattr(node, "module", None)}
+                assert "ast" not in names, f"{path.name}:{node.lineno} imports ast"
