@@ -9,8 +9,8 @@ reproducible by seed, independent of N, of the block size and of the threads; th
 are not PySD's, but their distribution is (uniform; NORMAL truncated to [min, max] by the
 inverse normal CDF, like PySD's ``truncnorm``; EXPONENTIAL truncated likewise, like its
 ``truncexpon``). Tested in ``tests/engine/test_random.py``.
-Models with RANDOM functions run on the numpy (or JAX) code: the scalar and C translators
-do not know these helpers.
+Models with RANDOM functions run on the numpy (or JAX) code: the element-level lowering
+(lower.py) does not know these helpers.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ as PySD 3.14.3 computes them (``pysd.py_backend.functions``), vectorised over ru
 
 Inside the generated code every array is ``(*dims, run)``: a vector's axis is its last
 subscript axis, ``-2``, never the run axis. The helpers are array code only (numpy and JAX):
-the scalar and C translators do not know them, so a model using them runs on the numpy path.
+the element-level lowering (``lower.py``) refuses them, so a model using them runs on the
+numpy path.
 
 Sorting calls the array module's own ``argsort`` with its default algorithm, as PySD does
 (``DataArray.argsort``), so ties come out in the same order on the numpy path.
