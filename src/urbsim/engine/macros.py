@@ -9,9 +9,10 @@ macro variable named like the macro. A call in a subscripted equation gives ever
 the caller's subscripts, so each element has its own copy of the macro's stocks, as PySD's
 arrays do.
 
-Not inlined (``UnsupportedFeature``, so ``urbsim.load_model`` runs the model through PySD):
-macros with several outputs (``NAME(input : output)``), subscripted variables inside a macro,
-lookups and external data inside a macro.
+A lookup defined inside a macro becomes a hidden lookup per call. Not inlined
+(``UnsupportedFeature``, so ``urbsim.load_model`` runs the model through PySD): macros with
+several outputs (``NAME(input : output)``, which PySD cannot parse either), subscripted
+variables and data inside a macro.
 """
 
 from __future__ import annotations
@@ -71,10 +72,16 @@ def inline(ctx, section, args: list) -> E:
         names[norm(param)] = node
     body = []
     for el in section.elements:
+        comps = el.components
+        if len(comps) == 1 and isinstance(comps[0], am_.AbstractLookup):
+            if comps[0].subscripts[0]:
+                raise ctx.unsupported(f"macro {title}: subscripted lookup '{el.name}'")
+            names[norm(el.name)] = p.hidden_lookup(comps[0].ast, ctx)  # a table: one per call
+            continue
         if any(c.subscripts[0] for c in el.components) or not all(
             type(c) is am_.AbstractComponent for c in el.components
         ):
-            raise ctx.unsupported(f"macro {title}: '{el.name}' (subscripts, lookups or data)")
+            raise ctx.unsupported(f"macro {title}: '{el.name}' (subscripts or data)")
         node = p.new_node(f"{prefix}.{el.name}", "aux", dims, ctx.line, False)
         p.mark_dynamic(node)  # until compiled: nothing inside is moved before the time loop
         names[norm(el.name)] = node
