@@ -78,7 +78,7 @@ def server_side(moves: int, seed: int) -> list[float]:
             data = chart_data(
                 chart, {"current": single, "baseline": baseline}, "en", ensemble=ensemble
             )
-            spec = time_spec(chart, data, "en", frames=True)
+            spec = time_spec(chart, data, "en", arrow=True)
             for frame in spec.pop("datasets").values():  # what st.vega_lite_chart sends
                 convert_anything_to_arrow_bytes(frame)
             json.dumps(spec)

@@ -224,3 +224,15 @@ def test_tornado_labels_every_bar_when_rendered(lang):
         if 'opacity="0"' not in m.group(1)
     }
     assert [n for n in names if html.escape(n, quote=False) not in shown] == []
+
+
+def test_arrow_datasets_hold_the_records(plan_run, baseline_run, small_ensemble):
+    """What the app sends (Arrow tables) is what the exports draw (records), row for row."""
+    chart = CHARTS["county_town_share"]
+    data = chart_data(
+        chart, {"plan": plan_run, "base": baseline_run}, "zh", ensemble=small_ensemble
+    )
+    records = time_spec(chart, data, "zh")["datasets"]
+    tables = time_spec(chart, data, "zh", arrow=True)["datasets"]
+    assert set(tables) == set(records) >= {"lines", "band", "window", "refs"}
+    assert all(tables[k].to_pylist() == records[k] for k in records)

@@ -122,7 +122,7 @@ def render_charts(
         data = chart_data(chart, cases, view.lang, ensemble=ensemble, county_type=view.county_type)
         tables[chart.id] = data
         specs[chart.id] = time_spec(
-            chart, data, view.lang, county_type=view.county_type, frames=True
+            chart, data, view.lang, county_type=view.county_type, arrow=True
         )
         with columns[i % 2], st.container(border=True):
             st.vega_lite_chart(specs[chart.id], width="stretch")
@@ -194,7 +194,7 @@ def render_compare(presets: Mapping[str, Scenario], current: xr.Dataset, view: V
     pick = select(st, "compare_chart", lang, text(lang, "compare.chart"), list(CHARTS), titles)
     chart = CHARTS[pick]
     data = chart_data(chart, cases, lang, county_type=view.county_type)
-    spec = time_spec(chart, data, lang, county_type=view.county_type, frames=True)
+    spec = time_spec(chart, data, lang, county_type=view.county_type, arrow=True)
     st.vega_lite_chart(spec, width="stretch")
 
 
