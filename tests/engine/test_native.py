@@ -164,6 +164,31 @@ def test_default_lanes_follow_the_maths_and_the_cpu():
     assert cm._native_kernel(ids).lanes == 2
 
 
+def test_pow_lanes_that_exp_log_cannot_take_get_pow(tmp_path):
+    """``a^b`` is ``exp(b log a)`` only in lanes with a positive, finite base and a moderate
+    exponent; in one group of lanes, negative bases (integer and fractional exponents), zero,
+    overflow, underflow and huge exponents take ``pow``: numpy's numbers (inf, NaN, signs)."""
+    mdl = tmp_path / "pow.mdl"
+    mdl.write_text(
+        "{UTF-8}\nbase = 2 ~~|\nexpo = 2 ~~|\n"
+        "Power = (base + Time * 0) ^ expo ~~|\n"
+        "FINAL TIME = 1 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 0.5 ~~|\nTIME STEP = 0.5 ~~|\n",
+        encoding="utf-8",
+    )
+    pairs = [(-2, 2), (-2, 3), (-2, 0.5), (0, 2), (0, -1), (0.5, 300), (2, 0.5), (1e300, 2)]
+    pairs += [(3, -2.5), (1, 1e6), (7, 1.5), (10, -400)]
+    base, expo = (np.array(v, dtype=float) for v in zip(*pairs, strict=True))
+    cm = compile_model(mdl)
+    params = {"base": base, "expo": expo}
+    with np.errstate(all="ignore"):
+        want = np.power(base, expo)
+    for path in ("native", "numpy"):
+        got = run(cm, path, params=params, n=len(pairs), outputs=["Power"])["Power"]
+        np.testing.assert_allclose(got, np.repeat(want[:, None], 3, axis=1), rtol=1e-12)
+        assert got[0, 0] == 4 and got[1, 0] == -8 and np.isnan(got[2, 0]), path
+        assert got[4, 0] == np.inf and got[7, 0] == np.inf and got[11, 0] == 0.0, path
+
+
 def test_taken_division_by_zero_gives_numpys_inf(tmp_path):
     assert_taken_division_by_zero_as_numpy(tmp_path, "native")
 
