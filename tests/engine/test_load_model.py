@@ -3,6 +3,7 @@ notice), results name the path that ran, and odd constructs never crash the comp
 
 from __future__ import annotations
 
+import datetime
 import shutil
 from pathlib import Path
 
@@ -19,14 +20,13 @@ from urbsim.model import EngineFallback
 
 PROBES = Path(__file__).parent / "probes"
 
-# VECTOR SELECT with its action in a variable: PySD runs it, the engine does not (a one-line
-# notice, then PySD)
-SELECT = """{UTF-8}
+# GET TIME VALUE of the computer's clock: PySD runs it, the engine does not (a one-line notice,
+# then PySD)
+CLOCK = """{UTF-8}
 Type : urb, agr, eco ~~|
 vals[Type] = 3, 1, 2 ~~|
-action = 3 ~~|
-Picked = VECTOR SELECT(vals[Type!], vals[Type!], 0, action, 0) ~~|
-Total = Picked * Time ~~|
+Year = GET TIME VALUE(2, 0, 1) ~~|
+Total = SUM(vals[Type!]) * Time ~~|
 FINAL TIME = 2 ~~|
 INITIAL TIME = 0 ~~|
 SAVEPER = 1 ~~|
@@ -51,14 +51,16 @@ def test_pysd_engine_runs_saveper_defined_as_time_step(tmp_path):
 
 
 def test_unsupported_construct_falls_back_to_pysd_with_a_notice(tmp_path):
-    mdl = tmp_path / "select.mdl"
-    mdl.write_text(SELECT, encoding="utf-8")
+    mdl = tmp_path / "clock.mdl"
+    mdl.write_text(CLOCK, encoding="utf-8")
     model = urbsim.load_model(mdl)
+    before = datetime.date.today().year
     with pytest.warns(EngineFallback) as record:
         ds = model.run()
     (notice,) = [str(w.message) for w in record if w.category is EngineFallback]
-    assert "\n" not in notice and "'Picked'" in notice and "VECTOR SELECT" in notice
-    assert "line 5" in notice and model.fallback_reason in notice
+    assert "\n" not in notice and "'Year'" in notice and "GET TIME VALUE" in notice
+    assert "line 4" in notice and model.fallback_reason in notice
+    assert set(ds["Year"].values.ravel()) <= {before, datetime.date.today().year}
     assert ds.attrs["engine"] == model.engine_path == "pysd"
     ref = pysd_run(mdl, tmp_path / "pysd")
     np.testing.assert_allclose(ds["Total"].values[0], ref["Total"].to_numpy(), rtol=1e-12)
@@ -66,8 +68,8 @@ def test_unsupported_construct_falls_back_to_pysd_with_a_notice(tmp_path):
 
 def test_a_model_pysd_cannot_run_either_reports_the_engine_reason(tmp_path):
     mdl = tmp_path / "undefined.mdl"
-    text = SELECT.replace("VECTOR SELECT(vals[Type!], vals[Type!], 0, action, 0)", "action")
-    mdl.write_text(text.replace("Picked * Time", "nowhere"), encoding="utf-8")
+    text = CLOCK.replace("GET TIME VALUE(2, 0, 1)", "2026")
+    mdl.write_text(text.replace("SUM(vals[Type!]) * Time", "nowhere"), encoding="utf-8")
     with pytest.raises(urbsim.ModelError, match="'Total'.*'nowhere', which the model does not"):
         urbsim.load_model(mdl).run()
 

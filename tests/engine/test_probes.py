@@ -61,7 +61,7 @@ def test_untaken_branch_gives_no_warning_and_no_nan(tmp_path):
     ("name", "variable", "function"),
     [
         ("unsupported_random.mdl", "Noise", "RANDOM POISSON"),
-        ("unsupported_select_action.mdl", "Picked", "VECTOR SELECT"),
+        ("unsupported_time_value.mdl", "Year", "GET TIME VALUE"),
     ],
 )
 def test_unsupported_feature_names_variable_function_and_line(tmp_path, name, variable, function):

@@ -102,10 +102,49 @@ def test_invert_matrix_per_run():
         np.testing.assert_allclose(inv[..., r], np.linalg.inv(m[..., r]), rtol=1e-13)
 
 
-def test_vector_select_error_actions_are_refused_on_jax():
-    jnp = pytest.importorskip("jax.numpy", reason="the optional JAX backend is not installed")
-    from urbsim.errors import UnsupportedFeature
+def test_vector_select_error_actions_stop_jax_too():
+    pytest.importorskip("jax", reason="the optional JAX backend is not installed")
+    from urbsim.engine.backends import namespace
 
-    zero = jnp.zeros((3, 1))
-    with pytest.raises(UnsupportedFeature, match="numpy backend only"):
-        vectors.helpers(jnp)["_vselect"](zero, zero, 0.0, 0, 1, (0,))
+    ns = namespace("jax")  # float64 on, as the backend runs
+    zero = ns["xp"].zeros((3, 1))
+    with pytest.raises(Exception, match="all values of the selection array are 0"):
+        ns["_vselect"](zero, zero, 0.0, 0, 1, (0,))
+    got = ns["_vselect"](zero + 1, zero + 2, 0.0, ns["xp"].asarray(8.0), 0, (0,))
+    np.testing.assert_array_equal(got, [2.0])  # an action from the model: numpy's helper
+
+
+SELECT = """{UTF-8}
+Type : urb, agr, eco ~~|
+sel[Type] = 0, 1, 2 ~~|
+vals[Type] = 3, 1, 2 ~~|
+action = 0 ~~|
+errors = 0 ~~|
+Picked = VECTOR SELECT(sel[Type!], vals[Type!] * Time, -1, action, errors) ~~|
+FINAL TIME = 2 ~~|
+INITIAL TIME = 0 ~~|
+SAVEPER = 1 ~~|
+TIME STEP = 1 ~~|
+"""
+
+
+def test_vector_select_actions_per_run_equal_separate_pysd_runs(tmp_path):
+    from _compare import compare, pysd_run
+
+    from urbsim.engine import compile_model
+
+    mdl = tmp_path / "select.mdl"
+    mdl.write_text(SELECT, encoding="utf-8")
+    cm = compile_model(mdl)
+    actions = [0.0, 3.0, 8.0, 10.0]
+    out = cm.simulate({"action": actions}, n=4, outputs=["Picked"])
+    for r, a in enumerate(actions):
+        compare(cm, out, pysd_run(mdl, tmp_path / "pysd", {"action": a}), run=r)
+    assert len({tuple(v) for v in out["Picked"][:, -1:]}) == 4
+    with pytest.raises(ModelError, match="numerical action 11.0"):
+        cm.simulate({"action": [1.0, 11.0]}, n=2)
+    with pytest.raises(ModelError, match="all values"):  # only the run whose error action is 1
+        cm.simulate({"sel": [0.0, 0.0, 0.0], "errors": [0.0, 1.0]}, n=2)
+    with pytest.raises(ModelError, match="more than one"):  # two of sel are not 0
+        cm.simulate({"errors": [0.0, 3.0]}, n=2)
+    assert np.isfinite(cm.simulate({"errors": [1.0, 0.5]}, n=2, outputs=["Picked"])["Picked"]).all()

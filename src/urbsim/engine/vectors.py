@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from urbsim.errors import ModelError, UnsupportedFeature
+from urbsim.errors import ModelError
 
 from .arrays import Lit, Op, T, call, number, register
 from .expressions import TIME, E, align, union_dims
@@ -59,19 +59,8 @@ def helpers(xp) -> dict:
         v, order = xp.broadcast_arrays(v, order)
         return xp.take_along_axis(v, order.astype(xp.int64), axis=-2)
 
-    def _vselect(sel, ex, missing, action, error, axes):
-        """VECTOR SELECT over ``axes``: ``action`` and ``error`` are PySD's
-        numerical_action and error_action (whole numbers fixed at compile time)."""
-        zero = sel == 0
-        zeros = xp.all(zero, axis=axes)
-        if error and xp is not np:  # a traced (jitted) step cannot stop on a value
-            raise UnsupportedFeature(
-                "VECTOR SELECT with an error action runs on the numpy backend only"
-            )
-        if error in (1, 3) and bool(xp.any(zeros)):
-            raise ModelError("VECTOR SELECT: all values of the selection array are 0")
-        if error in (2, 3) and bool(xp.any(xp.sum(~zero, axis=axes) > 1)):
-            raise ModelError("VECTOR SELECT: more than one non-zero value in the selection")
+    def _reduce(sel, ex, zero, action: int, axes):
+        """VECTOR SELECT's numerical ``action`` over ``axes`` (NaN where nothing counts)."""
         if action < 5:
             arr = sel * ex
         elif action == 5:  # PySD (and Vensim): expression ^ selection
@@ -82,17 +71,40 @@ def helpers(xp) -> dict:
         ok = ~xp.isnan(arr)  # xarray's skipna: NaN values of the expression are skipped too
         count = xp.sum(ok, axis=axes)
         if action in _SELECT_SUM:
-            out = xp.sum(xp.where(ok, arr, 0.0), axis=axes)
-        elif action in _SELECT_PROD:
-            out = xp.prod(xp.where(ok, arr, 1.0), axis=axes)
-        elif action in _SELECT_MIN:
-            out = xp.where(count > 0, xp.min(xp.where(ok, arr, xp.inf), axis=axes), xp.nan)
-        elif action in _SELECT_MAX:
-            out = xp.where(count > 0, xp.max(xp.where(ok, arr, -xp.inf), axis=axes), xp.nan)
-        else:  # mean
-            total = xp.sum(xp.where(ok, arr, 0.0), axis=axes)
-            out = xp.where(count > 0, total / xp.maximum(count, 1), xp.nan)
-        return xp.where(zeros, missing, out)
+            return xp.sum(xp.where(ok, arr, 0.0), axis=axes)
+        if action in _SELECT_PROD:
+            return xp.prod(xp.where(ok, arr, 1.0), axis=axes)
+        if action in _SELECT_MIN:
+            return xp.where(count > 0, xp.min(xp.where(ok, arr, xp.inf), axis=axes), xp.nan)
+        if action in _SELECT_MAX:
+            return xp.where(count > 0, xp.max(xp.where(ok, arr, -xp.inf), axis=axes), xp.nan)
+        total = xp.sum(xp.where(ok, arr, 0.0), axis=axes)  # the mean
+        return xp.where(count > 0, total / xp.maximum(count, 1), xp.nan)
+
+    def _vselect(sel, ex, missing, action, error, axes):
+        """VECTOR SELECT over ``axes``: ``action`` and ``error`` are PySD's numerical_action
+        and error_action, whole numbers written in the equation or values per run, which
+        PySD reads as Python numbers (an action outside 0-10 is an error, an error action
+        outside 1-3 none)."""
+        zero = sel == 0
+        zeros = xp.all(zero, axis=axes)
+        fixed = isinstance(action, int) and isinstance(error, int)
+        if xp is not np and (error or not fixed):  # a jitted step cannot stop on a value
+            like = _reduce(sel, ex, zero, 0, axes)
+            return _select_callback(sel, ex, missing, action, error, axes, like)
+        if not fixed or error:
+            _errors(zero, zeros, np.asarray(error), axes)
+        if isinstance(action, int):
+            return xp.where(zeros, missing, _reduce(sel, ex, zero, action, axes))
+        actions = np.asarray(action)
+        bad = ~np.isin(actions, range(11))
+        if bad.any():
+            value = float(actions[bad].flat[0])
+            raise ModelError(f"VECTOR SELECT: numerical action {value!r} (PySD takes 0 to 10)")
+        out = np.nan
+        for a in np.unique(actions):
+            out = np.where(actions == a, _reduce(sel, ex, zero, int(a), axes), out)
+        return np.where(zeros, missing, out)
 
     def _vinv(m):
         """INVERT MATRIX over the last two subscript axes."""
@@ -105,6 +117,49 @@ def helpers(xp) -> dict:
         "_vselect": _vselect,
         "_vinv": _vinv,
     }
+
+
+def _select_callback(sel, ex, missing, action, error, axes, like):
+    """JAX: VECTOR SELECT through numpy's helper (its checks and per-run actions need values);
+    ``like`` has the reduction's shape. An error raised there reaches the caller wrapped in
+    JAX's runtime error."""
+    import jax
+    import jax.numpy as jnp
+
+    shape = jnp.broadcast_shapes(jnp.shape(like), jnp.shape(missing))
+    select = helpers(np)["_vselect"]
+
+    def host(*values):
+        return np.broadcast_to(select(*values, axes), shape).astype(np.float64)
+
+    spec = jax.ShapeDtypeStruct(shape, jnp.float64)
+    return jax.pure_callback(host, spec, sel, ex, missing, action, error)
+
+
+def _errors(zero, zeros, error, axes) -> None:
+    """VECTOR SELECT's error actions, run by run: 1 or 3 stop on an all-zero selection, 2 or
+    3 on more than one non-zero value (PySD raises FloatingPointError)."""
+
+    def per_run(a):
+        return a.reshape(-1, a.shape[-1]).any(axis=0)
+
+    if (np.isin(error, (1, 3)) & per_run(zeros)).any():
+        raise ModelError("VECTOR SELECT: all values of the selection array are 0")
+    if (np.isin(error, (2, 3)) & per_run(np.sum(~zero, axis=axes) > 1)).any():
+        raise ModelError("VECTOR SELECT: more than one non-zero value in the selection")
+
+
+def _action(ctx, value, what: str, top: int):
+    """A VECTOR SELECT action: a whole number in the equation (``Lit``), or a scalar
+    expression whose values the helper checks per run. Returns (code, dependencies)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value != int(value) or not 0 <= value <= top:
+            raise ctx.unsupported(f"{what} {value!r} (PySD takes whole numbers 0 to {top})")
+        return Lit(int(value)), set()
+    e = ctx.expr(value)
+    if e.dims:
+        raise ctx.unsupported(f"a subscripted {what}")
+    return e.code, e.deps
 
 
 def _literal(ctx, value, what: str) -> int:
@@ -142,10 +197,8 @@ def _reorder(ctx, fname: str, args: list) -> E:
 def _select(ctx, fname: str, args: list) -> E:
     if len(args) != 5:
         raise ctx.unsupported(f"VECTOR SELECT with {len(args)} arguments")
-    action = _literal(ctx, args[3], "a VECTOR SELECT numerical action")
-    error = _literal(ctx, args[4], "a VECTOR SELECT error action")
-    if not 0 <= action <= 10 or not 0 <= error <= 3:
-        raise ctx.unsupported(f"VECTOR SELECT actions {action}, {error}")
+    action, action_deps = _action(ctx, args[3], "VECTOR SELECT numerical action", 10)
+    error, error_deps = _action(ctx, args[4], "VECTOR SELECT error action", 3)
     sel, ex, miss = (ctx.expr(a) for a in args[:3])
     dims = union_dims([sel, ex])
     axes = tuple(i for i, d in enumerate(dims) if d.endswith("!"))
@@ -154,9 +207,9 @@ def _select(ctx, fname: str, args: list) -> E:
     keep = tuple(d for d in dims if not d.endswith("!"))
     if any(d not in keep for d in miss.dims):
         raise ctx.unsupported("VECTOR SELECT with a missing value over other subscripts")
-    args = [align(sel, dims), align(ex, dims), align(miss, keep), Lit(action), Lit(error)]
+    args = [align(sel, dims), align(ex, dims), align(miss, keep), action, error]
     code = call("_vselect", *args, Lit(axes))
-    return E(code, keep, True, sel.deps | ex.deps | miss.deps)
+    return E(code, keep, True, sel.deps | ex.deps | miss.deps | action_deps | error_deps)
 
 
 def _invert(ctx, fname: str, args: list) -> E:
