@@ -200,10 +200,11 @@ static void v_pipe(double **p, double **owned, long *nown, vd v, vd len) {
 
 def default_lanes(vector_math: bool = True) -> int:
     """Runs per SIMD value by default: 8 with vector maths where the CPU has AVX-512 and glibc
-    its 8-run vector maths (x86-64 Linux), else :data:`LANES`. Measured at N = 10,000: 8 lanes
-    ~20 % more runs/s than 4 with vector maths, but ~40 % fewer with the C library's maths
-    (called lane by lane). A run's numbers then follow the machine's vector width (see the
-    engine README), never N."""
+    its 8-run vector maths (x86-64 Linux), else :data:`LANES`. AVX-512's vector maths cost
+    less per run than AVX2's (``bench/ceiling.py``); on the whole kernel at N = 10,000 the
+    gain was within a loaded VM's noise, while with the C library's maths (called lane by
+    lane) 8 lanes were 20-40 % slower in every comparison (engine README, Benchmarks). A
+    run's numbers then follow the machine's vector width, never N."""
     return 8 if vector_math and _avx512_mvec() else LANES
 
 
