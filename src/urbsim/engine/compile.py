@@ -411,7 +411,6 @@ class CompiledModel(FastPaths):
                 f"'{nd.name}' is not a constant (it is {self.variables[nd.name].kind}); only "
                 "constants and lookups can be set"
             )
-        allowed = ", ".join(str(s) for s in dict.fromkeys([(), dims, (n,), (n, *dims)]))
         if not np.isfinite(a).all():
             raise ParameterError(f"parameter '{nd.name}': values must be finite numbers")
         if a.shape == ():
@@ -420,8 +419,9 @@ class CompiledModel(FastPaths):
             return a.reshape((*dims, 1)).copy()
         if a.shape == (n,):
             return np.ascontiguousarray(np.broadcast_to(a, (*dims, n)))
-        if a.shape == (n, *dims):
-            return np.ascontiguousarray(np.moveaxis(a, 0, -1))
+        if a.shape == (n, *dims):  # runs last (a transposing copy; moveaxis costs more here)
+            return np.ascontiguousarray(a.transpose((*range(1, a.ndim), 0)))
+        allowed = ", ".join(str(s) for s in dict.fromkeys([(), dims, (n,), (n, *dims)]))
         raise ParameterError(
             f"parameter '{nd.name}': value shaped {a.shape} for n={n}; allowed shapes {allowed}"
         )
