@@ -128,3 +128,33 @@ def test_subscripted_held_and_raw_data_and_lookup_rows_equal_pysd(tmp_path):
     assert (out["hold"][0][cm.time == 2.0] == [5, 0, 3]).all()  # held from t = 1.3
     raw = out["raw"][0]
     assert (raw[cm.time == 0.0] == [1, 2, 3]).all() and np.isnan(raw[cm.time == 2.0]).all()
+
+
+MACRO_DATA = """{UTF-8}
+:MACRO: FED(input)
+FED = input + series * 2 ~~|
+series :HOLD BACKWARD: := GET XLS DATA('m.xlsx', 'M', '1', 'B2') ~ ~ read once per call |
+:END OF MACRO:
+Dim : a, b ~~|
+x = FED(Time) ~~|
+y[Dim] = FED(Time * 2) ~~|
+FINAL TIME = 4 ~~|
+INITIAL TIME = 0 ~~|
+SAVEPER = 0.5 ~~|
+TIME STEP = 0.5 ~~|
+"""
+
+
+def test_data_inside_a_macro_equals_pysd_on_every_path(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl", reason="writing the test's spreadsheet")
+    book = openpyxl.Workbook()
+    book.active.title = "M"
+    for row in (["t", 0, 1.3, 3], ["a", 1, 5, 4]):
+        book.active.append(row)
+    book.save(tmp_path / "m.xlsx")
+    mdl = tmp_path / "macro_data.mdl"
+    mdl.write_text(MACRO_DATA, encoding="utf-8")
+    df = pysd_run(mdl, tmp_path)
+    cm = compile_model(mdl)
+    for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
+        assert compare(cm, run(cm, path), df) > 0, path

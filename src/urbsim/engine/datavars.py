@@ -33,8 +33,9 @@ def _at_time(node):
     )
 
 
-def as_lookup(program, el, line) -> None:
-    """Rewrite the data variable ``el`` as a call of its hidden lookup(s) of Time."""
+def as_lookup(program, el, line) -> tuple:
+    """Rewrite the data variable ``el`` as a call of its hidden lookup(s) of Time; returns
+    them (values, and for RAW data the presence mask, else None) with the components."""
     comps = list(el.components)
     if not all(isinstance(c.ast, ae.GetDataStructure) for c in comps):
         raise program.err(el.name, line, "a data variable without GET XLS/DIRECT DATA (its "
@@ -53,21 +54,27 @@ def as_lookup(program, el, line) -> None:
         ast = ae.CallStructure(ae.ReferenceStructure("if_then_else"), (present, ast, np.nan))
     program.data_vars.append((values, mask, comps))
     el.components = [dataclasses.replace(comps[0], subscripts=(list(dims), []), ast=ast)]
+    return values, mask, comps
 
 
 def fill(program) -> None:
     """Read every data variable's file (PySD's loader) into its hidden lookups."""
     for values, mask, comps in program.data_vars:
-        dims = {d: list(program.ranges[d]) for d in values.dims}
-        blocks = []
-        for c in comps:
-            ix, _ = program._placement(c, values.dims)
-            blocks.append({d: [dims[d][i] for i in p] for d, p in zip(dims, ix, strict=True)})
-        times = program.time_grid()[0]
-        x, y = program._read_external(
-            values, comps[0].ast.file, external.data_table, comps, blocks, dims, times
-        )
-        shape = (*program.sizes(values.dims), 1, len(x))
-        values.x, values.y = x, np.nan_to_num(y, nan=0.0).reshape(shape)
-        if mask is not None:
-            mask.x, mask.y = x, (~np.isnan(y)).astype(np.float64).reshape(shape)
+        fill_one(program, values, mask, comps)
+
+
+def fill_one(program, values, mask, comps) -> None:
+    """Read one data variable's file into its hidden lookup(s) (the time grid is known)."""
+    dims = {d: list(program.ranges[d]) for d in values.dims}
+    blocks = []
+    for c in comps:
+        ix, _ = program._placement(c, values.dims)
+        blocks.append({d: [dims[d][i] for i in p] for d, p in zip(dims, ix, strict=True)})
+    times = program.time_grid()[0]
+    x, y = program._read_external(
+        values, comps[0].ast.file, external.data_table, comps, blocks, dims, times
+    )
+    shape = (*program.sizes(values.dims), 1, len(x))
+    values.x, values.y = x, np.nan_to_num(y, nan=0.0).reshape(shape)
+    if mask is not None:
+        mask.x, mask.y = x, (~np.isnan(y)).astype(np.float64).reshape(shape)

@@ -9,19 +9,22 @@ macro variable named like the macro. A call in a subscripted equation gives ever
 the caller's subscripts, so each element has its own copy of the macro's stocks, as PySD's
 arrays do.
 
-A lookup defined inside a macro becomes a hidden lookup per call. Not inlined
-(``UnsupportedFeature``, so ``urbsim.load_model`` runs the model through PySD): macros with
-several outputs (``NAME(input : output)``, which PySD cannot parse either), subscripted
-variables and data inside a macro.
+A lookup or a data variable (GET XLS/DIRECT DATA) defined inside a macro becomes hidden
+lookups per call. Not inlined (``UnsupportedFeature``): macros with several outputs
+(``NAME(input : output)``) and subscripted variables inside a macro, which PySD 3.14.3 cannot
+run either.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from pysd.translators.structures import abstract_model as am_
 
 from urbsim.errors import ModelError
 
+from . import datavars
 from .arrays import Lit, Ref, call, number
 from .expressions import E, ExprCompiler, align, norm
 
@@ -78,10 +81,12 @@ def inline(ctx, section, args: list) -> E:
                 raise ctx.unsupported(f"macro {title}: subscripted lookup '{el.name}'")
             names[norm(el.name)] = p.hidden_lookup(comps[0].ast, ctx)  # a table: one per call
             continue
+        if comps and all(isinstance(c, am_.AbstractData) for c in comps):
+            el = _data(p, el, prefix, names, ctx)
         if any(c.subscripts[0] for c in el.components) or not all(
-            type(c) is am_.AbstractComponent for c in el.components
+            type(c) in (am_.AbstractComponent, am_.AbstractData) for c in el.components
         ):
-            raise ctx.unsupported(f"macro {title}: '{el.name}' (subscripts or data)")
+            raise ctx.unsupported(f"macro {title}: subscripted variable '{el.name}'")
         node = p.new_node(f"{prefix}.{el.name}", "aux", dims, ctx.line, False)
         p.mark_dynamic(node)  # until compiled: nothing inside is moved before the time loop
         names[norm(el.name)] = node
@@ -99,6 +104,21 @@ def inline(ctx, section, args: list) -> E:
         e = E(number(ast)) if isinstance(ast, (int, float, np.number)) else inner.expr(ast)
         _define(p, node, e, inner)
     return E(Ref(result.py), dims, True, {result.id})
+
+
+def _data(p, el, prefix: str, names: dict, ctx):
+    """A data variable inside a macro: its own hidden lookup(s) per call (datavars.py), read
+    now (the time grid is known), named in the macro's scope. Returns the rewritten element
+    (the macro's own element is left as it is, for the next call)."""
+    if any(c.subscripts[0] for c in el.components):
+        raise ctx.unsupported(f"a subscripted data variable '{el.name}' inside a macro")
+    own = dataclasses.replace(el, name=f"{prefix}.{el.name}", components=list(el.components))
+    values, mask, comps = datavars.as_lookup(p, own, ctx.line)
+    datavars.fill_one(p, values, mask, comps)
+    for node in (values, mask):
+        if node is not None:
+            names[norm(node.name)] = node
+    return dataclasses.replace(own, name=el.name)
 
 
 def _define(p, node, e: E, ctx) -> None:
