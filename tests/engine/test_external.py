@@ -109,21 +109,28 @@ TIME STEP = 0.25 ~~|
 """
 
 
-def test_subscripted_held_and_raw_data_and_lookup_rows_equal_pysd(tmp_path):
+def _equal_pysd(tmp: Path, rows, name: str, text: str):
+    """Write sheet M of m.xlsx with ``rows`` and the model ``text``; assert the engine equals
+    PySD on every path; returns the compiled model."""
     openpyxl = pytest.importorskip("openpyxl", reason="writing the test's spreadsheet")
     book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = "M"
-    # times 1.3 and 2.2 fall between time steps: held, looked forward or interpolated there
-    for row in (["t", 0, 1.3, 2.2, 3], ["a", 1, 5, 4, 2], ["b", 2, 0, 7, 1], ["c", 3, 3, 3, 6]):
-        sheet.append(row)
-    book.save(tmp_path / "m.xlsx")
-    mdl = tmp_path / "rows.mdl"
-    mdl.write_text(ROWS, encoding="utf-8")
-    df = pysd_run(mdl, tmp_path)
+    book.active.title = "M"
+    for row in rows:
+        book.active.append(row)
+    book.save(tmp / "m.xlsx")
+    mdl = tmp / name
+    mdl.write_text(text, encoding="utf-8")
+    df = pysd_run(mdl, tmp)
     cm = compile_model(mdl)
     for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
         assert compare(cm, run(cm, path), df) > 0, path
+    return cm
+
+
+def test_subscripted_held_and_raw_data_and_lookup_rows_equal_pysd(tmp_path):
+    # times 1.3 and 2.2 fall between time steps: held, looked forward or interpolated there
+    rows = (["t", 0, 1.3, 2.2, 3], ["a", 1, 5, 4, 2], ["b", 2, 0, 7, 1], ["c", 3, 3, 3, 6])
+    cm = _equal_pysd(tmp_path, rows, "rows.mdl", ROWS)
     out = run(cm, "numpy", outputs=["hold", "raw"])
     assert (out["hold"][0][cm.time == 2.0] == [5, 0, 3]).all()  # held from t = 1.3
     raw = out["raw"][0]
@@ -146,15 +153,4 @@ TIME STEP = 0.5 ~~|
 
 
 def test_data_inside_a_macro_equals_pysd_on_every_path(tmp_path):
-    openpyxl = pytest.importorskip("openpyxl", reason="writing the test's spreadsheet")
-    book = openpyxl.Workbook()
-    book.active.title = "M"
-    for row in (["t", 0, 1.3, 3], ["a", 1, 5, 4]):
-        book.active.append(row)
-    book.save(tmp_path / "m.xlsx")
-    mdl = tmp_path / "macro_data.mdl"
-    mdl.write_text(MACRO_DATA, encoding="utf-8")
-    df = pysd_run(mdl, tmp_path)
-    cm = compile_model(mdl)
-    for path in ("numpy", "scalar", "native") if native.compiler() else ("numpy", "scalar"):
-        assert compare(cm, run(cm, path), df) > 0, path
+    _equal_pysd(tmp_path, (["t", 0, 1.3, 3], ["a", 1, 5, 4]), "macro_data.mdl", MACRO_DATA)
