@@ -128,19 +128,25 @@ TIME STEP = 1 ~~|
 """
 
 
-def test_vector_select_actions_per_run_equal_separate_pysd_runs(tmp_path):
+def _runs_equal_pysd(tmp_path, text: str, name: str, values: list, output: str):
+    """The model ``text`` run once per value of the constant ``name`` (one simulate call)
+    equals separate PySD runs; returns the compiled model and the output."""
     from _compare import compare, pysd_run
 
     from urbsim.engine import compile_model
 
-    mdl = tmp_path / "select.mdl"
-    mdl.write_text(SELECT, encoding="utf-8")
+    mdl = tmp_path / "model.mdl"
+    mdl.write_text(text, encoding="utf-8")
     cm = compile_model(mdl)
-    actions = [0.0, 3.0, 8.0, 10.0]
-    out = cm.simulate({"action": actions}, n=4, outputs=["Picked"])
-    for r, a in enumerate(actions):
-        compare(cm, out, pysd_run(mdl, tmp_path / "pysd", {"action": a}), run=r)
-    assert len({tuple(v) for v in out["Picked"][:, -1:]}) == 4
+    out = cm.simulate({name: values}, n=len(values), outputs=[output])
+    for r, value in enumerate(values):
+        compare(cm, out, pysd_run(mdl, tmp_path / "pysd", {name: value}), run=r)
+    return cm, out[output]
+
+
+def test_vector_select_actions_per_run_equal_separate_pysd_runs(tmp_path):
+    cm, picked = _runs_equal_pysd(tmp_path, SELECT, "action", [0.0, 3.0, 8.0, 10.0], "Picked")
+    assert len(set(picked[:, -1])) == 4
     with pytest.raises(ModelError, match="numerical action 11.0"):
         cm.simulate({"action": [1.0, 11.0]}, n=2)
     with pytest.raises(ModelError, match="all values"):  # only the run whose error action is 1
@@ -148,3 +154,21 @@ def test_vector_select_actions_per_run_equal_separate_pysd_runs(tmp_path):
     with pytest.raises(ModelError, match="more than one"):  # two of sel are not 0
         cm.simulate({"errors": [0.0, 3.0]}, n=2)
     assert np.isfinite(cm.simulate({"errors": [1.0, 0.5]}, n=2, outputs=["Picked"])["Picked"]).all()
+
+
+ALLOCATE = """{UTF-8}
+Branch : a, b, c ~~|
+demand[Branch] = 5, 3, 4 ~~|
+priority[Branch] = 3, 1, 2.5 ~~|
+supply = 6 ~~|
+Shipped[Branch] = ALLOCATE BY PRIORITY(demand[Branch], priority[Branch], 3, 1, supply * Time) ~~|
+FINAL TIME = 2 ~~|
+INITIAL TIME = 0 ~~|
+SAVEPER = 1 ~~|
+TIME STEP = 1 ~~|
+"""
+
+
+def test_allocate_by_priority_per_run_supplies_equal_separate_pysd_runs(tmp_path):
+    _, shipped = _runs_equal_pysd(tmp_path, ALLOCATE, "supply", [0.0, 2.0, 4.5, 20.0], "Shipped")
+    assert len({tuple(v) for v in shipped[:, -1]}) == 4
