@@ -153,3 +153,29 @@ def test_cli_errors_follow_lang(tmp_path, capsys, lang, words):
     assert main(["run", "--scenario", str(bad), "--lang", lang]) == 2
     err = capsys.readouterr().err
     assert words in err and "bad.toml:2" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'[uncertainty]\n"rural migration scale" = {dist = "uniform", min = 0.9, max = 0.8}\n',
+        b'[uncertainty]\n"park investment policy" = {town = {dist = "uniform", min = 1, max = 2}}'
+        b"\n",
+        b'[uncertainty]\n"rural migration scale" = {dist = "normal", mean = 1, sd = -1}\n',
+    ],
+)
+def test_uncertainty_errors_are_worded_in_chinese(content):
+    """[uncertainty] errors: the English line unchanged, a Chinese sentence in Chinese."""
+    import re
+
+    from urbsim.errors import ScenarioError
+    from urbsim.i18n import error_text
+    from urbsim.scenarios import parse_scenario
+
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario(content, "u.toml", model_info())
+    assert raised.value.key.startswith("uncertainty.")
+    assert error_text("en", raised.value) == str(raised.value)
+    zh = error_text("zh", raised.value)
+    assert zh.startswith("u.toml:2：[uncertainty]") and re.search(r"[\u4e00-\u9fff]", zh)
+    assert not re.search(r"\b(must|is|has|give|got|allowed|below)\b", zh), zh

@@ -242,137 +242,122 @@ def parse_uncertainty(
     """
     if not isinstance(table, Mapping):
         raise ScenarioError(
-            f"{where or 'scenario'}: [uncertainty] must be a table of constant = distribution; "
-            f"got {type(table).__name__}"
+            key="uncertainty.not_table", where=where or "scenario", got=type(table).__name__
         )
     out: dict[str, Distribution] = {}
     for key, value in table.items():
         line = find_line(text, key)
         loc = f"{where}:{line}" if where and line else where
         c = resolve_name(info, key, f"{loc} [uncertainty]" if loc else "[uncertainty]")
-        prefix = f"{loc}: [uncertainty] {c.name!r}" if loc else f"[uncertainty] {c.name!r}"
-        out[c.name] = _constant_distribution(info, c, value, prefix)
+        out[c.name] = _constant_distribution(info, c, value, {"where": loc, "name": c.name})
     return out
 
 
+def _error(at: Mapping[str, str], key: str, **fields: Any) -> ScenarioError:
+    """The error ``errors.uncertainty.<key>`` about the constant (and element) ``at`` names:
+    ``where`` (file and line), ``name`` and ``part`` (``"[element]"`` or none)."""
+    return ScenarioError(key=f"uncertainty.{key}", **{"part": "", **at}, **fields)
+
+
 def _constant_distribution(
-    info: ModelInfo, c: ConstantInfo, value: Any, prefix: str
+    info: ModelInfo, c: ConstantInfo, value: Any, at: Mapping[str, str]
 ) -> Distribution:
     labels = element_labels(info, c)
     if not isinstance(value, Mapping):
-        raise ScenarioError(
-            f'{prefix} must be a distribution such as {{dist = "uniform", min = .., max = ..}}'
-            f"{' or a table {element: distribution}' if c.dims else ''}; got {value!r}"
-        )
+        raise _error(at, "not_dist_table" if c.dims else "not_dist", value=repr(value))
     if "dist" in value:
-        marginal = parse_spec(c, value, prefix)
+        marginal = parse_spec(c, value, at)
         return Distribution(c.name, c.dims, labels, (marginal,) * len(labels))
     if not c.dims:
-        raise ScenarioError(
-            f"{prefix} is not subscripted; give {{dist = ...}}, not a table of elements"
-        )
+        raise _error(at, "not_subscripted")
     marginals: list[Marginal | None] = [None] * len(labels)
     normalized = [lab.replace(" ", "") for lab in labels]
     for element, spec in value.items():
         label = str(element).replace(" ", "")
         if label not in normalized:
-            raise ScenarioError(
-                f"{prefix} has no element {element!r}; allowed: {', '.join(labels)} "
-                "(or give one {dist = ...} for every element)"
-            )
+            raise _error(at, "no_element", element=element, allowed=", ".join(labels))
+        part = {**at, "part": f"[{element}]"}
         if not isinstance(spec, Mapping) or "dist" not in spec:
-            raise ScenarioError(
-                f"{prefix}[{element}] must be a distribution {{dist = ..., ...}}; got {spec!r}"
-            )
-        marginals[normalized.index(label)] = parse_spec(c, spec, f"{prefix}[{element}]")
+            raise _error(part, "element_not_dist", value=repr(spec))
+        marginals[normalized.index(label)] = parse_spec(c, spec, part)
     return Distribution(c.name, c.dims, labels, tuple(marginals))
 
 
-def _number(spec: Mapping[str, Any], key: str, prefix: str) -> float:
+def _number(spec: Mapping[str, Any], key: str, at: Mapping[str, str]) -> float:
     v = spec[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ScenarioError(f"{prefix}: {key} must be a finite number; got {v!r}")
+        raise _error(at, "not_finite", field=key, value=repr(v))
     return float(v)
 
 
-def parse_spec(c: ConstantInfo, spec: Mapping[str, Any], prefix: str) -> Marginal:
-    """Validate one ``{dist = ..., ...}`` spec for constant ``c`` and build its marginal."""
+def parse_spec(c: ConstantInfo, spec: Mapping[str, Any], at: Mapping[str, str]) -> Marginal:
+    """Validate one ``{dist = ..., ...}`` spec for constant ``c`` and build its marginal
+    (``at``: where it was given, for errors; see :func:`_error`)."""
     kind = spec.get("dist")
     if kind not in SPECS:
-        raise ScenarioError(f"{prefix}: unknown dist {kind!r}; allowed: {', '.join(SPECS)}")
+        raise _error(at, "unknown_dist", dist=repr(kind), allowed=", ".join(SPECS))
     need = SPECS[kind]
     allowed = {"dist", *need, *_OPTIONAL.get(kind, ())}
     missing = [k for k in need if k not in spec]
     extra = sorted(set(spec) - allowed)
     if missing or extra:
-        what = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}"
-        raise ScenarioError(
-            f"{prefix}: {what}; dist = {kind!r} takes {', '.join(sorted(allowed - {'dist'}))}"
+        raise _error(
+            at,
+            "missing" if missing else "unexpected",
+            fields=", ".join(missing or extra),
+            dist=repr(kind),
+            takes=", ".join(sorted(allowed - {"dist"})),
         )
     lo, hi = c.range if c.range is not None else (-math.inf, math.inf)
-    span = f"[{lo:g}, {hi:g}] ({c.units})"
+    span = {"lo": f"{lo:g}", "hi": f"{hi:g}", "units": c.units}
 
     def inside(key: str, x: float) -> float:
         if not lo <= x <= hi:
-            raise ScenarioError(
-                f"{prefix}: {key} = {x:g} is outside the constant's documented range {span}"
-            )
+            raise _error(at, "outside", field=key, value=f"{x:g}", **span)
         return x
 
     if kind == "choice":
-        return _choice(spec, prefix, inside)
+        return _choice(spec, at, inside)
     if kind in ("uniform", "triangular"):
-        a = inside("min", _number(spec, "min", prefix))
-        b = inside("max", _number(spec, "max", prefix))
+        a = inside("min", _number(spec, "min", at))
+        b = inside("max", _number(spec, "max", at))
         if a >= b:
-            raise ScenarioError(f"{prefix}: min ({a:g}) must be below max ({b:g})")
+            raise _error(at, "min_max", low=f"{a:g}", high=f"{b:g}")
         if kind == "uniform":
             return Uniform(a, b)
-        m = _number(spec, "mode", prefix)
+        m = _number(spec, "mode", at)
         if not a <= m <= b:
-            raise ScenarioError(
-                f"{prefix}: mode ({m:g}) must lie within [min, max] = [{a:g}, {b:g}]"
-            )
+            raise _error(at, "mode", mode=f"{m:g}", low=f"{a:g}", high=f"{b:g}")
         return Triangular(a, m, b)
-    mean = inside("mean", _number(spec, "mean", prefix))
-    sd = _number(spec, "sd", prefix)
+    mean = inside("mean", _number(spec, "mean", at))
+    sd = _number(spec, "sd", at)
     if sd <= 0:
-        raise ScenarioError(f"{prefix}: sd must be positive; got {sd:g}")
+        raise _error(at, "sd", sd=f"{sd:g}")
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ScenarioError(
-            f"{prefix}: {kind} needs a documented [min,max] range to truncate to; "
-            f"{c.name!r} has none"
-        )
+        raise _error(at, "no_range", dist=kind)
     if kind == "normal":
         return TruncatedNormal(mean, sd, lo, hi)
     if mean <= 0 or hi <= 0:
-        raise ScenarioError(
-            f"{prefix}: lognormal needs a positive mean and a range reaching above 0; "
-            f"got mean = {mean:g} and range {span}"
-        )
+        raise _error(at, "lognormal", mean=f"{mean:g}", **span)
     # ln(1 + (sd/mean)^2); for an extreme sd (1e200) its limit 2 ln(sd/mean), without overflow
     ratio = sd / mean
     sigma2 = math.log1p(ratio**2) if ratio < 1e150 else 2 * (math.log(sd) - math.log(mean))
     return TruncatedNormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2), lo, hi, log=True)
 
 
-def _choice(spec: Mapping[str, Any], prefix: str, inside) -> Choice:
+def _choice(spec: Mapping[str, Any], at: Mapping[str, str], inside) -> Choice:
     values = spec["values"]
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise ScenarioError(f"{prefix}: values must be a non-empty list of numbers; got {values!r}")
-    numbers = tuple(inside("values", _number({"values": v}, "values", prefix)) for v in values)
+        raise _error(at, "values", value=repr(values))
+    numbers = tuple(inside("values", _number({"values": v}, "values", at)) for v in values)
     weights = spec.get("weights")
     if weights is None:
         return Choice(numbers, (1.0 / len(numbers),) * len(numbers))
     if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
-        raise ScenarioError(f"{prefix}: weights must be a list of numbers; got {weights!r}")
+        raise _error(at, "weights_list", value=repr(weights))
     if len(weights) != len(numbers):
-        raise ScenarioError(
-            f"{prefix}: {len(weights)} weights for {len(numbers)} values; give one weight per value"
-        )
-    w = tuple(_number({"weights": x}, "weights", prefix) for x in weights)
+        raise _error(at, "weights_count", weights=len(weights), values=len(numbers))
+    w = tuple(_number({"weights": x}, "weights", at) for x in weights)
     if any(x < 0 for x in w) or abs(sum(w) - 1.0) > 1e-9:
-        raise ScenarioError(
-            f"{prefix}: weights must be non-negative and sum to 1; got {list(w)} (sum {sum(w):g})"
-        )
+        raise _error(at, "weights_sum", value=repr(list(w)), total=f"{sum(w):g}")
     return Choice(numbers, w)
