@@ -10,6 +10,12 @@ run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the page imports its modules lazily (the CLI imports this package)
+    from urbsim.model import Model
+    from urbsim.scenarios import Scenario
+
 #: The page's tabs, in order; only the open one is drawn (see :func:`urbsim.app.widgets.tabs`).
 SECTIONS = ("charts", "compare", "sensitivity", "pathways", "model")
 
@@ -108,7 +114,7 @@ def _page() -> None:
         draw[section]()
 
 
-def _pathways(model, scenario, lang: str) -> None:
+def _pathways(model: Model, scenario: Scenario, lang: str) -> None:
     """The "what it takes" tab; its search (SciPy's optimizer) is imported only when opened."""
     from urbsim.app import pathways
 
