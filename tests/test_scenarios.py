@@ -224,3 +224,13 @@ def test_built_in_scenario_without_chinese_texts_is_a_check_problem(tmp_path, mo
     count, problems = cli.scenario_problems(cli.default_model_path())
     assert count == 1 and len(problems) == 1
     assert "needs [title] and [description] in English and Chinese" in problems[0]
+
+
+def test_built_in_english_texts_carry_no_chinese_words(info):
+    """An English reader of a built-in scenario meets no Chinese (articles are cited as numbers,
+    quotations of the plan translated)."""
+    import re
+
+    for scenario in list_scenarios(info):
+        english = scenario.title["en"] + scenario.description["en"]
+        assert not re.search(r"[\u4e00-\u9fff]", english), scenario.name

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
 
 from urbsim.charts import CHARTS
-from urbsim.i18n import LANGUAGES, catalogue, slug, text, unit
+from urbsim.i18n import LANGUAGES, article, catalogue, slug, text, unit
 from urbsim.indicators import INDICATORS, TARGETS
 from urbsim.mdlinfo import LEVER_GROUPS, model_info
 
@@ -72,6 +73,29 @@ def half_width_next_to_chinese(value: str) -> list[str]:
     plain = re.sub(r"\{[^}]*\}|`[^`]*`", "x", value)
     bad = re.findall(rf"{_CJK}[,;:()]|[,;:()]{_CJK}", plain)
     return bad
+
+
+def test_english_strings_carry_no_chinese_words():
+    """An English reader meets no Chinese unit or word (10k persons, 100M yuan; the language
+    switch alone names both languages)."""
+    han = re.compile(r"[\u4e00-\u9fff]")
+    offenders = {
+        k: v for k, v in catalogue("en").items() if han.search(v) and k != "sidebar.language"
+    }
+    assert not offenders
+
+
+@pytest.mark.parametrize(
+    ("numeral", "number"), [("三", 3), ("十", 10), ("十七", 17), ("二十", 20), ("三十二", 32)]
+)
+def test_plan_articles_read_as_numbers_in_english(numeral, number):
+    assert article("en", f"({numeral})") == f"art. {number}"
+    assert article("zh", f"({numeral})") == f"({numeral})"
+
+
+def test_every_target_article_has_an_english_citation():
+    for t in TARGETS.values():
+        assert re.fullmatch(r"art\. \d+", article("en", t.article)), t.article
 
 
 def test_chinese_strings_use_full_width_punctuation():

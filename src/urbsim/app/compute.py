@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from urbsim.charts import CHART_OUTPUTS
-from urbsim.i18n import text, unit
+from urbsim.i18n import article, text, unit
 from urbsim.indicators import INDICATORS, TARGETS, value_at
 from urbsim.mdlinfo import ConstantInfo, ModelInfo
 from urbsim.model import Model
@@ -226,7 +226,7 @@ def scorecard_table(frame: pd.DataFrame, lang: str, interval: bool = False) -> p
         rows.append(
             {
                 text(lang, "scorecard.target"): f"{t.id} {text(lang, f'targets.{t.id}')}",
-                text(lang, "scorecard.article"): t.article,
+                text(lang, "scorecard.article"): article(lang, t.article),
                 text(lang, "scorecard.value"): f"{r.value:,.2f} {units}",
                 text(lang, "scorecard.goal"): f"{goal_text(lang, t.id)} {units}",
                 text(lang, "scorecard.met"): text(

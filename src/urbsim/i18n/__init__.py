@@ -73,6 +73,25 @@ def unit(lang: str, units: str) -> str:
     return text(lang, key) if has(lang, key) else units
 
 
+_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九", start=1)}
+
+
+def chinese_number(numeral: str) -> int:
+    """A Chinese numeral below 100 (``三十二`` -> 32), as the plan numbers its articles."""
+    tens, ten, units = numeral.partition("十")
+    if not ten:
+        return _DIGITS[numeral]
+    return (_DIGITS[tens] if tens else 1) * 10 + (_DIGITS[units] if units else 0)
+
+
+def article(lang: str, label: str) -> str:
+    """A plan article as readers of ``lang`` cite it: ``(三十二)`` stays in Chinese and is
+    ``art. 32`` in English."""
+    if lang == "zh":
+        return label
+    return "art. " + str(chinese_number(label.strip("()（）")))
+
+
 @cache
 def constants_catalogue() -> dict[str, dict[str, str]]:
     """``constants.toml``: Chinese documentation, names and readable units of the levers and
