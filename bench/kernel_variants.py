@@ -1,13 +1,19 @@
 """Time variants of the native kernel against each other, interleaved in one process.
 
-    python bench/kernel_variants.py [--model PATH] [--n 10000] [--rounds 5] [--only NAME ...]
+    python bench/kernel_variants.py [--model PATH] [--n 10000] [--calls 1] [--rounds 5]
+                                    [--only NAME ...]
 
 Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
 vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane instead of vector
-selections, the C library's maths (exact) with 4 or 8 lanes. The variants run in turn, round
-after round, so that a shared machine's load falls on all of them alike; the medians are
-printed with the best of the rounds (the least disturbed) and the load average. Figures are
-printed, never asserted. Compiling each variant once takes 5-25 s (cached per machine).
+selections, the C library's maths (exact) with 4 or 8 lanes, the single-run kernel's maths
+calls one by one instead of packed (``mpack.py``), other compiler flags. The
+variants run in turn, round after round (``--calls`` calls of ``simulate`` each), so that a
+shared machine's load falls on all of them alike; the medians are printed with the best of the
+rounds (the least disturbed) and the load average, in wall-clock time and in the process's CPU
+time (all threads: what the runs cost the cores, which waiting for a loaded machine's cores
+does not inflate). ``--n 1`` times the 1-lane kernel of single runs (its vector maths are
+those of the variant's batch kernel) at the model's defaults. Figures are printed, never
+asserted. Compiling each variant once takes 5-60 s (cached per machine).
 """
 
 from __future__ import annotations
@@ -26,20 +32,24 @@ sys.path.insert(0, str(ROOT / "src"))
 from urbsim.engine import cemit, compile_model, native  # noqa: E402
 
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
-# name: (lanes, vector maths, C text edit, lookup points chosen by selections if not default)
+# name: (lanes, vector maths, C text edit, lookup points chosen by selections if not default,
+#        compiler flags replacing native.CFLAGS' -O2 if not default)
 VARIANTS = {
-    "default (8 lanes where AVX-512)": (None, True, None, None),
-    "4 lanes": (4, True, None, None),
-    "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None),
-    "lookups by loads": (None, True, None, 0),
-    "exact maths, 4 lanes": (4, False, None, None),
-    "exact maths, 8 lanes": (8, False, None, None),
+    "default (8 lanes where AVX-512)": (None, True, None, None, None),
+    "4 lanes": (4, True, None, None, None),
+    "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None, None),
+    "lookups by loads": (None, True, None, 0, None),
+    "exact maths, 4 lanes": (4, False, None, None, None),
+    "exact maths, 8 lanes": (8, False, None, None, None),
+    "unpacked maths": (None, True, ("#define VPACK 1", "#define VPACK 0"), None, None),
+    "O3": (None, True, None, None, ("-O3",)),
+    "no PLT": (None, True, None, None, ("-O2", "-fno-plt", "-fno-semantic-interposition")),
 }
 
 
-def variant(mdl: Path, lanes, vector_math: bool, edit, select):
+def variant(mdl: Path, lanes, vector_math: bool, edit, select, opt):
     """A compiled model whose kernel is built with one choice changed."""
-    translate, select0 = native.translate, cemit.SELECT_POINTS
+    translate, select0, cflags = native.translate, cemit.SELECT_POINTS, native.CFLAGS
 
     def edited(*args, **kw):
         text = translate(*args, **kw)
@@ -49,10 +59,13 @@ def variant(mdl: Path, lanes, vector_math: bool, edit, select):
     cm.native_lanes, cm.native_vector_math = lanes, vector_math
     native.translate = edited
     cemit.SELECT_POINTS = select0 if select is None else select
+    if opt is not None:
+        native.CFLAGS = (*opt, *(f for f in cflags if f != "-O2"))
     try:
-        cm.simulate(n=16, outputs=outputs(cm))  # builds (or loads) the kernel now
+        for n in (16, 1):  # builds (or loads) the batch and the single-run kernels now
+            cm.simulate(n=n, outputs=outputs(cm))
     finally:
-        native.translate, cemit.SELECT_POINTS = translate, select0
+        native.translate, cemit.SELECT_POINTS, native.CFLAGS = translate, select0, cflags
     return cm
 
 
@@ -66,6 +79,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", type=Path, default=ROOT / "model" / "urbsim.mdl")
     ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--calls", type=int, default=1, help="calls of simulate per round")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", nargs="*", default=None, help="variants to time besides the default")
     a = ap.parse_args(argv)
@@ -86,21 +100,31 @@ def main(argv=None):
     }
     c = cm0.constants
     steps = round(float((c["FINAL TIME"] - c["INITIAL TIME"]) / c["TIME STEP"]))
-    secs = {name: [] for name in models}
+    if a.n == 1:  # a single run at the defaults, as bench/engine.py times it
+        params = {}
+    secs = {name: ([], []) for name in models}  # wall, CPU seconds per round
     for _ in range(a.rounds):
         for name, cm in models.items():
-            t = time.perf_counter()
-            cm.simulate(params, n=a.n, outputs=outputs(cm))
-            secs[name].append(time.perf_counter() - t)
-    first = secs[next(iter(models))]
-    base, base_best = a.n / np.median(first), a.n / min(first)
-    for name, s in secs.items():
-        rate, best = a.n / np.median(s), a.n / min(s)
-        print(
-            f"{name:<32} {rate:>9,.0f} runs/s  {1e9 / rate / steps:>6,.0f} ns/step-run  "
-            f"{rate / base - 1:+.0%} vs default; best of {a.rounds} {best:,.0f} runs/s "
-            f"({best / base_best - 1:+.0%}), worst {a.n / max(s):,.0f}"
-        )
+            outs = outputs(cm)
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(a.calls):
+                cm.simulate(params, n=a.n, outputs=outs)
+            secs[name][1].append(time.process_time() - c)
+            secs[name][0].append(time.perf_counter() - t)
+    runs = a.n * a.calls
+    columns = (("wall-clock", "s"), ("CPU time (all threads)", "CPU-s"))
+    for col, (what, unit) in enumerate(columns):
+        print(f"## {what}: median of {a.rounds} rounds of {a.calls} call(s), N = {a.n}")
+        first = secs[next(iter(models))][col]
+        base, base_best = runs / np.median(first), runs / min(first)
+        for name, pair in secs.items():
+            s = pair[col]
+            rate, best = runs / np.median(s), runs / min(s)
+            print(
+                f"{name:<32} {rate:>9,.0f} runs/{unit}  {1e9 / rate / steps:>6,.0f} ns/step-run  "
+                f"{rate / base - 1:+.0%} vs default; best of {a.rounds} {best:,.0f} runs/s "
+                f"({best / base_best - 1:+.0%}), worst {runs / max(s):,.0f}"
+            )
     print(f"# end: load {os.getloadavg()}")
 
 

@@ -12,7 +12,7 @@ from _paths import require_compiler
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from urbsim.engine import arrays, ir, lower, native, scalar
+from urbsim.engine import arrays, ir, lower, mpack, native, scalar
 
 X, Y = ir.Var("v0_0"), ir.Var("v1_0")  # two parameters, one value per run
 PARAMS = [ir.Param("const", 0, (X.name,)), ir.Param("const", 1, (Y.name,))]
@@ -233,3 +233,33 @@ def test_array_only_helpers_are_refused_by_the_element_lowering():
         e = arrays.Call(fn, (arrays.Ref("v0"), arrays.Ref("v0")))
         with pytest.raises(lower.NotScalar, match=fn):
             g.sym(e)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(expressions(ALL), st.booleans()), min_size=20, max_size=30))
+def test_one_lane_kernel_packs_maths_and_keeps_the_batch_kernels_bits(_compiler, items):
+    """The 1-lane kernel of single runs packs independent exp/log/pow calls into one call of
+    the batch kernel's vector maths (``mpack``); statements that read the one before (``chain``)
+    cut the packs. Every run equals its lane of the batch kernel bit for bit."""
+    exprs = [
+        ir.Bin("*", ir.Var(f"v{1 + j}"), e) if chain and j else e
+        for j, (e, chain) in enumerate(items)
+    ]
+    prog = _program(exprs)
+    lanes = native.default_lanes(True)
+    maths = native.maths_width(lanes)
+    n = 11
+    rng = np.random.default_rng(len(exprs))
+    x, y = rng.normal(0, 3, n), rng.normal(0, 3, n)
+    x[:8], y[:8] = VALUES, VALUES[::-1]
+    got = []
+    for w in (lanes, 1):
+        text = native.translate(prog, w, maths)
+        kernel = native.NativeKernel(native.build(text, vector_math=True), str)
+        kernel.bind([(0, np.zeros(1), False), (1, np.zeros(1), False)], T, np.ones(len(T), "u1"))
+        out = [np.zeros((n, len(T), 1)) for _ in exprs]
+        kernel.run({0: x, 1: y}, n, out, threads=1)
+        got.append(np.concatenate(out, axis=2))
+    np.testing.assert_array_equal(got[0], got[1])
+    packable = any(mpack.packable(c) for e in exprs for c in mpack.walk(e))
+    assert ("#if VPACK" in text) == packable  # the 1-lane kernel's text

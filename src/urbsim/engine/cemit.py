@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from . import ir
+from . import ir, mpack
 
 # IR maths -> the prelude's lane-vector functions (the C library's names)
 _CFUN = {"abs": "fabs", "exp": "exp", "log": "log", "sqrt": "sqrt", "trunc": "trunc"}
@@ -47,12 +47,16 @@ class CEmitter:
     """IR statements -> C lines (``lines``) inside ``urbsim_run``'s loop over run groups.
 
     ``tables`` maps a lookup's x-points identifier and each of its y-element identifiers to
-    its number of points; ``names`` is the IR's name table (for comments).
+    its number of points; ``names`` is the IR's name table (for comments). A kernel of
+    ``lanes`` narrower than its vector maths' ``maths`` runs per call packs up to
+    ``maths / lanes`` independent exp/log/pow calls into one call (:mod:`mpack`).
     """
 
-    def __init__(self, tables: dict[str, int], names: ir.NameTable):
+    def __init__(self, tables: dict[str, int], names: ir.NameTable, lanes=1, maths=1):
         self.tables = tables
         self.names = names
+        self.lanes, self.maths = lanes, maths
+        self.pack = maths // lanes if lanes < maths else 0
         self.used_lookups: set[tuple[str, str]] = set()  # (_lk | _lkf, x-points identifier)
         self.doubles: set[str] = set()
         self.pipes: set[str] = set()
@@ -84,20 +88,76 @@ class CEmitter:
 
     # -- statements -------------------------------------------------------------------------
     def stmts(self, body):
-        for st in body:
-            if isinstance(st, ir.Assign):
-                self.assignment(st)
-            elif isinstance(st, ir.PipeWrite):
-                self._no_branch("pipe")
-                if st.pipe not in self.pipes:
-                    raise NotNative("item assignment")
-                self.assign("_pi", self.d(st.index))
-                self.assign("_pv", self.d(st.value))
-                self.emit(f"v_pwrite({self.name(st.pipe)}, _pi, _pv);")
-            elif isinstance(st, ir.If):
-                self._if(st)
-            else:
-                raise NotNative(f"statement {type(st).__name__}")
+        if self.pack < 2 or self.branch:
+            for st in body:
+                self.stmt(st)
+            return
+        for kind, group in mpack.windows(body):
+            if kind == "plain":
+                self.stmt(group[0])
+                continue
+            values = [st.value for st in group]
+            while True:
+                calls, values = mpack.hoist(values, self.fresh)
+                if not calls:
+                    break
+                self.packed(calls)
+            for st, v in zip(group, values, strict=True):
+                self.assignment(ir.Assign(st.target, v))
+
+    def stmt(self, st):
+        if isinstance(st, ir.Assign):
+            self.assignment(st)
+        elif isinstance(st, ir.PipeWrite):
+            self._no_branch("pipe")
+            if st.pipe not in self.pipes:
+                raise NotNative("item assignment")
+            self.assign("_pi", self.d(st.index))
+            self.assign("_pv", self.d(st.value))
+            self.emit(f"v_pwrite({self.name(st.pipe)}, _pi, _pv);")
+        elif isinstance(st, ir.If):
+            self._if(st)
+        else:
+            raise NotNative(f"statement {type(st).__name__}")
+
+    def fresh(self) -> str:
+        """A new temporary (a ``vd``)."""
+        self.tmp += 1
+        self.doubles.add(f"_w{self.tmp}")
+        return f"_w{self.tmp}"
+
+    def packed(self, calls):
+        """``temporary = call`` for each of ``calls`` (:func:`mpack.hoist`), up to ``pack``
+        calls of one function per call of the vector maths where the build has them
+        (``VPACK``), else call by call as before. Lane ``l`` of the ``i``-th call of a pack
+        is lane ``i * W + l`` of the vector maths; spare lanes repeat the last argument."""
+        by_fn: dict[str, list] = {}
+        for tmp, call in calls:
+            args = []
+            for a in call.args:
+                arg = self.name(self.fresh())
+                self.assign(arg, self.d(a))
+                args.append(arg)
+            by_fn.setdefault(call.fn, []).append((self.name(tmp), args))
+        for fn, group in by_fn.items():
+            for i in range(0, len(group), self.pack):
+                self._packed_call(fn, group[i : i + self.pack])
+
+    def _packed_call(self, fn: str, chunk) -> None:
+        w, last = self.lanes, len(chunk) - 1
+        at = [(min(j // w, last), j % w if j // w <= last else w - 1) for j in range(self.maths)]
+        vecs = []
+        for q in range(len(chunk[0][1])):  # argument q of every call of the chunk
+            vecs.append("{" + ", ".join(f"{chunk[i][1][q]}[{j}]" for i, j in at) + "}")
+        fn_m = "m_powel" if fn == "pow" else f"m_{fn}"
+        self.emit("#if VPACK")
+        self.emit(f"_y = {fn_m}({', '.join(f'(vdm){v}' for v in vecs)});")
+        for i, (tmp, _) in enumerate(chunk):
+            self.emit(f"{tmp} = (vd){{{', '.join(f'_y[{i * w + j}]' for j in range(w))}}};")
+        self.emit("#else")
+        for tmp, args in chunk:
+            self.emit(f"{tmp} = v_{fn}({', '.join(args)});")
+        self.emit("#endif")
 
     def assignment(self, st: ir.Assign):
         tgt, v = st.target, st.value

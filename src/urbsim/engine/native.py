@@ -60,7 +60,13 @@ from .cemit import CEmitter, NotNative, clit, lookup_function
 
 # -ffp-contract=off: no fused multiply-add, so every operation rounds as in Python/numpy;
 # -fno-math-errno lets the compiler treat exp/log/pow as pure (same results, no errno writes)
+# -fno-builtin-*: a call of the C library's maths with constant arguments is computed at run
+# time by the C library, never folded by the compiler (GCC folds correctly rounded, which
+# can differ from the C library's in the last bit: sinh(2) did, between the 1-lane and the
+# batch kernel, and against Python's math module)
 CFLAGS = ("-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-w")
+CFLAGS += tuple(f"-fno-builtin-{f}" for f in ("exp", "log", "pow", "sin", "cos", "tan"))
+CFLAGS += tuple(f"-fno-builtin-{f}" for f in ("asin", "acos", "atan", "sinh", "cosh", "tanh"))
 # tuned for this CPU where the compiler supports it; the library's key includes the CPU
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
@@ -143,7 +149,12 @@ static inline __attribute__((const)) vdm m_powel(vdm a, vdm b) {
 MATHS1(v_exp, m_exp) MATHS1(v_log, m_log) MATHS2(v_pow, m_powel)
 #endif
 int urbsim_vector_math(void) { return 1; }
+/* a kernel narrower than the vector maths packs independent calls into one (mpack.py) */
+#define VPACK 1
+#define VPACK_RESULT vdm _y;
 #else
+#define VPACK 0
+#define VPACK_RESULT
 LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE2(v_pow, pow)
 int urbsim_vector_math(void) { return 0; }
 #endif
@@ -257,7 +268,7 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
             for e, nm in enumerate(p.names):
                 decl.append(f"    vd u_{nm};")
                 unpack.append(f"        u_{nm}[l] = PV[{j}][AT({j}, {e})];")
-    tr = CEmitter(tables, prog.names)
+    tr = CEmitter(tables, prog.names, lanes, maths)
     tr.stmts(prog.init)
     tr.emit("for (k = 0; k < nT; k++) {")
     tr.ind += "    "
@@ -283,6 +294,7 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
     )
     out.append("    long err = 0;")
     out.append(f"    vd _rec[{max(1, len(prog.record))}], _pv, _pn, _pi;")
+    out.append("    VPACK_RESULT")
     out.extend(f"    vm _c{j + 1};" for j in range(tr.conds))
     out.extend(decl)
     for i in range(0, len(decl_d), 16):  # zeroed: a lane never reads an indeterminate value

@@ -1,0 +1,110 @@
+"""Packing of a narrow kernel's vector-maths calls: several ``exp``/``log``/``pow`` per call.
+
+A kernel with fewer lanes ``W`` than its vector maths' width ``MW`` (the 1-lane kernel of single
+runs calls AVX-512's 8-run ``exp``) used to broadcast each call's argument into every lane: one
+8-lane call per scalar ``exp``. Each lane of glibc's vector maths depends on its own argument
+alone (``native._PRELUDE``), so independent calls can share one call, each in its own lanes,
+and every result keeps its bits. :func:`windows` cuts a statement list into runs of
+assignments of which none reads what an earlier one of the run assigns; :func:`hoist`
+takes the innermost calls out of a run's values (repeatedly, so that a call whose argument
+holds a call follows it), and the C emitter prints each round's calls of one function as
+packed calls (``cemit.CEmitter.packed``). Calls are pure and both sides of a selection are
+evaluated anyway, so computing them first changes no number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import ir
+
+PACKED = ("exp", "log", "pow")  # the functions with vector maths (native._PRELUDE: m_*)
+
+
+def _children(e):
+    for f in dataclasses.fields(e):
+        v = getattr(e, f.name)
+        if isinstance(v, ir.Expr):
+            yield v
+        elif isinstance(v, tuple):
+            yield from (x for x in v if isinstance(x, ir.Expr))
+
+
+def walk(e):
+    """Every node of expression ``e``, ``e`` first."""
+    yield e
+    for c in _children(e):
+        yield from walk(c)
+
+
+def reads(e) -> set[str]:
+    """The variables (and pipes) expression ``e`` reads."""
+    out = set()
+    for x in walk(e):
+        if isinstance(x, ir.Var):
+            out.add(x.name)
+        elif isinstance(x, ir.PipeRead):
+            out.add(x.pipe)
+    return out
+
+
+def packable(e) -> bool:
+    """An exp/log/pow call of values that vary (a call of numbers is left to the compiler,
+    which computes it once) with no such call and no delay order (which reports errors, so
+    keeps its place) in its arguments."""
+    if not (isinstance(e, ir.Call) and e.fn in PACKED):
+        return False
+    inner = [x for a in e.args for x in walk(a)]
+    if any(isinstance(x, ir.DelayOrder) or _is_maths(x) for x in inner):
+        return False
+    return any(isinstance(x, (ir.Var, ir.Special, ir.PipeRead)) for x in inner)
+
+
+def _is_maths(x) -> bool:
+    return isinstance(x, ir.Call) and x.fn in PACKED
+
+
+def windows(body):
+    """Split ``body`` into ``(kind, statements)``: ``"pack"`` for a run of plain assignments
+    in which no statement reads a variable assigned earlier in the run, ``"plain"`` for any
+    other statement (``If``, pipe writes, new pipes), one at a time."""
+    run, assigned = [], set()
+    for st in body:
+        plain = isinstance(st, ir.Assign) and not isinstance(st.value, ir.PipeNew)
+        if plain and not (reads(st.value) & assigned):
+            run.append(st)
+            assigned.add(st.target)
+            continue
+        if run:
+            yield "pack", run
+        run, assigned = [], set()
+        if plain:
+            run, assigned = [st], {st.target}
+        else:
+            yield "plain", [st]
+    if run:
+        yield "pack", run
+
+
+def hoist(values, fresh):
+    """One round: the packable calls of ``values`` (in order, each distinct call once) as
+    ``[(temporary, call)]``, and ``values`` with each replaced by ``ir.Var(temporary)``;
+    ``fresh()`` names a new temporary."""
+    found: dict = {}
+
+    def sub(e):
+        if packable(e):
+            if e not in found:
+                found[e] = fresh()
+            return ir.Var(found[e])
+        kids = {}
+        for f in dataclasses.fields(e):
+            v = getattr(e, f.name)
+            if isinstance(v, ir.Expr):
+                kids[f.name] = sub(v)
+            elif isinstance(v, tuple) and any(isinstance(x, ir.Expr) for x in v):
+                kids[f.name] = tuple(sub(x) if isinstance(x, ir.Expr) else x for x in v)
+        return dataclasses.replace(e, **kids) if kids else e
+
+    new = [sub(v) for v in values]
+    return [(tmp, call) for call, tmp in found.items()], new
