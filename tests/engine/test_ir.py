@@ -263,3 +263,32 @@ def test_one_lane_kernel_packs_maths_and_keeps_the_batch_kernels_bits(_compiler,
     np.testing.assert_array_equal(got[0], got[1])
     packable = any(mpack.packable(c) for e in exprs for c in mpack.walk(e))
     assert ("#if VPACK" in text) == packable  # the 1-lane kernel's text
+
+
+def test_packing_groups_assignments_by_dependency_level_and_keeps_barriers():
+    a, b, c = ir.Var("a"), ir.Var("b"), ir.Var("c")
+
+    def exp(v):
+        return ir.Call("exp", (v,))
+
+    def groups(body):
+        return [
+            (kind, [s.target if isinstance(s, ir.Assign) else "if" for s in g])
+            for kind, g in mpack.windows(body)
+        ]
+
+    body = [ir.Assign("a", exp(X)), ir.Assign("b", exp(a)), ir.Assign("c", exp(Y))]
+    assert groups(body) == [("pack", ["a", "c"]), ("pack", ["b"])]  # a and c in one call
+    cut = ir.If(ir.Cmp(">", X, ir.Num(0)), (ir.Assign("c", exp(b)),))
+    assert groups([*body[:2], cut, body[2]]) == [
+        ("pack", ["a"]),
+        ("pack", ["b"]),
+        ("plain", ["if"]),
+        ("pack", ["c"]),
+    ]
+    # a variable read before it is assigned again: the run keeps its order, cut where needed
+    war = [ir.Assign("a", exp(c)), ir.Assign("b", exp(X)), ir.Assign("c", exp(a))]
+    assert groups(war) == [("pack", ["a", "b"]), ("pack", ["c"])]
+    calls, values = mpack.hoist([s.value for s in body], iter(["t1", "t2", "t3"]).__next__)
+    assert [call for _, call in calls] == [exp(X), exp(a), exp(Y)]
+    assert values == [ir.Var("t1"), ir.Var("t2"), ir.Var("t3")]

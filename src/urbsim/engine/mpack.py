@@ -65,25 +65,54 @@ def _is_maths(x) -> bool:
 
 
 def windows(body):
-    """Split ``body`` into ``(kind, statements)``: ``"pack"`` for a run of plain assignments
-    in which no statement reads a variable assigned earlier in the run, ``"plain"`` for any
-    other statement (``If``, pipe writes, new pipes), one at a time."""
-    run, assigned = [], set()
+    """Split ``body`` into ``(kind, statements)``: ``"plain"`` for a statement that keeps its
+    place (``If``, pipe writes, new pipes, delay orders), one at a time, and ``"pack"`` for
+    groups of assignments in which no statement reads a variable assigned in the group. A run
+    of assignments between plain statements is grouped by dependency level (the level of a
+    statement is one more than that of the latest statement of the run it reads), so that
+    calls at the same depth of a chain share packs; where the run assigns a variable twice, or
+    one that it read before, its order is kept and it is cut where a statement reads one
+    before it."""
+    run = []
     for st in body:
-        plain = isinstance(st, ir.Assign) and not isinstance(st.value, ir.PipeNew)
-        if plain and not (reads(st.value) & assigned):
+        if isinstance(st, ir.Assign) and not any(
+            isinstance(x, (ir.PipeNew, ir.DelayOrder)) for x in walk(st.value)
+        ):
             run.append(st)
-            assigned.add(st.target)
             continue
-        if run:
-            yield "pack", run
-        run, assigned = [], set()
-        if plain:
-            run, assigned = [st], {st.target}
-        else:
-            yield "plain", [st]
-    if run:
-        yield "pack", run
+        yield from _groups(run)
+        run = []
+        yield "plain", [st]
+    yield from _groups(run)
+
+
+def _groups(run):
+    level: dict[str, int] = {}
+    seen: set[str] = set()  # read so far
+    levels = []
+    for st in run:
+        r = reads(st.value)
+        seen |= r
+        if st.target in level or st.target in seen:
+            yield from _in_order(run)
+            return
+        lv = 1 + max((level[v] for v in r if v in level), default=-1)
+        level[st.target] = lv
+        levels.append(lv)
+    for lv in sorted(set(levels)):
+        yield "pack", [st for st, x in zip(run, levels, strict=True) if x == lv]
+
+
+def _in_order(run):
+    group, assigned = [], set()
+    for st in run:
+        if reads(st.value) & assigned:
+            yield "pack", group
+            group, assigned = [], set()
+        group.append(st)
+        assigned.add(st.target)
+    if group:
+        yield "pack", group
 
 
 def hoist(values, fresh):
