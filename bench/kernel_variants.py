@@ -43,6 +43,7 @@ VARIANTS = {
     "exact maths, 8 lanes": (8, False, None, None, None),
     "unpacked maths": (None, True, ("#define VPACK 1", "#define VPACK 0"), None, None),
     "O3": (None, True, None, None, ("-O3",)),
+    "sched pressure": (None, True, None, None, ("-O2", "-fschedule-insns", "-fsched-pressure")),
     "no PLT": (None, True, None, None, ("-O2", "-fno-plt", "-fno-semantic-interposition")),
 }
 

@@ -52,7 +52,7 @@ class CEmitter:
     ``maths / lanes`` independent exp/log/pow calls into one call (:mod:`mpack`).
     """
 
-    def __init__(self, tables: dict[str, int], names: ir.NameTable, lanes=1, maths=1):
+    def __init__(self, tables: dict[str, int], names: ir.NameTable, lanes: int = 1, maths: int = 1):
         self.tables = tables
         self.names = names
         self.lanes, self.maths = lanes, maths
@@ -105,7 +105,7 @@ class CEmitter:
             for st, v in zip(group, values, strict=True):
                 self.assignment(ir.Assign(st.target, v))
 
-    def stmt(self, st):
+    def stmt(self, st: ir.Stmt) -> None:
         if isinstance(st, ir.Assign):
             self.assignment(st)
         elif isinstance(st, ir.PipeWrite):
@@ -126,7 +126,7 @@ class CEmitter:
         self.doubles.add(f"_w{self.tmp}")
         return f"_w{self.tmp}"
 
-    def packed(self, calls):
+    def packed(self, calls: list[tuple[str, ir.Call]]) -> None:
         """``temporary = call`` for each of ``calls`` (:func:`mpack.hoist`), up to ``pack``
         calls of one function per call of the vector maths where the build has them
         (``VPACK``), else call by call as before. Lane ``l`` of the ``i``-th call of a pack
@@ -143,7 +143,7 @@ class CEmitter:
             for i in range(0, len(group), self.pack):
                 self._packed_call(fn, group[i : i + self.pack])
 
-    def _packed_call(self, fn: str, chunk) -> None:
+    def _packed_call(self, fn: str, chunk: list[tuple[str, list[str]]]) -> None:
         w, last = self.lanes, len(chunk) - 1
         at = [(min(j // w, last), j % w if j // w <= last else w - 1) for j in range(self.maths)]
         vecs = []

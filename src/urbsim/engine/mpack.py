@@ -4,8 +4,9 @@ A kernel with fewer lanes ``W`` than its vector maths' width ``MW`` (the 1-lane 
 runs calls AVX-512's 8-run ``exp``) used to broadcast each call's argument into every lane: one
 8-lane call per scalar ``exp``. Each lane of glibc's vector maths depends on its own argument
 alone (``native._PRELUDE``), so independent calls can share one call, each in its own lanes,
-and every result keeps its bits. :func:`windows` cuts a statement list into runs of
-assignments of which none reads what an earlier one of the run assigns; :func:`hoist`
+and every result keeps its bits. :func:`windows` cuts a statement list into groups of
+assignments of which none reads what another of the group assigns (by dependency level,
+so that the calls of different equations at the same depth meet in one group); :func:`hoist`
 takes the innermost calls out of a run's values (repeatedly, so that a call whose argument
 holds a call follows it), and the C emitter prints each round's calls of one function as
 packed calls (``cemit.CEmitter.packed``). Calls are pure and both sides of a selection are
@@ -15,13 +16,14 @@ evaluated anyway, so computing them first changes no number.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 
 from . import ir
 
 PACKED = ("exp", "log", "pow")  # the functions with vector maths (native._PRELUDE: m_*)
 
 
-def _children(e):
+def _children(e: ir.Expr) -> Iterator[ir.Expr]:
     for f in dataclasses.fields(e):
         v = getattr(e, f.name)
         if isinstance(v, ir.Expr):
@@ -30,14 +32,14 @@ def _children(e):
             yield from (x for x in v if isinstance(x, ir.Expr))
 
 
-def walk(e):
+def walk(e: ir.Expr) -> Iterator[ir.Expr]:
     """Every node of expression ``e``, ``e`` first."""
     yield e
     for c in _children(e):
         yield from walk(c)
 
 
-def reads(e) -> set[str]:
+def reads(e: ir.Expr) -> set[str]:
     """The variables (and pipes) expression ``e`` reads."""
     out = set()
     for x in walk(e):
@@ -48,7 +50,7 @@ def reads(e) -> set[str]:
     return out
 
 
-def packable(e) -> bool:
+def packable(e: ir.Expr) -> bool:
     """An exp/log/pow call of values that vary (a call of numbers is left to the compiler,
     which computes it once) with no such call and no delay order (which reports errors, so
     keeps its place) in its arguments."""
@@ -60,11 +62,11 @@ def packable(e) -> bool:
     return any(isinstance(x, (ir.Var, ir.Special, ir.PipeRead)) for x in inner)
 
 
-def _is_maths(x) -> bool:
+def _is_maths(x: ir.Expr) -> bool:
     return isinstance(x, ir.Call) and x.fn in PACKED
 
 
-def windows(body):
+def windows(body: Sequence[ir.Stmt]) -> Iterator[tuple[str, list]]:
     """Split ``body`` into ``(kind, statements)``: ``"plain"`` for a statement that keeps its
     place (``If``, pipe writes, new pipes, delay orders), one at a time, and ``"pack"`` for
     groups of assignments in which no statement reads a variable assigned in the group. A run
@@ -86,7 +88,7 @@ def windows(body):
     yield from _groups(run)
 
 
-def _groups(run):
+def _groups(run: list[ir.Assign]) -> Iterator[tuple[str, list]]:
     level: dict[str, int] = {}
     seen: set[str] = set()  # read so far
     levels = []
@@ -103,7 +105,7 @@ def _groups(run):
         yield "pack", [st for st, x in zip(run, levels, strict=True) if x == lv]
 
 
-def _in_order(run):
+def _in_order(run: list[ir.Assign]) -> Iterator[tuple[str, list]]:
     group, assigned = [], set()
     for st in run:
         if reads(st.value) & assigned:
@@ -115,13 +117,15 @@ def _in_order(run):
         yield "pack", group
 
 
-def hoist(values, fresh):
+def hoist(
+    values: Sequence[ir.Expr], fresh: Callable[[], str]
+) -> tuple[list[tuple[str, ir.Call]], list[ir.Expr]]:
     """One round: the packable calls of ``values`` (in order, each distinct call once) as
     ``[(temporary, call)]``, and ``values`` with each replaced by ``ir.Var(temporary)``;
     ``fresh()`` names a new temporary."""
     found: dict = {}
 
-    def sub(e):
+    def sub(e: ir.Expr) -> ir.Expr:
         if packable(e):
             if e not in found:
                 found[e] = fresh()

@@ -18,7 +18,8 @@ select per lane; no fused multiply-add, no fast-math. ``exp``/``log``/``pow`` ar
 on x86-64 Linux with AVX2, glibc's vector maths (libmvec: 4 or 8 runs per call, each lane
 computed from its own argument alone, a few ulp at most; ``pow`` as ``exp(b log a)`` where
 the base is positive), which halves their cost; a single run's 1-lane kernel calls the same
-functions with the run in every lane, so it gets the batch's numbers. The results stay
+functions, several independent calls packed into one (:mod:`mpack`, each in its own lane),
+so it gets the batch's numbers. The results stay
 within 1e-12 of the scalar code's (tested on every probe and the model).
 Elsewhere, or with ``vector_math=False``, they are the C library's, called per lane as
 Python's :mod:`math` calls them, and every lane reproduces the scalar backend's numbers bit
@@ -214,8 +215,9 @@ def default_lanes(vector_math: bool = True) -> int:
     its 8-run vector maths (x86-64 Linux), else :data:`LANES`. AVX-512's vector maths cost
     less per run than AVX2's (``bench/ceiling.py``); on the whole kernel at N = 10,000 the
     gain was within a loaded VM's noise, while with the C library's maths (called lane by
-    lane) 8 lanes were 20-40 % slower in every comparison (engine README, Benchmarks). A
-    run's numbers then follow the machine's vector width, never N."""
+    lane) 8 lanes were 20-40 % slower in every comparison; in CPU time 4 lanes cost 11-14 %
+    more per run at N = 10,000 and made a single run ~10 % faster (engine README,
+    Benchmarks). A run's numbers then follow the machine's vector width, never N."""
     return 8 if vector_math and _avx512_mvec() else LANES
 
 
