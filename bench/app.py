@@ -139,9 +139,7 @@ def browser_times(moves: int, visits: int) -> tuple[float, list[float], list[flo
         again.close()
         page.get_by_test_id("stSidebarUserContent").get_by_text("People", exact=True).click()
         _settled(page)
-        sliders = page.locator(
-            "[data-testid=stSidebarUserContent] details[open] input[type=range]"
-        ).all()
+        sliders = page.locator("[data-testid=stSidebarUserContent] input[type=range]").all()
         times = []
         for i in range(moves):
             thumb = sliders[i % len(sliders)]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from urbsim.app.sidebar import lever_key, parse_upload
+from urbsim.app.sidebar import LEVERS, lever_key, parse_upload
 from urbsim.app.state import plain
 from urbsim.errors import ScenarioError
 from urbsim.i18n import text
@@ -41,6 +42,13 @@ def _start(query: dict[str, str] | None = None, section: str | None = None) -> A
     return at
 
 
+def _group(at: AppTest, group: str, lang: str = "en") -> AppTest:
+    """Show the sliders of lever group ``group`` (one group is drawn at a time)."""
+    at.radio(key=f"lever_group@{lang}").set_value(group).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
 def _value_2025(at: AppTest, indicator: str) -> float:
     return float(at.session_state["results"][indicator].sel(time=2025.0).values.squeeze())
 
@@ -63,6 +71,7 @@ def test_a_lever_in_each_group_moves_its_output(app, group):
     info = model_info()
     name, element, indicator = GROUP_PROBES[group]
     assert info.constants[name].lever == group
+    _group(app, group)
     slider = app.slider(key=lever_key(name, element))
     before = _value_2025(app, indicator)
     lo, hi = info.constants[name].range
@@ -104,17 +113,19 @@ def test_bad_url_values_show_notices_and_good_ones_apply():
         )
         in warnings
     )
-    assert at.slider(key=lever_key("reward per settler")).value == 4500.0
+    assert _group(at, "Money").slider(key=lever_key("reward per settler")).value == 4500.0
 
 
 def test_a_shared_url_reproduces_the_exact_run():
-    first = _start()
+    first = _group(_start(), "Jobs & industry")
     first.slider(key=lever_key("park investment policy", "agr")).set_value(40.0).run()
     first.selectbox(key="county_type@en").set_value("eco").run()
     query = dict(first.query_params)
     second = _start(query)
     assert second.session_state["scorecard"] == first.session_state["scorecard"]
     assert second.selectbox(key="county_type@en").value == "eco"
+    assert second.session_state[LEVERS][lever_key("park investment policy", "agr")] == 40.0
+    _group(second, "Jobs & industry")
     assert second.slider(key=lever_key("park investment policy", "agr")).value == 40.0
 
 
@@ -188,11 +199,11 @@ def test_upload_errors_are_whole_sentences_in_the_page_language(lang, kind):
 
 def test_only_the_open_tab_is_drawn_and_it_survives_a_language_switch():
     from urbsim.app import SECTIONS
-    from urbsim.charts import CHARTS
+    from urbsim.app.tabs import KEY_CHARTS
 
     at = _start()
     assert len(at.tabs) == len(SECTIONS)
-    assert len(at.get("vega_lite_chart")) == len(CHARTS)  # the charts tab, nothing else
+    assert len(at.get("vega_lite_chart")) == len(KEY_CHARTS)  # the charts tab, nothing else
     assert not at.get("graphviz_chart")
     at.session_state["section"] = "model"
     at.run()
@@ -316,3 +327,46 @@ def test_compare_table_reads_a_minus_b(plan_run, baseline_run):
     table = compare_table(plan_run, baseline_run, "en")
     delta = table[f"{text('en', 'compare.delta')} 2025"]
     assert (delta == table["A 2025"] - table["B 2025"]).all()
+
+
+def test_a_lever_set_in_one_group_survives_switching_groups_and_languages():
+    """Only one group's sliders are drawn; a value set in another group is kept (and stays in
+    the link and the run) through group and language switches, and reset restores it."""
+    at = _start()
+    key = lever_key("reward per settler")
+    assert not any(s.key == key for s in at.slider)  # the Money group is not drawn yet
+    default = at.session_state[LEVERS][key]
+    _group(at, "Money").slider(key=key).set_value(4500.0).run()
+    moved = at.session_state["results"]
+    _group(at, "People")
+    assert not any(s.key == key for s in at.slider)
+    at.radio(key="lang").set_value("zh").run()
+    _group(at, "Land", "zh")
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.query_params["reward_per_settler"] == "4500"
+    assert at.session_state["results"].identical(moved)  # the same run, not recomputed anew
+    assert _group(at, "Money").slider(key=key).value == 4500.0
+    at.button(key="reset").click().run()
+    assert at.slider(key=key).value == default
+    assert "reward_per_settler" not in at.query_params
+
+
+def test_charts_toggled_on_are_drawn_and_kept_across_languages():
+    """The key charts are drawn first; a chart toggled on is drawn and stays on in the other
+    language (kept by id, not by its title)."""
+    from urbsim.app.tabs import KEY_CHARTS
+    from urbsim.charts import CHARTS
+
+    def titles(at: AppTest) -> list[str]:  # sorted: the grid lists column by column
+        specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+        return sorted(t["text"] if isinstance(t, dict) else t for t in (s["title"] for s in specs))
+
+    at = _start()
+    assert titles(at) == sorted(text("en", f"charts.{c}.title") for c in KEY_CHARTS)
+    extra = next(c for c in CHARTS if c not in KEY_CHARTS)
+    at.button_group(key="charts_shown@en").set_value([*KEY_CHARTS, extra]).run()
+    assert text("en", f"charts.{extra}.title") in titles(at)
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert titles(at) == sorted(text("zh", f"charts.{c}.title") for c in (*KEY_CHARTS, extra))

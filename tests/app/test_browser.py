@@ -248,14 +248,14 @@ def test_a_failed_upload_clears_the_note_of_the_previous_one(server, browser):
 def test_tabs_are_drawn_when_opened_and_kept_across_languages(server, browser):
     """Only the open tab is drawn; a tab picked in English stays open in Chinese; the compare
     tab's chart choice (a fragment) redraws its chart without a page rerun."""
-    from urbsim.charts import CHARTS
+    from urbsim.app.tabs import KEY_CHARTS
     from urbsim.i18n import text
 
     page = browser.new_page(viewport={"width": 1500, "height": 2200})
     page.goto(f"{server}/?lang=en")
     _wait_for_app(page)
     charts = page.locator("[data-testid='stVegaLiteChart']")
-    assert charts.count() == len(CHARTS)
+    assert charts.count() == len(KEY_CHARTS)
     page.get_by_role("tab", name=text("en", "tabs.compare")).click()
     page.get_by_text(text("en", "compare.header")).wait_for(timeout=60_000)
     _wait_for_app(page)

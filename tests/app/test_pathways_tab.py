@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from urbsim.app import pathways
-from urbsim.app.sidebar import lever_key
+from urbsim.app.sidebar import LEVERS, lever_key
 from urbsim.i18n import text
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
@@ -47,9 +47,9 @@ def test_apply_puts_the_mix_on_the_sliders(searched):
     for name, value in report.levers.items():
         if isinstance(value, dict):
             for element, v in value.items():
-                assert searched.session_state[lever_key(name, element)] == pytest.approx(v)
+                assert searched.session_state[LEVERS][lever_key(name, element)] == pytest.approx(v)
         else:
-            assert searched.session_state[lever_key(name)] == pytest.approx(value)
+            assert searched.session_state[LEVERS][lever_key(name)] == pytest.approx(value)
     # the mix now equals the sliders: nothing left to change
     heads = [text("en", f"pathways.{k}") for k in ("lever", "current", "proposed", "change")]
     mix = [d.value for d in searched.dataframe if list(d.value.columns) == heads]

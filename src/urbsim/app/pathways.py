@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from urbsim.app.sidebar import lever_key, levers
+from urbsim.app.sidebar import lever_value, levers, set_lever
 from urbsim.app.state import plain
 from urbsim.charts import box_chart, front_chart
 from urbsim.errors import UrbsimError
@@ -42,11 +42,9 @@ def slider_values(info: ModelInfo) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for c in levers(info):
         if c.dims:
-            out[c.name] = {
-                e: float(st.session_state[lever_key(c.name, e)]) for e in info.subscripts[c.dims[0]]
-            }
+            out[c.name] = {e: lever_value(c.name, e) for e in info.subscripts[c.dims[0]]}
         else:
-            out[c.name] = float(st.session_state[lever_key(c.name)])
+            out[c.name] = lever_value(c.name)
     return out
 
 
@@ -81,9 +79,9 @@ def _apply(info: ModelInfo, proposed: Mapping[str, Any]) -> None:
         value = proposed[c.name]
         if isinstance(value, Mapping):
             for element, v in value.items():
-                st.session_state[lever_key(c.name, element)] = float(v)
+                set_lever(c.name, element, v)
         else:
-            st.session_state[lever_key(c.name)] = float(value)
+            set_lever(c.name, None, value)
     st.session_state["pathway_applied"] = True
 
 

@@ -1,9 +1,11 @@
 """The sidebar: language, scenario preset, county-town type, policy levers, scenario files.
 
-Widget values live in ``st.session_state`` under fixed keys (:func:`lever_key`), so presets,
-reset, uploads and URLs all set the sliders the same way: by writing those keys before the
-widgets are drawn. Subscripted levers get one slider per element, so a URL or TOML file
-reproduces every element exactly.
+Only one lever group's sliders are drawn at a time (a slider costs the page a redraw on every
+move). Streamlit forgets the value of a widget that is not drawn, so every lever's value lives
+outside the widgets, in one dict under ``st.session_state[LEVERS]`` keyed by :func:`lever_key`:
+presets, reset, uploads, URLs and the what-it-takes tab write it (:func:`set_lever`), a slider
+copies its move into it, and each drawn slider is set from it before it is drawn. Subscripted
+levers get one slider per element, so a URL or TOML file reproduces every element exactly.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from urbsim.scenarios import Scenario, parse_scenario
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 _FIXED = "fixed_overrides"  # session key: changed constants that are not levers (from URL/file)
+#: Session key of every lever's value (a dict by :func:`lever_key`), drawn or not.
+LEVERS = "lever_values"
+#: Session key of the lever group whose sliders are drawn (a group name of ``info.levers()``).
+GROUP = "lever_group"
 
 
 def lever_key(name: str, element: str | None = None) -> str:
@@ -45,26 +51,40 @@ def levers(info: ModelInfo) -> list[ConstantInfo]:
     return [c for group in info.levers().values() for c in group]
 
 
+def lever_value(name: str, element: str | None = None) -> float:
+    """The current value of lever ``name`` (one element of it), drawn or not."""
+    return st.session_state[LEVERS][lever_key(name, element)]
+
+
+def set_lever(name: str, element: str | None, value: float) -> None:
+    """Set a lever (one element of it); a drawn slider shows it from the next run on (call it
+    from a callback, before the sliders are drawn)."""
+    st.session_state.setdefault(LEVERS, {})[lever_key(name, element)] = float(value)
+
+
 def _write_levers(info: ModelInfo, values: Mapping[str, np.ndarray]) -> None:
     for c in levers(info):
         v = values[c.name]
         if c.dims:
             for element, x in zip(info.subscripts[c.dims[0]], v, strict=True):
-                st.session_state[lever_key(c.name, element)] = float(x)
+                set_lever(c.name, element, x)
         else:
-            st.session_state[lever_key(c.name)] = float(v)
+            set_lever(c.name, None, v)
 
 
 def _read_levers(info: ModelInfo) -> dict[str, np.ndarray]:
     out = {}
     for c in levers(info):
         if c.dims:
-            out[c.name] = np.array(
-                [st.session_state[lever_key(c.name, e)] for e in info.subscripts[c.dims[0]]]
-            )
+            out[c.name] = np.array([lever_value(c.name, e) for e in info.subscripts[c.dims[0]]])
         else:
-            out[c.name] = np.array(st.session_state[lever_key(c.name)])
+            out[c.name] = np.array(lever_value(c.name))
     return out
+
+
+def _keep_lever(key: str) -> None:
+    """Slider callback: store the moved value outside the widget."""
+    st.session_state[LEVERS][key] = float(st.session_state[key])
 
 
 def _preset_parameters(presets: Mapping[str, Scenario], name: str) -> dict:
@@ -170,12 +190,16 @@ def _lever_slider(info: ModelInfo, c: ConstantInfo, lang: str, preset: np.ndarra
             if element
             else label
         )
+        key = lever_key(c.name, element)
+        st.session_state[key] = st.session_state[LEVERS][key]
         st.slider(
             text(lang, "sidebar.slider_label", name=name, unit=unit_text),
             min_value=float(lo),
             max_value=float(hi),
             step=float(step),
-            key=lever_key(c.name, element),
+            key=key,
+            on_change=_keep_lever,
+            args=(key,),
             help=text(
                 lang,
                 "sidebar.lever_help",
@@ -233,12 +257,21 @@ def render(info: ModelInfo, presets: Mapping[str, Scenario], default: str) -> Ap
     sb.subheader(text(lang, "sidebar.levers"))
     sb.button(text(lang, "sidebar.reset"), on_click=_reset, args=(info, presets), key="reset")
     base = preset_values(info, _preset_parameters(presets, preset))
-    for group, members in info.levers().items():
-        if not members:
-            continue
-        with sb.expander(text(lang, f"groups.{slug(group)}")):
-            for c in members:
-                _lever_slider(info, c, lang, base[c.name])
+    groups = {g: members for g, members in info.levers().items() if members}
+    group = select(
+        sb,
+        GROUP,
+        lang,
+        text(lang, "sidebar.lever_group"),
+        list(groups),
+        {g: text(lang, f"groups.{slug(g)}") for g in groups},
+        kind="radio",
+        horizontal=True,
+        label_visibility="collapsed",
+    )
+    with sb.container(border=True):
+        for c in groups[group]:
+            _lever_slider(info, c, lang, base[c.name])
 
     current = _read_levers(info)
     changed = diff_values(info, current, {k: base[k] for k in current})

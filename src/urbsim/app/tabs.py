@@ -1,5 +1,8 @@
 """The main view's tabs: charts, compare, sensitivity, model.
 
+The charts tab draws the key charts (:data:`KEY_CHARTS`) and the others the visitor toggles on:
+every chart drawn is redrawn in the browser on each slider move.
+
 Each function draws one tab from run results handed in by :mod:`urbsim.app`; none of them runs
 the model except through the cached functions of :mod:`urbsim.app.runs`. The parts with their
 own widgets (the download row, the compare, sensitivity and model tabs) are fragments: using
@@ -8,7 +11,7 @@ those widgets reruns that part only, not the page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,7 +21,7 @@ import xarray as xr
 from urbsim import export
 from urbsim.app import diagram, runs
 from urbsim.app.state import ALL_TYPES
-from urbsim.app.widgets import select
+from urbsim.app.widgets import choose_many, select
 from urbsim.charts import CHARTS, ChartData, chart_data, time_chart, time_spec, tornado_chart
 from urbsim.errors import UrbsimError
 from urbsim.i18n import (
@@ -35,6 +38,9 @@ from urbsim.mdlinfo import ModelInfo
 from urbsim.paths import model_dir
 from urbsim.scenarios import Scenario
 from urbsim.tables import xlsx_bytes
+
+#: The charts the charts tab draws until the visitor picks others: the two plan targets.
+KEY_CHARTS = ("county_town_share", "county_gdp")
 
 
 @dataclass(frozen=True)
@@ -59,16 +65,21 @@ class View:
 
 
 @st.fragment
-def _downloads(charts: Mapping[str, ChartData], view: View) -> None:
-    """One row for every chart's files: which chart, then PNG, SVG, CSV and Excel buttons (the
-    files are made only when a button is clicked). One row instead of one per chart keeps a
-    slider move's redraw small."""
+def _downloads(data_of: Callable[[str], ChartData], view: View) -> None:
+    """One row for every chart's files, drawn or not: which chart, then PNG, SVG, CSV and
+    Excel buttons (the files are made only when a button is clicked). One row instead of one
+    per chart keeps a slider move's redraw small.
+
+    Parameters
+    ----------
+    data_of : the data of a chart, by id (computed for the chart picked only).
+    """
     lang = view.lang
-    titles = {c: text(lang, f"charts.{c}.title") for c in charts}
+    titles = {c: text(lang, f"charts.{c}.title") for c in CHARTS}
     cols = st.columns([4, 1, 1, 1, 1], vertical_alignment="bottom")
     label = text(lang, "charts.downloads")
-    picked = select(cols[0], "download_chart", lang, label, list(charts), titles)
-    chart, data = CHARTS[picked], charts[picked]
+    picked = select(cols[0], "download_chart", lang, label, list(CHARTS), titles)
+    chart, data = CHARTS[picked], data_of(picked)
 
     def png() -> bytes:
         return export.chart_png(
@@ -106,29 +117,33 @@ def _downloads(charts: Mapping[str, ChartData], view: View) -> None:
         )
 
 
-def render_charts(
-    cases: Mapping[str, xr.Dataset], ensemble: xr.Dataset | None, view: View
-) -> dict[str, dict]:
-    """Every time chart in a two-column grid and the download row; returns the specs drawn
-    (by chart id)."""
-    if view.lang == "zh" and export.cjk_font_path() is None:
+def render_charts(cases: Mapping[str, xr.Dataset], ensemble: xr.Dataset | None, view: View) -> None:
+    """The chart picker (the key charts on by default), the charts picked in a two-column
+    grid, and the download row (every chart)."""
+    lang = view.lang
+    if lang == "zh" and export.cjk_font_path() is None:
         try:
             export.require_cjk_font(["中文"])
         except UrbsimError as exc:
-            st.warning(text(view.lang, "export.cjk_missing", error=exc))
-    specs, tables = {}, {}
+            st.warning(text(lang, "export.cjk_missing", error=exc))
+
+    def data_of(chart_id: str) -> ChartData:
+        chart = CHARTS[chart_id]
+        return chart_data(chart, cases, lang, ensemble=ensemble, county_type=view.county_type)
+
+    titles = {c: text(lang, f"charts.{c}.title") for c in CHARTS}
+    shown = choose_many(
+        st, "charts_shown", lang, text(lang, "charts.shown"), list(CHARTS), titles, KEY_CHARTS
+    )
     columns = st.columns(2)
-    for i, chart in enumerate(CHARTS.values()):
-        data = chart_data(chart, cases, view.lang, ensemble=ensemble, county_type=view.county_type)
-        tables[chart.id] = data
-        specs[chart.id] = time_spec(
-            chart, data, view.lang, county_type=view.county_type, arrow=True
+    for i, chart_id in enumerate(shown):
+        spec = time_spec(
+            CHARTS[chart_id], data_of(chart_id), lang, county_type=view.county_type, arrow=True
         )
         with columns[i % 2], st.container(border=True):
-            st.vega_lite_chart(specs[chart.id], width="stretch")
+            st.vega_lite_chart(spec, width="stretch")
     with st.container(border=True):
-        _downloads(tables, view)
-    return specs
+        _downloads(data_of, view)
 
 
 def compare_table(a: xr.Dataset, b: xr.Dataset, lang: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ tab's id) under its own session key, and each language draws its own widget
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -36,9 +36,10 @@ def select(
     default: str | None = None,
     on_change: Callable[..., None] | None = None,
     args: tuple = (),
+    kind: Literal["selectbox", "radio"] = "selectbox",
     **kwargs: Any,
 ) -> str:
-    """A dropdown for the choice stored by id under ``key``; returns that id.
+    """A dropdown (or radio buttons) for the choice stored by id under ``key``; returns that id.
 
     Parameters
     ----------
@@ -54,10 +55,39 @@ def select(
         if on_change is not None:
             on_change(*args)
 
-    container.selectbox(
+    getattr(container, kind)(
         label, options, key=wkey, format_func=names.__getitem__, on_change=changed, **kwargs
     )
     return st.session_state[key]
+
+
+def choose_many(
+    container: Any,
+    key: str,
+    lang: str,
+    label: str,
+    options: list[str],
+    names: Mapping[str, str],
+    default: list[str],
+    **kwargs: Any,
+) -> list[str]:
+    """Toggle buttons (pills) for a set of ids stored under ``key`` (``default`` until the
+    visitor toggles one); returns the chosen ids in the order of ``options``."""
+    if key not in st.session_state:
+        st.session_state[key] = list(default)
+    wkey = widget_key(key, lang)
+    st.session_state[wkey] = [o for o in options if o in st.session_state[key]]
+    container.pills(
+        label,
+        options,
+        selection_mode="multi",
+        key=wkey,
+        format_func=names.__getitem__,
+        on_change=keep_choice,
+        args=(key, lang),
+        **kwargs,
+    )
+    return [o for o in options if o in st.session_state[key]]
 
 
 def _prepare(key: str, lang: str, options: list[str], default: str | None) -> str:
