@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 import xarray as xr
@@ -72,30 +73,29 @@ def _downloads(data_of: Callable[[str], ChartData], view: View) -> None:
 
     Parameters
     ----------
-    data_of : the data of a chart, by id (computed for the chart picked only).
+    data_of : the data of a chart, by id (computed only when one of its files is asked for).
     """
     lang = view.lang
     titles = {c: text(lang, f"charts.{c}.title") for c in CHARTS}
     cols = st.columns([4, 1, 1, 1, 1], vertical_alignment="bottom")
     label = text(lang, "charts.downloads")
     picked = select(cols[0], "download_chart", lang, label, list(CHARTS), titles)
-    chart, data = CHARTS[picked], data_of(picked)
+    chart = CHARTS[picked]
+
+    def image() -> alt.LayerChart:
+        return time_chart(chart, data_of(picked), lang, county_type=view.county_type)
 
     def png() -> bytes:
-        return export.chart_png(
-            time_chart(chart, data, lang, county_type=view.county_type), view.stamp, lang
-        )
+        return export.chart_png(image(), view.stamp, lang)
 
     def svg() -> str:
-        return export.chart_svg(
-            time_chart(chart, data, lang, county_type=view.county_type), view.stamp, lang
-        )
+        return export.chart_svg(image(), view.stamp, lang)
 
     def csv() -> str:
-        return export.table_csv(data.to_csv_frame(lang))
+        return export.table_csv(data_of(picked).to_csv_frame(lang))
 
     def xlsx() -> bytes:
-        return xlsx_bytes(data.to_csv_frame(lang), view.stamp.meta())
+        return xlsx_bytes(data_of(picked).to_csv_frame(lang), view.stamp.meta())
 
     base = f"urbsim-{chart.id}-{view.stamp.scenario.replace('+', '-')}"
     images = export.cjk_font_path() is not None or lang != "zh"
