@@ -16,16 +16,25 @@ evaluated anyway, so computing them first changes no number.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from collections.abc import Callable, Iterator, Sequence
 
 from . import ir
 
 PACKED = ("exp", "log", "pow")  # the functions with vector maths (native._PRELUDE: m_*)
+_MATHS, _DELAY, _VARYING = 1, 2, 4  # what a subexpression holds (hoist)
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[str, ...]:
+    """The field names of an IR node class (``dataclasses.fields`` is slow per call)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _children(e: ir.Expr) -> Iterator[ir.Expr]:
-    for f in dataclasses.fields(e):
-        v = getattr(e, f.name)
+    for name in _fields(type(e)):
+        v = getattr(e, name)
         if isinstance(v, ir.Expr):
             yield v
         elif isinstance(v, tuple):
@@ -125,19 +134,34 @@ def hoist(
     ``fresh()`` names a new temporary."""
     found: dict = {}
 
-    def sub(e: ir.Expr) -> ir.Expr:
-        if packable(e):
-            if e not in found:
-                found[e] = fresh()
-            return ir.Var(found[e])
-        kids = {}
-        for f in dataclasses.fields(e):
-            v = getattr(e, f.name)
+    def sub(e: ir.Expr) -> tuple[ir.Expr, int]:
+        """``e`` with its packable calls replaced, and what ``e`` itself holds (bits: a maths
+        call, a delay order, a varying value), computed once per node (:func:`packable`
+        walks the arguments again)."""
+        kids, held = {}, 0
+        for name in _fields(type(e)):
+            v = getattr(e, name)
             if isinstance(v, ir.Expr):
-                kids[f.name] = sub(v)
+                new, h = sub(v)
+                held |= h
+                if new is not v:
+                    kids[name] = new
             elif isinstance(v, tuple) and any(isinstance(x, ir.Expr) for x in v):
-                kids[f.name] = tuple(sub(x) if isinstance(x, ir.Expr) else x for x in v)
-        return dataclasses.replace(e, **kids) if kids else e
+                parts = [sub(x) if isinstance(x, ir.Expr) else (x, 0) for x in v]
+                held |= functools.reduce(operator.or_, (h for _, h in parts), 0)
+                if any(new is not x for (new, _), x in zip(parts, v, strict=True)):
+                    kids[name] = tuple(new for new, _ in parts)
+        if isinstance(e, (ir.Var, ir.Special, ir.PipeRead)):
+            held |= _VARYING
+        elif isinstance(e, ir.DelayOrder):
+            held |= _DELAY
+        elif _is_maths(e):
+            if not held & (_MATHS | _DELAY) and held & _VARYING:  # packable(e)
+                if e not in found:
+                    found[e] = fresh()
+                return ir.Var(found[e]), held | _MATHS
+            held |= _MATHS
+        return (dataclasses.replace(e, **kids) if kids else e), held
 
-    new = [sub(v) for v in values]
+    new = [sub(v)[0] for v in values]
     return [(tmp, call) for call, tmp in found.items()], new
