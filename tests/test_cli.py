@@ -317,6 +317,7 @@ def test_app_launches_streamlit_on_the_checkout_script(capsys, tmp_path, monkeyp
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
     assert command[command.index("--client.showErrorDetails") + 1] == "none"
     assert command[command.index("--server.maxUploadSize") + 1] == "1"
+    assert command[command.index("--runner.postScriptGC") + 1] == "false"  # no 0.1 s per move
 
 
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "lab.example.org"])

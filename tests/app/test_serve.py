@@ -44,3 +44,25 @@ def test_sigterm_to_urbsim_app_stops_streamlit_too():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_server_freezes_the_warmed_heap_before_streamlit_starts(monkeypatch):
+    """Objects alive after the warm-up are out of the garbage collector's reach (a full
+    collection of them cost every rerun ~0.1 s); then Streamlit's command line runs."""
+    import gc
+
+    import streamlit.web.cli
+
+    from urbsim.app import server
+
+    frozen = []
+    monkeypatch.setattr(server, "warm", lambda: 0.0)
+    monkeypatch.setattr(streamlit.web.cli, "main", lambda: frozen.append(gc.get_freeze_count()))
+    monkeypatch.setattr(sys, "argv", ["server", "streamlit_app.py"])
+    gc.unfreeze()
+    try:
+        server.main()
+    finally:
+        gc.unfreeze()
+    assert len(frozen) == 1 and frozen[0] > 0
+    assert sys.argv == ["streamlit", "run", "streamlit_app.py"]

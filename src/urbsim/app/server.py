@@ -47,8 +47,15 @@ def warm() -> float:
 
 
 def main() -> None:
-    """``python -m urbsim.app.server SCRIPT [options]``: warm, then ``streamlit run``."""
+    """``python -m urbsim.app.server SCRIPT [options]``: warm, then ``streamlit run``.
+
+    The warmed heap (model, caches, modules: ~260,000 objects) is frozen out of the garbage
+    collector's reach: a full collection walked it in ~0.13 s, and one ran during reruns.
+    """
+    import gc
+
     seconds = warm()
+    gc.freeze()
     print(f"urbsim: model and first runs ready in {seconds:.1f} s", file=sys.stderr)
     from streamlit.web.cli import main as streamlit_main
 
