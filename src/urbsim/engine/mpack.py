@@ -59,18 +59,6 @@ def reads(e: ir.Expr) -> set[str]:
     return out
 
 
-def packable(e: ir.Expr) -> bool:
-    """An exp/log/pow call of values that vary (a call of numbers is left to the compiler,
-    which computes it once) with no such call and no delay order (which reports errors, so
-    keeps its place) in its arguments."""
-    if not (isinstance(e, ir.Call) and e.fn in PACKED):
-        return False
-    inner = [x for a in e.args for x in walk(a)]
-    if any(isinstance(x, ir.DelayOrder) or _is_maths(x) for x in inner):
-        return False
-    return any(isinstance(x, (ir.Var, ir.Special, ir.PipeRead)) for x in inner)
-
-
 def _is_maths(x: ir.Expr) -> bool:
     return isinstance(x, ir.Call) and x.fn in PACKED
 
@@ -135,9 +123,11 @@ def hoist(
     found: dict = {}
 
     def sub(e: ir.Expr) -> tuple[ir.Expr, int]:
-        """``e`` with its packable calls replaced, and what ``e`` itself holds (bits: a maths
-        call, a delay order, a varying value), computed once per node (:func:`packable`
-        walks the arguments again)."""
+        """``e`` with its packable calls replaced, and what ``e`` holds (bits: a maths call, a
+        delay order, a varying value). A call is packable where its arguments vary (a call of
+        numbers is left to the compiler, which computes it once) and hold no maths call (it
+        goes in a later round) and no delay order (which reports errors, so keeps its
+        place)."""
         kids, held = {}, 0
         for name in _fields(type(e)):
             v = getattr(e, name)
@@ -156,7 +146,7 @@ def hoist(
         elif isinstance(e, ir.DelayOrder):
             held |= _DELAY
         elif _is_maths(e):
-            if not held & (_MATHS | _DELAY) and held & _VARYING:  # packable(e)
+            if not held & (_MATHS | _DELAY) and held & _VARYING:
                 if e not in found:
                     found[e] = fresh()
                 return ir.Var(found[e]), held | _MATHS
