@@ -464,3 +464,21 @@ def test_run_uses_the_ensembles_central_inputs_unless_asked_for_the_defaults(cap
     assert len(set(rows.values())) == 3
     code, _, err = run_cli(capsys, "run", "--defaults", "--prior")
     assert code == 2 and "not allowed with" in err
+
+
+def test_streamlit_config_file_agrees_with_urbsim_app():
+    """`streamlit run streamlit_app.py` (e.g. on Streamlit Community Cloud) reads
+    .streamlit/config.toml; `urbsim app` passes flags: the settings must be the same."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    command = cli.streamlit_command(8501)
+    flags = {
+        command[i][2:]: command[i + 1] for i in range(len(command) - 1) if command[i][:2] == "--"
+    }
+    settings = {f"{s}.{k}": str(v).lower() for s, table in config.items() for k, v in table.items()}
+    for key, value in settings.items():
+        assert flags.get(key, "").lower() == value, key
+    assert settings["client.toolbarMode"] == "minimal"
