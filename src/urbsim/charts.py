@@ -528,12 +528,20 @@ def _arrow(frame: pd.DataFrame) -> Any:
     return pa.table({c: frame[c].to_numpy() for c in frame.columns})
 
 
+#: Vega's layout of the legends at the bottom of a chart: each under the previous one.
+LEGENDS_STACKED = {"bottom": {"anchor": "start", "direction": "vertical"}}
+
+
 @lru_cache(maxsize=512)
 def _skeleton_dict(*key) -> dict:
     spec = finish(_skeleton(*key)).to_dict()
     # Fit the width only: the height is the plot's, so titles and legends add to it instead of
     # squeezing the plot (Streamlit's default for layered charts fits both).
     spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    # Legends one under another: side by side, the scenario legend ran past a half-width
+    # chart's edge and was cut ("Current (The plan as w"). Vega's legend layout; Altair's
+    # LegendConfig does not offer it.
+    spec["config"]["legend"]["layout"] = LEGENDS_STACKED
     return spec
 
 

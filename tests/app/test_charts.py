@@ -7,6 +7,7 @@ import pytest
 
 from urbsim.charts import (
     CHARTS,
+    LEGENDS_STACKED,
     PLAN_WINDOW,
     TYPES,
     chart_data,
@@ -130,6 +131,8 @@ def test_fast_spec_equals_the_altair_spec(plan_run, baseline_run, small_ensemble
     data = chart_data(chart, {"plan": plan_run}, "zh", ensemble=small_ensemble)
     fast = time_spec(chart, data, "zh")
     assert fast.pop("autosize") == {"type": "fit-x", "contains": "padding"}
+    # the app stacks the legends (side by side they ran past a half-width chart's edge)
+    assert fast["config"]["legend"].pop("layout") == LEGENDS_STACKED
     assert fast == finish(time_chart(chart, data, "zh")).to_dict()
 
 
