@@ -482,3 +482,18 @@ def test_streamlit_config_file_agrees_with_urbsim_app():
     for key, value in settings.items():
         assert flags.get(key, "").lower() == value, key
     assert settings["client.toolbarMode"] == "minimal"
+
+
+@pytest.mark.parametrize(
+    ("args", "english", "chinese"),
+    [
+        (["run", "--scenario", "nosuch"], "unknown scenario 'nosuch'", "未知情景“nosuch”"),
+        (["run", "--scenario", "nosuch.toml"], "scenario file not found", "找不到情景文件"),
+        (["run", "--out", "/no/such/folder/x.csv"], "does not exist", "不存在"),
+    ],
+)
+def test_common_cli_errors_follow_lang(capsys, args, english, chinese):
+    """The errors a new user meets first read in the language asked for."""
+    for lang, words in (("en", english), ("zh", chinese)):
+        code, _, err = run_cli(capsys, *args, "--lang", lang)
+        assert_one_line_error(code, err, words)

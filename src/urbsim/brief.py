@@ -39,7 +39,7 @@ from urbsim.app.compute import (
 )
 from urbsim.charts import CHARTS, chart_data, time_chart
 from urbsim.errors import OutputError
-from urbsim.fileio import write_atomic
+from urbsim.fileio import check_folder, write_atomic
 from urbsim.i18n import constant_name, constant_unit, text
 from urbsim.model import Model
 from urbsim.scenarios import Scenario, load_scenario
@@ -318,8 +318,7 @@ def check_brief_path(out: Path) -> str:
             f"--out {out}: unknown format {suffix or '(none)'}; allowed: "
             f"{', '.join(BRIEF_SUFFIXES)}"
         )
-    if not out.parent.is_dir():
-        raise OutputError(f"--out {out}: folder {out.parent} does not exist")
+    check_folder(out)
     return suffix
 
 

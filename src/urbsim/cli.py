@@ -37,7 +37,7 @@ import xarray as xr
 
 import urbsim
 from urbsim.errors import ModelError, OutputError, UrbsimError
-from urbsim.fileio import add_force, check_new, display_path, write_atomic
+from urbsim.fileio import add_force, check_folder, check_new, display_path, write_atomic
 from urbsim.i18n import LANGUAGES, error_text, text
 from urbsim.indicators import INDICATORS
 from urbsim.mdlguard import ModelRefused
@@ -88,18 +88,16 @@ def check_out_path(out: Path, force: bool = False) -> None:
             f"--out {out}: unsupported file type {out.suffix or '(none)'!r}; allowed: "
             f"{', '.join(OUT_SUFFIXES)}"
         )
-    folder = out.parent
-    if not folder.is_dir():
-        raise OutputError(f"--out {out}: folder {folder} does not exist")
+    check_folder(out)
     if out.is_dir():
         raise OutputError(f"--out {out}: is a folder; give a file name ending in .nc or .csv")
     check_new(out, force)
     try:  # trying is the only test that also holds for root, ACLs and read-only mounts
-        with tempfile.TemporaryFile(dir=folder):
+        with tempfile.TemporaryFile(dir=out.parent):
             pass
     except OSError as exc:
         raise OutputError(
-            f"--out {out}: folder {folder} is not writable ({exc.strerror})"
+            f"--out {out}: folder {out.parent} is not writable ({exc.strerror})"
         ) from None
 
 

@@ -36,10 +36,14 @@ def check_new(path: Path, force: bool) -> None:
         If ``path`` exists and ``force`` is false (nothing is changed).
     """
     if not force and Path(path).exists():
-        raise OutputError(
-            f"--out {display_path(Path(path))} already exists; pass --force to replace it, or "
-            "choose another path (nothing was changed)"
-        )
+        raise OutputError(key="out_exists", where=f"--out {display_path(Path(path))}")
+
+
+def check_folder(path: Path, flag: str = "--out") -> None:
+    """An output's folder must exist: :class:`OutputError` naming ``flag`` and the folder."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise OutputError(key="out_folder_missing", where=f"{flag} {path}", folder=str(folder))
 
 
 def add_force(parser: Any) -> None:

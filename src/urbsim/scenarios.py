@@ -273,7 +273,7 @@ def read_scenario(path: Path, info: ModelInfo | None = None) -> Scenario:
         with path.open("rb") as fh:
             data = fh.read(MAX_SCENARIO_BYTES + 1)
     except FileNotFoundError:
-        raise ScenarioError(f"{where}: scenario file not found") from None
+        raise ScenarioError(key="scenario_file_missing", where=where) from None
     except OSError as exc:
         raise ScenarioError(f"{where}: cannot be read: {exc.strerror or exc}") from None
     return parse_scenario(data, where, info, path=path)
@@ -355,9 +355,7 @@ def load_scenario(name_or_path: str | Path, info: ModelInfo | None = None) -> Sc
     path = scenario_dir() / f"{text}.toml"
     if not path.is_file():
         names = ", ".join(p.stem for p in scenario_files()) or "none"
-        raise ScenarioError(
-            f"unknown scenario {text!r}; available: {names} (or give the path of a .toml file)"
-        )
+        raise ScenarioError(key="scenario_unknown", scenario=text, names=names)
     return read_scenario(path, info)
 
 

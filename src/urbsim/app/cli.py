@@ -24,7 +24,7 @@ import xarray as xr
 from urbsim.app.compute import ENSEMBLE_SIZE
 from urbsim.charts import CHARTS, TYPES
 from urbsim.errors import OutputError
-from urbsim.fileio import add_force, check_new, write_atomic
+from urbsim.fileio import add_force, check_folder, check_new, write_atomic
 from urbsim.i18n import LANGUAGES, text
 from urbsim.tables import write_table
 
@@ -105,8 +105,7 @@ def _check_out(out: Path, force: bool) -> str:
         raise OutputError(
             f"--out {out}: unknown format {suffix or '(none)'}; allowed: {', '.join(FORMATS)}"
         )
-    if not out.parent.is_dir():
-        raise OutputError(f"--out {out}: folder {out.parent} does not exist")
+    check_folder(out)
     check_new(out, force)
     return suffix
 
@@ -114,7 +113,7 @@ def _check_out(out: Path, force: bool) -> str:
 def open_result(path: Path) -> xr.Dataset:
     """A saved run or ensemble (.nc or .zarr), loaded into memory, or a one-line error."""
     if not path.exists():
-        raise OutputError(f"--from {path}: no such file")
+        raise OutputError(key="from_missing", where=f"--from {path}")
     try:
         opener = xr.open_zarr if path.suffix.lower() == ".zarr" else xr.open_dataset
         with opener(path) as ds:

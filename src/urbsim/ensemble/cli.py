@@ -14,7 +14,7 @@ from typing import Any
 
 from urbsim.ensemble.sampling import SAMPLERS, check_n, round_sobol_n
 from urbsim.errors import OutputError, ParameterError
-from urbsim.fileio import add_force, check_new
+from urbsim.fileio import add_force, check_folder, check_new
 from urbsim.i18n import LANGUAGES
 from urbsim.indicators import INDICATORS
 
@@ -163,8 +163,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         if args.out.suffix.lower() not in (".nc", ".csv"):
             raise OutputError(f"--out {args.out}: allowed: FILE.nc (NetCDF) or FILE.csv")
         check_new(args.out, args.force)
-        if not args.out.parent.is_dir():
-            raise OutputError(f"--out {args.out}: folder {args.out.parent} does not exist")
+        check_folder(args.out)
     analyze = sobol_indices if args.method == "sobol" else morris_indices
     ds = analyze(
         _scenario(args.scenario),

@@ -47,7 +47,7 @@ import numpy as np
 import xarray as xr
 
 from urbsim.errors import OutputError
-from urbsim.fileio import write_atomic
+from urbsim.fileio import check_folder, write_atomic
 from urbsim.tables import provenance, write_table
 
 FORMATS = (".nc", ".zarr")
@@ -61,8 +61,7 @@ def output_format(path: Path) -> str:
             f"--out {path}: unknown format {suffix or '(no suffix)'!r}; allowed: "
             "FILE.nc (NetCDF) or DIR.zarr (Zarr)"
         )
-    if not path.parent.is_dir():
-        raise OutputError(f"--out {path}: folder {path.parent} does not exist")
+    check_folder(path)
     return suffix
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from urbsim.errors import OutputError
-from urbsim.fileio import add_force, check_new, write_atomic
+from urbsim.fileio import add_force, check_folder, check_new, write_atomic
 from urbsim.i18n import LANGUAGES, text
 from urbsim.indicators import TARGETS
 
@@ -95,8 +95,7 @@ def _outputs(args: argparse.Namespace, **suffixes: tuple[str, ...]) -> None:
             continue
         if path.suffix.lower() not in allowed:
             raise OutputError(f"--{flag} {path}: allowed: {', '.join('FILE' + s for s in allowed)}")
-        if not path.parent.is_dir():
-            raise OutputError(f"--{flag} {path}: folder {path.parent} does not exist")
+        check_folder(path, f"--{flag}")
         check_new(path, args.force)
 
 
