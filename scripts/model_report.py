@@ -104,7 +104,7 @@ def posterior_tables(model):
     from urbsim.charts import calibration_chart
     from urbsim.ensemble.montecarlo import run_montecarlo
     from urbsim.indicators import TARGETS
-    from urbsim.posterior import central_run, load_posterior
+    from urbsim.posterior import central_run, load_posterior, middle_half
 
     post = load_posterior(model)
     a = post.attrs
@@ -126,10 +126,8 @@ def posterior_tables(model):
     plan = urbsim.load_scenario("plan")
     mc = run_montecarlo(plan, 2000, 1, model=model)
     observed = load_observed()
-    rows = observed[
-        observed.indicator.isin(["urban_population", "rural_population", "urbanization_rate"])
-        & observed.year.between(2021, 2023)
-    ]
+    run = central_run(model, plan, outputs=[t.indicator for t in TARGETS.values()])
+    check = middle_half(mc, run, observed)
     lines += [
         "",
         "`urbsim mc --scenario plan --n 2000 --seed 1` (posterior) against history and `run`:",
@@ -137,21 +135,15 @@ def posterior_tables(model):
         "| series | year | observed | ensemble 25-75 % | inside |",
         "|---|---|---|---|---|",
     ]
-    for r in rows.itertuples():
-        b = mc[r.indicator].sel(time=float(r.year))
-        lo, hi = float(b.sel(percentile=25)), float(b.sel(percentile=75))
+    for r in check[check.kind == "history"].itertuples():
         lines.append(
-            f"| {r.indicator} | {r.year} | {r.value:g} | {lo:.2f}-{hi:.2f} | "
-            f"{'yes' if lo <= r.value <= hi else 'no'} |"
+            f"| {r.name} | {r.year} | {r.value:g} | {r.lo:.2f}-{r.hi:.2f} | "
+            f"{'yes' if r.inside else 'no'} |"
         )
-    run = central_run(model, plan, outputs=[t.indicator for t in TARGETS.values()])
     lines += ["", "| target | run 2025 | ensemble 25-75 % (2025) | inside |", "|---|---|---|---|"]
-    for tid, t in TARGETS.items():
-        v = float(value_at(run[t.indicator], 2025)[0])
-        b = value_at(mc[t.indicator], 2025)
-        lo, hi = float(b.sel(percentile=25)), float(b.sel(percentile=75))
+    for r in check[check.kind == "target"].itertuples():
         lines.append(
-            f"| {tid} | {v:.4g} | {lo:.4g}-{hi:.4g} | {'yes' if lo <= v <= hi else 'no'} |"
+            f"| {r.name} | {r.value:.4g} | {r.lo:.4g}-{r.hi:.4g} | {'yes' if r.inside else 'no'} |"
         )
     indicators = fit_indicators()
     ds = model.run(plan, outputs=indicators)

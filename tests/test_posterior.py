@@ -123,29 +123,31 @@ def test_history_and_run_lie_inside_the_default_ensembles_middle_half(model):
     central run (``urbsim run``) has every scorecard target's 2025 value inside it too."""
     from urbsim.calibration import load_observed
     from urbsim.indicators import TARGETS
-    from urbsim.posterior import central_run
+    from urbsim.posterior import central_run, middle_half
 
     plan = urbsim.load_scenario("plan")
     ds = run_montecarlo(plan, 2000, 1, model=model)
-    obs = load_observed()
-    obs = obs[
-        obs.indicator.isin(["urban_population", "rural_population", "urbanization_rate"])
-        & obs.year.between(2021, 2023)
-    ]
-    assert len(obs) == 9
-    outside = []
-    for r in obs.itertuples():
-        band = ds[r.indicator].sel(time=float(r.year), percentile=[25, 75]).values
-        if not band[0] <= r.value <= band[1]:
-            outside.append((r.indicator, r.year, r.value, band))
     run = central_run(model, plan, outputs=[t.indicator for t in TARGETS.values()])
-    for tid, t in TARGETS.items():
-        value = float(run[t.indicator].sel(time=2025.0).values.ravel()[0])
-        band = ds[t.indicator].sel(time=2025.0, percentile=[25, 75]).values
-        if not band[0] <= value <= band[1]:
-            outside.append((tid, 2025, value, band))
-    assert not outside
+    check = middle_half(ds, run, load_observed())
+    assert (check.kind == "history").sum() == 9 and (check.kind == "target").sum() == len(TARGETS)
+    assert check.inside.all(), check[~check.inside]
     assert run.attrs["inputs"].startswith("central") and "posterior" in run.attrs["inputs"]
+
+
+def test_the_middle_half_check_can_fail(model):
+    """A band that misses a point says so (the check is not vacuous)."""
+    from urbsim.calibration import load_observed
+    from urbsim.indicators import TARGETS
+    from urbsim.posterior import central_run, middle_half
+
+    plan = urbsim.load_scenario("plan")
+    ds = run_montecarlo(plan, 64, 1, model=model)
+    run = central_run(model, plan, outputs=[t.indicator for t in TARGETS.values()])
+    shifted = ds.copy()
+    shifted["rural_population"] = ds["rural_population"] + 100.0  # 万人: far above history
+    check = middle_half(shifted, run, load_observed())
+    rural = check[check.name == "rural_population"]
+    assert len(rural) == 3 and not rural.inside.any()
 
 
 def test_the_central_inputs_are_each_inputs_median(model, committed):

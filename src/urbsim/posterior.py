@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from urbsim import __version__
@@ -52,7 +53,7 @@ from urbsim.calibration import (
     point_sigma,
 )
 from urbsim.errors import UrbsimError
-from urbsim.indicators import INDICATORS
+from urbsim.indicators import INDICATORS, TARGETS, value_at
 from urbsim.mdlinfo import ModelInfo
 from urbsim.model import Model
 from urbsim.paths import default_model_path, model_dir, observed_path
@@ -247,6 +248,47 @@ def central_run(
     ds = model.run(params, n=1, outputs=outputs, scenario=name)
     ds.attrs["inputs"] = f"central (median of every varied input) of the ensemble: {ensemble}"
     return ds
+
+
+#: The observed series and years the default ensemble's middle half must hold (issue 11).
+HISTORY_CHECK = ("urban_population", "rural_population", "urbanization_rate")
+HISTORY_CHECK_YEARS = (2021, 2023)
+
+
+def middle_half(mc: xr.Dataset, run: xr.Dataset, observed: pd.DataFrame) -> pd.DataFrame:
+    """Whether history and the single run lie inside the 25-75 % band of the ensemble ``mc``
+    (a :func:`urbsim.ensemble.montecarlo.run_montecarlo` result): the observed
+    :data:`HISTORY_CHECK` points of :data:`HISTORY_CHECK_YEARS`, then every scorecard target's
+    value in 2025 from ``run`` (e.g. :func:`central_run`). The model README's table and
+    ``tests/test_posterior.py`` both read it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: ``kind`` (``history`` or ``target``), ``name`` (indicator or target
+        id), ``year``, ``value``, ``lo`` and ``hi`` (the band), ``inside``.
+    """
+    first, last = HISTORY_CHECK_YEARS
+    history = observed[observed.indicator.isin(HISTORY_CHECK) & observed.year.between(first, last)]
+    points = [
+        ("history", r.indicator, int(r.year), r.indicator, r.value) for r in history.itertuples()
+    ]
+    points += [
+        (
+            "target",
+            tid,
+            2025,
+            t.indicator,
+            float(value_at(run[t.indicator], 2025).values.ravel()[0]),
+        )
+        for tid, t in TARGETS.items()
+    ]
+    rows = []
+    for kind, name, year, indicator, value in points:
+        band = value_at(mc[indicator], year)
+        lo, hi = float(band.sel(percentile=25)), float(band.sel(percentile=75))
+        rows.append((kind, name, year, value, lo, hi, lo <= value <= hi))
+    return pd.DataFrame(rows, columns=["kind", "name", "year", "value", "lo", "hi", "inside"])
 
 
 #: live_posterior's reads, by (file version, model): the app asks on every slider move.
