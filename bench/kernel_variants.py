@@ -5,7 +5,8 @@
 
 Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
 vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane instead of vector
-selections, the C library's maths (exact) with 4 or 8 lanes, the single-run kernel's maths
+selections, divisions by fixed divisors instead of multiplications by their reciprocals,
+the C library's maths (exact) with 4 or 8 lanes, the single-run kernel's maths
 calls one by one instead of packed (``mpack.py``), other compiler flags. The
 variants run in turn, round after round (``--calls`` calls of ``simulate`` each), so that a
 shared machine's load falls on all of them alike; the medians are printed with the best of the
@@ -32,12 +33,14 @@ sys.path.insert(0, str(ROOT / "src"))
 from urbsim.engine import cemit, compile_model, native  # noqa: E402
 
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+_DIVIDE = "#define VDIV(a, b, rb) ((a) / (b))"
 # name: (lanes, vector maths, C text edit, lookup points chosen by selections if not default,
 #        compiler flags replacing native.CFLAGS' -O2 if not default)
 VARIANTS = {
     "default (8 lanes where AVX-512)": (None, True, None, None, None),
     "4 lanes": (4, True, None, None, None),
     "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None, None),
+    "divisions": (None, True, ("#define VDIV(a, b, rb) ((a) * (rb))", _DIVIDE), None, None),
     "lookups by loads": (None, True, None, 0, None),
     "exact maths, 4 lanes": (4, False, None, None, None),
     "exact maths, 8 lanes": (8, False, None, None, None),

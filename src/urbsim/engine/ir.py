@@ -18,7 +18,10 @@ time (its time unit), ``Special("DT")`` the TIME STEP.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .arrays import IRError
@@ -317,3 +320,36 @@ class Program:
     upd: list
     commits: list
     names: NameTable
+
+
+@functools.cache
+def fields(cls: type) -> tuple[str, ...]:
+    """The field names of an IR node class (``dataclasses.fields`` is slow per call)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _children(e: Expr) -> Iterator[Expr]:
+    for name in fields(type(e)):
+        v = getattr(e, name)
+        if isinstance(v, Expr):
+            yield v
+        elif isinstance(v, tuple):
+            yield from (x for x in v if isinstance(x, Expr))
+
+
+def walk(e: Expr) -> Iterator[Expr]:
+    """Every node of expression ``e``, ``e`` first."""
+    yield e
+    for c in _children(e):
+        yield from walk(c)
+
+
+def reads(e: Expr) -> set[str]:
+    """The variables (and pipes) expression ``e`` reads."""
+    out = set()
+    for x in walk(e):
+        if isinstance(x, Var):
+            out.add(x.name)
+        elif isinstance(x, PipeRead):
+            out.add(x.pipe)
+    return out

@@ -26,39 +26,6 @@ PACKED = ("exp", "log", "pow")  # the functions with vector maths (native._PRELU
 _MATHS, _DELAY, _VARYING = 1, 2, 4  # what a subexpression holds (hoist)
 
 
-@functools.cache
-def _fields(cls: type) -> tuple[str, ...]:
-    """The field names of an IR node class (``dataclasses.fields`` is slow per call)."""
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _children(e: ir.Expr) -> Iterator[ir.Expr]:
-    for name in _fields(type(e)):
-        v = getattr(e, name)
-        if isinstance(v, ir.Expr):
-            yield v
-        elif isinstance(v, tuple):
-            yield from (x for x in v if isinstance(x, ir.Expr))
-
-
-def walk(e: ir.Expr) -> Iterator[ir.Expr]:
-    """Every node of expression ``e``, ``e`` first."""
-    yield e
-    for c in _children(e):
-        yield from walk(c)
-
-
-def reads(e: ir.Expr) -> set[str]:
-    """The variables (and pipes) expression ``e`` reads."""
-    out = set()
-    for x in walk(e):
-        if isinstance(x, ir.Var):
-            out.add(x.name)
-        elif isinstance(x, ir.PipeRead):
-            out.add(x.pipe)
-    return out
-
-
 def _is_maths(x: ir.Expr) -> bool:
     return isinstance(x, ir.Call) and x.fn in PACKED
 
@@ -75,7 +42,7 @@ def windows(body: Sequence[ir.Stmt]) -> Iterator[tuple[str, list]]:
     run = []
     for st in body:
         if isinstance(st, ir.Assign) and not any(
-            isinstance(x, (ir.PipeNew, ir.DelayOrder)) for x in walk(st.value)
+            isinstance(x, (ir.PipeNew, ir.DelayOrder)) for x in ir.walk(st.value)
         ):
             run.append(st)
             continue
@@ -90,7 +57,7 @@ def _groups(run: list[ir.Assign]) -> Iterator[tuple[str, list]]:
     seen: set[str] = set()  # read so far
     levels = []
     for st in run:
-        r = reads(st.value)
+        r = ir.reads(st.value)
         seen |= r
         if st.target in level or st.target in seen:
             yield from _in_order(run)
@@ -105,7 +72,7 @@ def _groups(run: list[ir.Assign]) -> Iterator[tuple[str, list]]:
 def _in_order(run: list[ir.Assign]) -> Iterator[tuple[str, list]]:
     group, assigned = [], set()
     for st in run:
-        if reads(st.value) & assigned:
+        if ir.reads(st.value) & assigned:
             yield "pack", group
             group, assigned = [], set()
         group.append(st)
@@ -129,7 +96,7 @@ def hoist(
         goes in a later round) and no delay order (which reports errors, so keeps its
         place)."""
         kids, held = {}, 0
-        for name in _fields(type(e)):
+        for name in ir.fields(type(e)):
             v = getattr(e, name)
             if isinstance(v, ir.Expr):
                 new, h = sub(v)

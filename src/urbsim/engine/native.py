@@ -57,7 +57,7 @@ from urbsim import cache
 from urbsim.errors import ModelError
 
 from . import ir
-from .cemit import CEmitter, NotNative, clit, lookup_function
+from .cemit import CEmitter, NotNative, clit, fixed_divisors, lookup_function
 
 # -ffp-contract=off: no fused multiply-add, so every operation rounds as in Python/numpy;
 # -fno-math-errno lets the compiler treat exp/log/pow as pure (same results, no errno writes)
@@ -153,9 +153,14 @@ int urbsim_vector_math(void) { return 1; }
 /* a kernel narrower than the vector maths packs independent calls into one (mpack.py) */
 #define VPACK 1
 #define VPACK_RESULT vdm _y;
+/* a / b where b holds one value through the run (cemit.fixed_divisors, a literal, a lookup
+   segment's width): a times rb, b's reciprocal computed once (within 1.5 ulp of the
+   division, which costs ~20x a multiplication) */
+#define VDIV(a, b, rb) ((a) * (rb))
 #else
 #define VPACK 0
 #define VPACK_RESULT
+#define VDIV(a, b, rb) ((a) / (b))
 LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE2(v_pow, pow)
 int urbsim_vector_math(void) { return 0; }
 #endif
@@ -272,6 +277,10 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
                 unpack.append(f"        u_{nm}[l] = PV[{j}][AT({j}, {e})];")
     tr = CEmitter(tables, prog.names, lanes, maths)
     tr.stmts(prog.init)
+    fixed = fixed_divisors(prog)
+    for x in fixed:  # the reciprocals of VDIV (used where the build has the vector maths)
+        tr.emit(f"q_{x} = VB(1.0) / {tr.name(x)};")
+    tr.fixed = frozenset(fixed)  # from here on, the time steps
     tr.emit("for (k = 0; k < nT; k++) {")
     tr.ind += "    "
     tr.emit("t = T[k]; vt = VB(t); vk = VB((double)k);")
@@ -301,6 +310,8 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
     out.extend(decl)
     for i in range(0, len(decl_d), 16):  # zeroed: a lane never reads an indeterminate value
         out.append("    vd " + ", ".join(f"u_{x} = {{0}}" for x in decl_d[i : i + 16]) + ";")
+    for i in range(0, len(fixed), 16):
+        out.append("    vd " + ", ".join(f"q_{x}" for x in fixed[i : i + 16]) + ";")
     for x in decl_p:
         out.append(f"    double *u_{x}[W];")
     out.append("    for (long r = r0; r < r1; r += W) {")
