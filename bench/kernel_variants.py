@@ -4,8 +4,8 @@
                                     [--only NAME ...]
 
 Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
-vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane instead of vector
-selections, divisions by fixed divisors instead of multiplications by their reciprocals,
+vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane or by vector
+selections instead of permutes, divisions by fixed divisors instead of multiplications by their reciprocals,
 the C library's maths (exact) with 4 or 8 lanes, the single-run kernel's maths
 calls one by one instead of packed (``mpack.py``), other compiler flags. The
 variants run in turn, round after round (``--calls`` calls of ``simulate`` each), so that a
@@ -42,6 +42,7 @@ VARIANTS = {
     "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None, None),
     "divisions": (None, True, ("#define VDIV(a, b, rb) ((a) * (rb))", _DIVIDE), None, None),
     "lookups by loads": (None, True, None, 0, None),
+    "lookups by selections": (None, True, ("#define VPERMS 1", "#define VPERMS 0"), None, None),
     "exact maths, 4 lanes": (4, False, None, None, None),
     "exact maths, 8 lanes": (8, False, None, None, None),
     "unpacked maths": (None, True, ("#define VPACK 1", "#define VPACK 0"), None, None),

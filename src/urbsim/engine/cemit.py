@@ -391,7 +391,9 @@ def lookup_function(kind: str, xname: str, xs) -> str:
         "    }\n"
     )
     if m <= SELECT_POINTS:
-        # one table for every lane (y values shared by the runs, the usual case): the same
+        # one table for every lane (y values shared by the runs, the usual case): the
+        # segment's values by vector permutes of the table held in two registers (VPERM,
+        # where the compiler has them and the table has at most 2W points), else the same
         # x0, x1, y0, y1 by selections over the segment's masks (monotone in the sorted x
         # points: the last true one is the segment), without a load per lane
         steps = "".join(
@@ -405,10 +407,21 @@ def lookup_function(kind: str, xname: str, xs) -> str:
             "    for (int l = 1; l < W; l++) shared &= ys[l] == ys[0];\n"
             "    if (shared) {\n"
             "        const double *y = ys[0];\n"
+            f"#if VPERMS && {m} <= 2 * W\n"
+            f"        static const double xt[16] __attribute__((aligned(64))) = {{{lit}}};\n"
+            f"        static const double rt[16] __attribute__((aligned(64))) = {{{rlit}}};\n"
+            "        const vd X[2] = {*(const vd *)xt, *(const vd *)(xt + W)};\n"
+            "        const vd R[2] = {*(const vd *)rt, *(const vd *)(rt + W)};\n"
+            f"        vd Y[2]; VLOAD2(Y, y, {m});\n"
+            "        vm i = -seg, j = i + 1;  /* masks are -1: the sum counts x points below x */\n"
+            "        x0 = VPERM(X, i); x1 = VPERM(X, j); rd = VPERM(R, i);\n"
+            "        y0 = VPERM(Y, i); y1 = VPERM(Y, j);\n"
+            "#else\n"
             "        vm g;\n"
             f"        x0 = VB({clit(xs[0])}); x1 = VB({clit(xs[1])}); rd = VB({clit(rdx[0])});\n"
             "        y0 = VB(y[0]); y1 = VB(y[1]);\n"
             + steps
+            + "#endif\n"
             + f"        ylo = VB(y[0]); yhi = VB(y[{m - 1}]);\n"
             "    } else {\n" + "".join("    " + x + "\n" for x in gather.splitlines()) + "    }\n"
         )

@@ -165,6 +165,20 @@ LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE2(v_pow, pow)
 int urbsim_vector_math(void) { return 0; }
 #endif
 
+/* lane l of VPERM(t, i): element i[l] of the 2W values t[0], t[1] (GCC: vpermt2pd) */
+#if defined(__GNUC__) && !defined(__clang__) && W == 8 && defined(__AVX512F__)
+#include <immintrin.h>
+#define VPERMS 1
+#define VPERM(t, i) __builtin_shuffle((t)[0], (t)[1], (i))
+/* the first m <= 16 values at p into two vectors, without reading past them */
+#define VLOAD2(t, p, m) do { \
+    (t)[0] = (vd)_mm512_maskz_loadu_pd((__mmask8)((1u << ((m) < 8 ? (m) : 8)) - 1), (p)); \
+    (t)[1] = (vd)_mm512_maskz_loadu_pd((__mmask8)((1u << ((m) > 8 ? (m) - 8 : 0)) - 1), (p) + 8); \
+} while (0)
+#else
+#define VPERMS 0
+#endif
+
 /* Python's float %: the result takes the sign of the divisor */
 static double u_mod(double a, double b) {
     double r = fmod(a, b);
