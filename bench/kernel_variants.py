@@ -5,8 +5,8 @@
 
 Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
 vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane or by vector
-selections instead of permutes, divisions by fixed divisors instead of multiplications by their reciprocals,
-the C library's maths (exact) with 4 or 8 lanes, the single-run kernel's maths
+selections instead of permutes, divisions by fixed divisors instead of multiplications by
+their reciprocals, the C library's maths (exact) with 4 or 8 lanes, the single-run kernel's maths
 calls one by one instead of packed (``mpack.py``), other compiler flags. The
 variants run in turn, round after round (``--calls`` calls of ``simulate`` each), so that a
 shared machine's load falls on all of them alike; the medians are printed with the best of the
