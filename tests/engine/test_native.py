@@ -189,6 +189,49 @@ def test_pow_lanes_that_exp_log_cannot_take_get_pow(tmp_path):
         assert got[4, 0] == np.inf and got[7, 0] == np.inf and got[11, 0] == 0.0, path
 
 
+def test_divisions_by_values_fixed_for_the_run_take_reciprocals(tmp_path):
+    """A division by a parameter, a literal or a value set at initialisation (and by nothing
+    a time step changes) is ``VDIV``: a multiplication by its reciprocal in the vector-maths
+    build. Zero, tiny and huge divisors keep numpy's numbers (inf, NaN) within 1e-12; one
+    whose reciprocal is not a normal number (subnormal, or beyond 2^1022) makes the kernel
+    refuse the runs, which numpy's code then computes; the exact build keeps the divisions
+    (the scalar code bit for bit)."""
+    mdl = tmp_path / "div.mdl"
+    mdl.write_text(
+        "{UTF-8}\nk = 3 ~~|\nS = INTEG(S / k, 1) ~~|\nK0 = INITIAL(S * k) ~~|\n"
+        "R = Time / k + S / K0 + k / S + Time / 3 + Time / 4 ~~|\n"
+        "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 0.5 ~~|\nTIME STEP = 0.5 ~~|\n",
+        encoding="utf-8",
+    )
+    cm = compile_model(mdl)
+    prog = cm._scalar_function([cm._node("R", "output").id])[-1]
+    fixed = {prog.names.label(x) for x in cemit.fixed_divisors(prog)}
+    assert fixed == {"k", "K0"}  # not the stock S, which every step changes
+    text = native.translate(prog, 4)
+    steps = text[text.index("for (k = 0; k < nT; k++)") :]
+    # S/k, Time/k, S/K0 and Time/3 (a literal): not k/S, nor Time/4 (a power of two: exact)
+    assert steps.count("VDIV(") == 4 and steps.count(" / ") == 2, steps
+    assert "VB(0x1.5555555555555p-2)" in steps  # 1/3, the literal's reciprocal
+    k = np.array([3.0, 0.0, 1e-300, -7.0, 1e300, 0.1])
+    with np.errstate(all="ignore"):
+        want = run(cm, "numpy", params={"k": k}, n=len(k), outputs=["R", "S"])
+    for path in ("native", "native-exact"):
+        got = run(cm, path, params={"k": k}, n=len(k), outputs=["R", "S"])
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-12, err_msg=path)
+    for edge in (1e-310, -1e-320, 2.0**1022 * 1.5):  # no normal reciprocal
+        k2 = np.array([3.0, edge])
+        with np.errstate(all="ignore"):
+            want = run(cm, "numpy", params={"k": k2}, n=2, outputs=["R"])["R"]
+        got = run(cm, "native", params={"k": k2}, n=2, outputs=["R"])["R"]
+        vector = "glibc vector maths" in cm.native_status
+        assert cm.last_path == ("numpy" if vector else "native-exact"), edge
+        np.testing.assert_array_equal(got, want)
+    scalar = run(cm, "scalar", params={"k": k[[0, 3, 5]]}, n=3, outputs=["R"])
+    exact = run(cm, "native-exact", params={"k": k[[0, 3, 5]]}, n=3, outputs=["R"])
+    np.testing.assert_array_equal(exact["R"], scalar["R"])
+
+
 def test_taken_division_by_zero_gives_numpys_inf(tmp_path):
     assert_taken_division_by_zero_as_numpy(tmp_path, "native")
 

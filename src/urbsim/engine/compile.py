@@ -517,23 +517,23 @@ class CompiledModel(FastPaths):
                 kernel = self._native_kernel(dyn_ids, single=n == 1)
             if kernel is None and self.backend == "numpy" and n <= self.scalar_max_n:
                 scalar = self._scalar_function(dyn_ids)
-            if kernel is not None:
-                # the kernel reads the run-last arrays in place (no copy); its defaults are
-                # bound once, so only the parameters set here are passed
-                kernel.run(values, n, outs, self.threads or 1)
+            # the kernel reads the run-last arrays in place (no copy); its defaults are bound
+            # once, so only the parameters set here are passed; it refuses divisors beyond the
+            # range of their reciprocals (native.RCP_REFUSED): numpy's code takes those runs
+            if kernel is not None and kernel.run(values, n, outs, self.threads or 1):
                 self.last_path = "native-vector" if kernel.vector_math else "native-exact"
             elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)
                 reruns = [self._run_scalar(scalar, values, n, r, outs, run_block) for r in range(n)]
                 self.last_path = "scalar+numpy" if any(reruns) else "scalar"
-            elif workers <= 1 or self.backend != "numpy":
-                for start in starts:
-                    run_block(start)
             else:
-                # numpy releases the GIL inside its loops: blocks run on several cores
-                with ThreadPoolExecutor(workers) as pool:
-                    list(pool.map(run_block, starts))
-            if kernel is None and scalar is None:
+                if workers <= 1 or self.backend != "numpy":
+                    for start in starts:
+                        run_block(start)
+                else:
+                    # numpy releases the GIL inside its loops: blocks run on several cores
+                    with ThreadPoolExecutor(workers) as pool:
+                        list(pool.map(run_block, starts))
                 self.last_path = self.backend
             for name, o in zip(dyn_names, outs, strict=True):
                 results[name] = o

@@ -72,6 +72,9 @@ CFLAGS += tuple(f"-fno-builtin-{f}" for f in ("asin", "acos", "atan", "sinh", "c
 # (``_host``), so a cache shared between different machines never loads a foreign build
 NATIVE_ARCH = ("-march=native",)
 COMPILE_TIMEOUT_S = 600  # a compiler that hangs must not hang the run: numpy takes over
+# urbsim_run's answer where a divisor fixed for the run has no normal reciprocal
+# (``v_rcp_bad``): the vector-maths kernel refuses those runs and the numpy code takes them
+RCP_REFUSED = -1
 LANES = 4  # runs per SIMD value where the CPU has no AVX-512: 4 x float64 = one AVX2 register
 
 _PRELUDE = r"""
@@ -157,10 +160,22 @@ int urbsim_vector_math(void) { return 1; }
    segment's width): a times rb, b's reciprocal computed once (within 1.5 ulp of the
    division, which costs ~20x a multiplication) */
 #define VDIV(a, b, rb) ((a) * (rb))
+/* whether a lane's divisor has no normal reciprocal (0 < |b| < 2^-1022, or finite and
+   |b| > 2^1022): there the product could differ from the division by more than 1.5 ulp, so
+   the kernel refuses the runs (urbsim_run returns native.RCP_REFUSED) */
+static inline int v_rcp_bad(vd b) {
+    int bad = 0;
+    for (int l = 0; l < W; l++) {
+        double a = fabs(b[l]);
+        bad |= (a > 0.0 && a < 0x1p-1022) || (a > 0x1p1022 && a < INFINITY);
+    }
+    return bad;
+}
 #else
 #define VPACK 0
 #define VPACK_RESULT
 #define VDIV(a, b, rb) ((a) / (b))
+#define v_rcp_bad(b) 0
 LANEWISE1(v_exp, exp) LANEWISE1(v_log, log) LANEWISE2(v_pow, pow)
 int urbsim_vector_math(void) { return 0; }
 #endif
@@ -294,6 +309,7 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
     fixed = fixed_divisors(prog)
     for x in fixed:  # the reciprocals of VDIV (used where the build has the vector maths)
         tr.emit(f"q_{x} = VB(1.0) / {tr.name(x)};")
+        tr.emit(f"if (v_rcp_bad({tr.name(x)})) {{ err = {RCP_REFUSED}; goto group_end; }}")
     tr.fixed = frozenset(fixed)  # from here on, the time steps
     tr.emit("for (k = 0; k < nT; k++) {")
     tr.ind += "    "
@@ -341,6 +357,7 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
     out.append("        #undef AT")
     out.append("    }")
     out.extend(tr.lines)
+    out.append("    group_end:")
     out.append("    for (long j = 0; j < nown; j++) free(owned[j]);")
     out.append("    if (err) return err;")
     out.append("    }")
@@ -494,8 +511,10 @@ class NativeKernel:
         ``values`` maps a node id to its array (a constant's ``(*dims, runs)``, a lookup's
         ``(*dims, runs, points)``, ``runs`` being ``n`` or 1 when shared by every run); ids the
         kernel does not read are ignored. ``outs`` are C-contiguous float64 arrays
-        ``(n, saved times, *dims)``, one per output, written in place. Raises ModelError where
-        the model cannot run.
+        ``(n, saved times, *dims)``, one per output, written in place. Returns False where the
+        vector-maths kernel refuses the values (a divisor fixed for the run without a normal
+        reciprocal, ``v_rcp_bad``: the caller must compute the runs another way), else True.
+        Raises ModelError where the model cannot run.
         """
         PV, runs_ptr = self._pv, self._runs_ptr
         keep = []  # the converted arrays must outlive the call
@@ -533,6 +552,9 @@ class NativeKernel:
             parts = list(zip(edges[:-1], edges[1:], strict=True))
             with ThreadPoolExecutor(k) as pool:
                 errs = list(pool.map(part, parts))
+        if any(e == RCP_REFUSED for e in errs):
+            return False
         bad = next((e for e in errs if e), 0)
         if bad:
             raise ModelError(self._error(bad - 1))
+        return True
