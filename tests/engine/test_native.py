@@ -199,7 +199,7 @@ def test_divisions_by_values_fixed_for_the_run_take_reciprocals(tmp_path):
     mdl = tmp_path / "div.mdl"
     mdl.write_text(
         "{UTF-8}\nk = 3 ~~|\nS = INTEG(S / k, 1) ~~|\nK0 = INITIAL(S * k) ~~|\n"
-        "R = Time / k + S / K0 + k / S + Time / 3 + Time / 4 ~~|\n"
+        "R = Time / k + S / K0 + k / S + Time / 3 + Time / 4 + Time * 1e-300 / 1e-310 ~~|\n"
         "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 0.5 ~~|\nTIME STEP = 0.5 ~~|\n",
         encoding="utf-8",
     )
@@ -209,8 +209,9 @@ def test_divisions_by_values_fixed_for_the_run_take_reciprocals(tmp_path):
     assert fixed == {"k", "K0"}  # not the stock S, which every step changes
     text = native.translate(prog, 4)
     steps = text[text.index("for (k = 0; k < nT; k++)") :]
-    # S/k, Time/k, S/K0 and Time/3 (a literal): not k/S, nor Time/4 (a power of two: exact)
-    assert steps.count("VDIV(") == 4 and steps.count(" / ") == 2, steps
+    # S/k, Time/k, S/K0 and Time/3 (a literal): not k/S, Time/4 (a power of two: exact) nor
+    # x/1e-310 (whose reciprocal would overflow)
+    assert steps.count("VDIV(") == 4 and steps.count(" / ") == 3, steps
     assert "VB(0x1.5555555555555p-2)" in steps  # 1/3, the literal's reciprocal
     k = np.array([3.0, 0.0, 1e-300, -7.0, 1e300, 0.1])
     with np.errstate(all="ignore"):

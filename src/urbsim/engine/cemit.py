@@ -43,10 +43,17 @@ def clit(x: float) -> str:
     return f"{x.hex()}"
 
 
+def _normal_reciprocal(c: float) -> bool:
+    """Whether ``1 / c`` is a normal number (so ``x * (1 / c)`` is within 1.5 ulp of
+    ``x / c``, see ``v_rcp_bad`` in ``native._PRELUDE``)."""
+    return 2.0**-1022 <= abs(c) <= 2.0**1022
+
+
 def _reciprocal(c: float) -> bool:
-    """Whether dividing by the number ``c`` is worth a reciprocal: finite and not zero, and not
-    a power of two (the compiler already multiplies by those, exactly)."""
-    return math.isfinite(c) and c != 0 and math.frexp(c)[0] not in (0.5, -0.5)
+    """Whether dividing by the number ``c`` is worth a reciprocal: one that is a normal
+    number, and ``c`` not a power of two (the compiler already multiplies by those,
+    exactly)."""
+    return _normal_reciprocal(c) and math.frexp(c)[0] not in (0.5, -0.5)
 
 
 def fixed_divisors(prog: ir.Program) -> list[str]:
@@ -376,6 +383,10 @@ def lookup_function(kind: str, xname: str, xs) -> str:
     first, last = clit(xs[0]), clit(xs[-1])
     rdx = [1.0 / (b - a) if b != a else math.inf for a, b in zip(xs[:-1], xs[1:], strict=True)]
     rlit = ", ".join(clit(r) for r in rdx)
+    # the widths' reciprocals where all are normal numbers, else the divisions themselves
+    slope = "VDIV((y1 - y0), (x1 - x0), rd)"
+    if not all(_normal_reciprocal(b - a) for a, b in zip(xs[:-1], xs[1:], strict=True)):
+        slope = "((y1 - y0) / (x1 - x0))"
     seg = " + ".join(f"(X >= VB({clit(x)}))" for x in xs[1 : m - 1]) or "(vm){0}"
     head = (
         f"static inline vd v{kind}_{xname}(vd x, const double *const *ys) {{\n"
@@ -430,7 +441,7 @@ def lookup_function(kind: str, xname: str, xs) -> str:
         body = (
             f"    vm seg = {seg.replace('X', 'x')};\n"
             + gather.replace("X >=", "x >=")
-            + "    vd r = VDIV((y1 - y0), (x1 - x0), rd) * (x - x0) + y0;\n"
+            + f"    vd r = {slope} * (x - x0) + y0;\n"
             "    r = vsel(x != x, x, r);\n"
             f"    r = vsel(x < VB({first}), ylo, r);\n"
             f"    return vsel(x >= VB({last}), yhi, r);\n}}\n"
@@ -441,7 +452,7 @@ def lookup_function(kind: str, xname: str, xs) -> str:
             f"    xc = vsel(x < VB({first}), VB({first}), xc);\n"
             f"    vm seg = {seg.replace('X', 'xc')};\n"
             + gather.replace("X >=", "xc >=")
-            + "    vd r = y0 + (xc - x0) * VDIV((y1 - y0), (x1 - x0), rd);\n"
+            + f"    vd r = y0 + (xc - x0) * {slope};\n"
             "    return vsel(x != x, x, r);\n}\n"
         )
     return head + body
