@@ -188,6 +188,9 @@ class Model:
         self.sha256 = file_sha256(self.path)
         # why PySD runs a model loaded with the fast engine (None while the fast engine does)
         self.fallback_reason: str | None = None
+        # outputs as asked -> Vensim names (a single run must not resolve names again: ~4 µs
+        # of its ~115)
+        self._outputs_seen: dict[tuple[str, ...], list[str]] = {}
 
     @cached_property
     def _runner(self) -> _Runner:
@@ -241,6 +244,14 @@ class Model:
             return self.default_outputs()
         if isinstance(outputs, str):  # one name, not its characters
             outputs = [outputs]
+        key = tuple(outputs)
+        if key not in self._outputs_seen:
+            if len(self._outputs_seen) >= 64:  # bounded: callers may ask for many sets
+                self._outputs_seen.clear()
+            self._outputs_seen[key] = self._resolve_names(key)
+        return list(self._outputs_seen[key])
+
+    def _resolve_names(self, outputs: tuple[str, ...]) -> list[str]:
         names = []
         for name in outputs:
             if name in INDICATORS:
