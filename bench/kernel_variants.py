@@ -5,8 +5,9 @@
 
 Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
 vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane or by vector
-selections instead of permutes, divisions by fixed divisors instead of multiplications by
-their reciprocals, the C library's maths (exact) with 4 or 8 lanes, the single-run kernel's maths
+selections instead of permutes (a single run's: by masks instead of a scan), divisions by
+fixed divisors instead of multiplications by their reciprocals, the C library's maths (exact)
+with 4 or 8 lanes, the single-run kernel's maths
 calls one by one instead of packed (``mpack.py``), other compiler flags. The
 variants run in turn, round after round (``--calls`` calls of ``simulate`` each), so that a
 shared machine's load falls on all of them alike; the medians are printed with the best of the
@@ -43,6 +44,7 @@ VARIANTS = {
     "divisions": (None, True, ("#define VDIV(a, b, rb) ((a) * (rb))", _DIVIDE), None, None),
     "lookups by loads": (None, True, None, 0, None),
     "lookups by selections": (None, True, ("#define VPERMS 1", "#define VPERMS 0"), None, None),
+    "one run's lookups by masks": (None, True, ("#if W == 1\n", "#if 0\n"), None, None),
     "exact maths, 4 lanes": (4, False, None, None, None),
     "exact maths, 8 lanes": (8, False, None, None, None),
     "unpacked maths": (None, True, ("#define VPACK 1", "#define VPACK 0"), None, None),

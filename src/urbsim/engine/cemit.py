@@ -393,9 +393,16 @@ def lookup_function(kind: str, xname: str, xs) -> str:
         f"    static const double xs[{m}] = {{{lit}}};\n"
         f"    static const double rdx[{m - 1}] = {{{rlit}}};  /* 1 / segment widths */\n"
     )
+    # the segment: masks are -1, so their sum counts the x points below x; for one run (W = 1)
+    # with sorted x points, a scan from the first point finds the same segment for less (x
+    # moves little from step to step, so its branches are predicted)
+    count = "long i = -seg[l];"
+    if list(xs) == sorted(xs):
+        count = f"long i = 0; while (i < {m - 2} && X[0] >= xs[i + 1]) i++;"
+        count = f"#if W == 1\n        {count}\n#else\n        long i = -seg[l];\n#endif"
     gather = (
         "    for (int l = 0; l < W; l++) {\n"
-        "        long i = -seg[l];  /* masks are -1: the sum counts x points below x */\n"
+        f"{count if count[0] == '#' else '        ' + count}\n"
         "        x0[l] = xs[i]; x1[l] = xs[i + 1]; y0[l] = ys[l][i]; y1[l] = ys[l][i + 1];\n"
         "        rd[l] = rdx[i];\n"
         f"        ylo[l] = ys[l][0]; yhi[l] = ys[l][{m - 1}];\n"
@@ -434,13 +441,15 @@ def lookup_function(kind: str, xname: str, xs) -> str:
             + steps
             + "#endif\n"
             + f"        ylo = VB(y[0]); yhi = VB(y[{m - 1}]);\n"
-            "    } else {\n" + "".join("    " + x + "\n" for x in gather.splitlines()) + "    }\n"
+            "    } else {\n"
+            + "".join(("" if x[0] == "#" else "    ") + x + "\n" for x in gather.splitlines())
+            + "    }\n"
         )
     gather = "    vd x0, x1, y0, y1, ylo, yhi, rd;\n" + gather
     if kind == "_lk":
         body = (
             f"    vm seg = {seg.replace('X', 'x')};\n"
-            + gather.replace("X >=", "x >=")
+            + gather.replace("X >=", "x >=").replace("X[0]", "x[0]")
             + f"    vd r = {slope} * (x - x0) + y0;\n"
             "    r = vsel(x != x, x, r);\n"
             f"    r = vsel(x < VB({first}), ylo, r);\n"
@@ -451,7 +460,7 @@ def lookup_function(kind: str, xname: str, xs) -> str:
             f"    vd xc = vsel(x > VB({last}), VB({last}), x);\n"
             f"    xc = vsel(x < VB({first}), VB({first}), xc);\n"
             f"    vm seg = {seg.replace('X', 'xc')};\n"
-            + gather.replace("X >=", "xc >=")
+            + gather.replace("X >=", "xc >=").replace("X[0]", "xc[0]")
             + f"    vd r = y0 + (xc - x0) * {slope};\n"
             "    return vsel(x != x, x, r);\n}\n"
         )
