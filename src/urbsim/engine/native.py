@@ -21,6 +21,10 @@ the base is positive), which halves their cost; a single run's 1-lane kernel cal
 functions, several independent calls packed into one (:mod:`mpack`, each in its own lane),
 so it gets the batch's numbers. The results stay
 within 1e-12 of the scalar code's (tested on every probe and the model).
+The same build multiplies by reciprocals where the program divides by a value fixed for
+the run (parameters, initial values, literals, lookup segment widths: ``VDIV``, each product
+within 1.5 ulp of the division), refusing runs whose divisors have no normal reciprocal
+(:data:`RCP_REFUSED`: numpy's code computes them).
 Elsewhere, or with ``vector_math=False``, they are the C library's, called per lane as
 Python's :mod:`math` calls them, and every lane reproduces the scalar backend's numbers bit
 for bit (tested). Where Python raises (x/0, ``log(0)``), C yields inf/NaN as numpy does.
