@@ -2,8 +2,9 @@
 
 What a run would cost if the CPU did nothing but the kernel's float operations, each at the
 throughput this machine shows for it in the kernel's vector width: additions and
-multiplications in registers (independent chains), divisions, glibc's vector exp/log and the
-kernel's pow (``exp(b log a)``), and one 5-point table lookup. The operation mix is counted
+multiplications in registers (independent chains), divisions, the kernel's vector exp
+(``native._PRELUDE``: ``m_exp``) and log (glibc's), the kernel's pow (``exp(b log a)``), and
+one 5-point table lookup. The operation mix is counted
 in the kernel's C text (call sites and operators as written: a call the compiler computes once,
 such as ``log(2)``, is counted each time, and a division by a power of two, which it turns into
 a multiplication, as a division), once for initialisation and once per time step. Loads,
@@ -13,10 +14,17 @@ but the compiler saves makes it an estimate, not a strict bound (a kernel can be
 
 from __future__ import annotations
 
+import argparse
 import ctypes
+import os
 import re
+import sys
+import time
+from pathlib import Path
 
-from urbsim.engine import cemit, native
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from urbsim.engine import cemit, native  # noqa: E402
 
 OPS = ("arith", "div", "exp", "log", "pow", "lookup")
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
@@ -84,9 +92,11 @@ def op_counts(csrc: str) -> tuple[dict[str, int], dict[str, int]]:
     return count(body[:loop]), count(body[loop:end])
 
 
-def per_lane_ns(lanes: int, maths: int) -> dict[str, float]:
-    """Nanoseconds per operation per run (lane) on this machine, vector maths as the kernel."""
-    head = [f"#define W {lanes}", f"#define MW {maths}", "#define DT 0.25"]
+def per_lane_ns(lanes: int, maths: int, defines: tuple[str, ...] = ()) -> dict[str, float]:
+    """Nanoseconds per operation per run (lane) on this machine, vector maths as the kernel
+    (``defines``: macros set before the prelude, such as ``URBSIM_LIBMVEC_EXP``)."""
+    head = [f"#define {d}" for d in defines]
+    head += [f"#define W {lanes}", f"#define MW {maths}", "#define DT 0.25"]
     head.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * lanes) + "})")
     lookup = cemit.lookup_function("_lk", "b", [0.0, 0.5, 1.0, 1.5, 2.0])
     lib = ctypes.CDLL(str(native.build("\n".join([*head, native._PRELUDE, lookup, _BENCH]))))
@@ -110,3 +120,34 @@ def ceiling(csrc: str, steps: int, lanes: int, maths: int, threads: int) -> dict
     per_run = {op: init[op] + steps * step[op] for op in OPS}
     run_ns = sum(per_run[op] * ns[op] for op in OPS)
     return {"per_run": per_run, "ns": ns, "runs_per_s": threads * 1e9 / run_ns, "run_ns": run_ns}
+
+
+def main(argv=None) -> None:
+    """Print the per-operation figures of the kernel's vector maths, of glibc's libmvec exp
+    instead of the kernel's (``-DURBSIM_LIBMVEC_EXP``; pow as exp(b log a) over it) and of the
+    kernel's own log instead of libmvec's (``-DURBSIM_OWN_LOG``), measured in turn, the best of
+    ``--rounds`` for each."""
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args(argv)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} cpus={os.cpu_count()} load {os.getloadavg()}")
+    kinds = {
+        "kernel": (),
+        "libmvec exp/log": ("URBSIM_LIBMVEC_EXP",),
+        "own log": ("URBSIM_OWN_LOG",),
+    }
+    for lanes in sorted({native.default_lanes(True), native.LANES}, reverse=True):
+        maths = native.maths_width(lanes)
+        best: dict = {k: {} for k in kinds}
+        for _ in range(a.rounds):
+            for kind, defines in kinds.items():
+                for op, ns in per_lane_ns(lanes, maths, defines).items():
+                    best[kind][op] = min(ns, best[kind].get(op, ns))
+        for kind, ns in best.items():
+            row = "  ".join(f"{op} {ns[op]:.3f}" for op in OPS)
+            print(f"{lanes} lanes, {kind:<16} ns per run: {row}")
+    print(f"# end: load {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

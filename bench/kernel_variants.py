@@ -1,21 +1,23 @@
 """Time variants of the native kernel against each other, interleaved in one process.
 
     python bench/kernel_variants.py [--model PATH] [--n 10000] [--calls 1] [--rounds 5]
-                                    [--only NAME ...]
+                                    [--only NAME ...] [--threads K]
 
 Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
-vector ``pow`` instead of ``exp(b log a)``, lookups by a load per lane or by vector
-selections instead of permutes (a single run's: by masks instead of a scan), divisions by
-fixed divisors instead of multiplications by their reciprocals, the C library's maths (exact)
-with 4 or 8 lanes, the single-run kernel's maths
-calls one by one instead of packed (``mpack.py``), other compiler flags. The
-variants run in turn, round after round (``--calls`` calls of ``simulate`` each), so that a
-shared machine's load falls on all of them alike; the medians are printed with the best of the
-rounds (the least disturbed) and the load average, in wall-clock time and in the process's CPU
-time (all threads: what the runs cost the cores, which waiting for a loaded machine's cores
-does not inflate). ``--n 1`` times the 1-lane kernel of single runs (its vector maths are
-those of the variant's batch kernel) at the model's defaults. Figures are printed, never
-asserted. Compiling each variant once takes 5-60 s (cached per machine).
+vector ``pow`` instead of ``exp(b log a)``, glibc's vector ``exp`` (libmvec) instead of the
+kernel's own (``native._PRELUDE``: ``m_exp``; 8 lanes, 4 take libmvec's), the kernel's own
+``log`` (``m_log``) instead of libmvec's, lookups by a load per lane or by vector selections
+instead of permutes (a single run's: by masks instead of a scan), divisions by fixed divisors
+instead of multiplications by their reciprocals, the C library's maths (exact) with 4 or 8
+lanes, the single-run kernel's maths calls one by one instead of packed (``mpack.py``), other
+compiler flags. The variants run in turn, round after round (``--calls`` calls of ``simulate``
+each), so that a shared machine's load falls on all of them alike; the medians are printed with
+the best of the rounds (the least disturbed) and the load average, in wall-clock time and in
+the process's CPU time (all threads: what the runs cost the cores, which waiting for a loaded
+machine's cores does not inflate; ``--threads 1`` leaves the other core to other work).
+``--n 1`` times the 1-lane kernel of single runs (its vector maths are those of the variant's
+batch kernel) at the model's defaults. Figures are printed, never asserted. Compiling each
+variant once takes 5-60 s (cached per machine).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ VARIANTS = {
     "4 lanes": (4, True, None, None, None),
     "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None, None),
     "divisions": (None, True, ("#define VDIV(a, b, rb) ((a) * (rb))", _DIVIDE), None, None),
+    "libmvec exp/log": (None, True, None, None, ("-O2", "-DURBSIM_LIBMVEC_EXP")),
+    "own log": (None, True, None, None, ("-O2", "-DURBSIM_OWN_LOG")),
     "lookups by loads": (None, True, None, 0, None),
     "lookups by selections": (None, True, ("#define VPERMS 1", "#define VPERMS 0"), None, None),
     "one run's lookups by masks": (None, True, ("#if W == 1\n", "#if 0\n"), None, None),
@@ -89,6 +93,13 @@ def main(argv=None):
     ap.add_argument("--calls", type=int, default=1, help="calls of simulate per round")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", nargs="*", default=None, help="variants to time besides the default")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per call (default: the model's, one per core); 1 keeps the runs off a "
+        "core that other work loads",
+    )
     a = ap.parse_args(argv)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} cpus={os.cpu_count()} load {os.getloadavg()}")
     models = {}
@@ -97,6 +108,8 @@ def main(argv=None):
             continue
         t = time.perf_counter()
         models[name] = variant(a.model, *spec)
+        if a.threads:
+            models[name].threads = a.threads
         print(f"{name}: {models[name].native_status} ({time.perf_counter() - t:.1f} s)")
     cm0 = next(iter(models.values()))
     rng = np.random.default_rng(1)
@@ -121,7 +134,10 @@ def main(argv=None):
     runs = a.n * a.calls
     columns = (("wall-clock", "s"), ("CPU time (all threads)", "CPU-s"))
     for col, (what, unit) in enumerate(columns):
-        print(f"## {what}: median of {a.rounds} rounds of {a.calls} call(s), N = {a.n}")
+        print(
+            f"## {what}: median of {a.rounds} rounds of {a.calls} call(s), N = {a.n}, "
+            f"{cm0.threads} thread(s)"
+        )
         first = secs[next(iter(models))][col]
         base, base_best = runs / np.median(first), runs / min(first)
         for name, pair in secs.items():

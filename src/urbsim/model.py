@@ -219,7 +219,7 @@ class Model:
     @property
     def engine_path(self) -> str:
         """The execution path of the last run: ``pysd``, or the fast engine's ``native-vector``
-        (C, glibc vector maths), ``native-exact`` (C, C library maths), ``scalar``,
+        (C, vector maths), ``native-exact`` (C, C library maths), ``scalar``,
         ``scalar+numpy``, ``numpy`` or ``jax``; ``fast-<backend>`` before its first run."""
         path = getattr(self._runner, "last_path", "pysd")
         return f"fast-{self.backend}" if path == "not run yet" else path

@@ -370,7 +370,7 @@ def _arrays(info: ModelInfo, labels: Sequence[str], values: np.ndarray) -> dict[
 @contextlib.contextmanager
 def exact_maths(model: Model):
     """Run the fast engine's C kernel with the C library's maths (bit for bit the scalar code)
-    instead of glibc's vector maths, whose last bits depend on the machine's vector width
+    instead of the vector maths, whose last bits depend on the machine's vector width
     (4 or 8 runs per value). An MCMC chain is chaotic: one ulp changes it within a few hundred
     steps, so this keeps ``urbsim calibrate --seed 1`` reproducible on any x86-64 machine with
     a C compiler and glibc (the numpy fallback's exp/log differ, so a machine without a

@@ -336,8 +336,9 @@ class CompiledModel(FastPaths):
         # the element-level IR printed as C (native.py) runs every n when a C compiler is
         # available; False (or URBSIM_NATIVE=0) keeps the numpy/scalar backends
         self.native = backend == "numpy" and os.environ.get("URBSIM_NATIVE", "1") != "0"
-        # glibc's vector exp/log/pow where available (within 1e-12 of the scalar code, ~1.8x
-        # faster); False builds with the C library's maths: the scalar code bit for bit
+        # vector exp/log/pow where available (the kernel's own and glibc's libmvec; within
+        # 1e-12 of the scalar code, ~1.8x faster); False builds with the C library's maths:
+        # the scalar code bit for bit
         self.native_vector_math = True
         # runs per SIMD value in the C kernel for n > 1 (1, 2, 4 or 8); None: 8 with vector
         # maths where the CPU has AVX-512, else 4 (native.default_lanes); single runs take a
@@ -347,7 +348,7 @@ class CompiledModel(FastPaths):
         self._out_plans: dict = {}
         self.native_status = "not used yet" if self.native else "off"
         # the execution path of the last simulate() that ran equations: native-vector
-        # (C, glibc vector maths), native-exact (C, C library maths), scalar, scalar+numpy
+        # (C, vector maths), native-exact (C, C library maths), scalar, scalar+numpy
         # (a run the scalar code could not finish was rerun with numpy), numpy or jax
         self.last_path = "not run yet"
         # added to every RANDOM function's seed: another value gives other streams (rng.py)

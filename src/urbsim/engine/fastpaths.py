@@ -82,7 +82,7 @@ class FastPaths:
             a = nd.y if kind == "lookup" else nd.value
             defaults.append((i, a, kind == "lookup"))
         kernel.bind(defaults, self._steps, np.asarray(self._rec_list, dtype=np.uint8))
-        maths = "glibc vector maths" if kernel.vector_math else "C library maths"
+        maths = "vector maths" if kernel.vector_math else "C library maths"
         return kernel, f"compiled ({lib.name}, {maths})"
 
     @staticmethod

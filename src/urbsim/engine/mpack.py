@@ -2,7 +2,7 @@
 
 A kernel with fewer lanes ``W`` than its vector maths' width ``MW`` (the 1-lane kernel of single
 runs calls AVX-512's 8-run ``exp``) used to broadcast each call's argument into every lane: one
-8-lane call per scalar ``exp``. Each lane of glibc's vector maths depends on its own argument
+8-lane call per scalar ``exp``. Each lane of the vector maths depends on its own argument
 alone (``native._PRELUDE``), so independent calls can share one call, each in its own lanes,
 and every result keeps its bits. :func:`windows` cuts a statement list into groups of
 assignments of which none reads what another of the group assigns (by dependency level,

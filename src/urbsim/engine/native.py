@@ -15,11 +15,14 @@ checked before each load (:mod:`urbsim.cache`).
 
 Numerics: element-wise IEEE operations are exact in SIMD; branches evaluate both sides and
 select per lane; no fused multiply-add, no fast-math. ``exp``/``log``/``pow`` are, by default
-on x86-64 Linux with AVX2, glibc's vector maths (libmvec: 4 or 8 runs per call, each lane
-computed from its own argument alone, a few ulp at most; ``pow`` as ``exp(b log a)`` where
-the base is positive), which halves their cost; a single run's 1-lane kernel calls the same
-functions, several independent calls packed into one (:mod:`mpack`, each in its own lane),
-so it gets the batch's numbers. The results stay
+on x86-64 Linux with AVX2, vector maths over 4 or 8 runs at a time, each lane computed from its
+own argument alone: with 8 (AVX-512) the kernel's own ``exp`` and ``log``, inlined (at most
+1 ulp from the C library's measured, 2 tested; the C library's numbers outside their fast
+ranges),
+with 4 glibc's (libmvec, a few ulp); ``pow`` as ``exp(b log a)`` where the base is positive,
+else glibc's vector ``pow``. They halve the maths' cost; a single run's 1-lane kernel calls the
+same functions, several independent calls packed into one (:mod:`mpack`, each in its own
+lane), so it gets the batch's numbers. The results stay
 within 1e-12 of the scalar code's (tested on every probe and the model).
 The same build multiplies by reciprocals where the program divides by a value fixed for
 the run (parameters, initial values, literals, lookup segment widths: ``VDIV``, each product
@@ -98,41 +101,148 @@ static inline vd vbool(vm m) { return vsel(m, VB(1.0), VB(0.0)); }
 #define LANEWISE2(name, f) static inline __attribute__((const)) vd name(vd a, vd b) \
     { vd r; for (int l = 0; l < W; l++) r[l] = f(a[l], b[l]); return r; }
 
-/* exp, log, pow: glibc's vector maths (libmvec, MW runs per call: 4 with AVX2, 8 with
-   AVX-512) where the build asks for it (-DURBSIM_MVEC, linked with -lmvec) and the CPU has
-   them; else the C library run by run, as Python's math module calls it (bit for bit the
-   scalar code's numbers). Each lane's result depends on its own arguments alone, so a kernel
-   with fewer lanes than MW (single runs) broadcasts its values into the MW lanes and keeps its
-   own: a run's numbers are the same whatever the kernel's lanes (tested). */
+/* exp, log, pow over MW runs at a time (4 with AVX2, 8 with AVX-512) where the build asks for
+   vector maths (-DURBSIM_MVEC, linked with glibc's libmvec) and the CPU has them; else the C
+   library run by run, as Python's math module calls it (bit for bit the scalar code's
+   numbers). Each lane's result depends on its own arguments alone, so a kernel with fewer
+   lanes than MW (single runs) packs independent calls into one (mpack.py) and every run gets
+   the same numbers whatever the kernel's lanes (tested). */
 #if defined(URBSIM_MVEC) && ((MW == 4 && defined(__AVX2__)) || (MW == 8 && defined(__AVX512F__)))
+#include <immintrin.h>
 typedef double vdm __attribute__((vector_size(8 * MW)));
 typedef long long vmm __attribute__((vector_size(8 * MW)));
+typedef unsigned long long vum __attribute__((vector_size(8 * MW)));
+/* glibc's vector maths: log (unless the build defines URBSIM_OWN_LOG), pow for m_powel's
+   other lanes, and exp with 4 lanes or where the build defines URBSIM_LIBMVEC_EXP
+   (bench/kernel_variants.py times these choices against each other) */
 #if MW == 4
 vdm _ZGVdN4v_exp(vdm) __attribute__((const));
 vdm _ZGVdN4v_log(vdm) __attribute__((const));
 vdm _ZGVdN4vv_pow(vdm, vdm) __attribute__((const));
-#define m_exp _ZGVdN4v_exp
-#define m_log _ZGVdN4v_log
+#define mv_exp _ZGVdN4v_exp
+#define mv_log _ZGVdN4v_log
 #define m_pow _ZGVdN4vv_pow
 #else
 vdm _ZGVeN8v_exp(vdm) __attribute__((const));
 vdm _ZGVeN8v_log(vdm) __attribute__((const));
 vdm _ZGVeN8vv_pow(vdm, vdm) __attribute__((const));
-#define m_exp _ZGVeN8v_exp
-#define m_log _ZGVeN8v_log
+#define mv_exp _ZGVeN8v_exp
+#define mv_log _ZGVeN8v_log
 #define m_pow _ZGVeN8vv_pow
 #endif
-/* a^b as exp(b log a) where the base is positive and finite and |b log a| <= 128: one exp
-   and one log cost less than libmvec's pow, and the result stays within |b log a| x 5 ulp
-   (about 7e-14 relative at most) of pow's; other lanes (negative bases with integer
-   exponents, zero, inf, NaN, large exponents) take pow */
-static inline __attribute__((const)) vdm m_powel(vdm a, vdm b) {
-    vdm y = b * m_log(a);
-    vdm r = m_exp(y);
-    vmm ok = (a > 0.0) & (a < INFINITY) & (y >= -128.0) & (y <= 128.0);
-    long long all = -1;
-    for (int l = 0; l < MW; l++) all &= ok[l];
-    if (__builtin_expect(all != -1, 0)) {
+/* whether every lane of x lies in [lo, hi] (NaN does not): two comparisons and a mask test,
+   where a reduction of the comparisons' vector took ten instructions */
+static inline int m_within(vdm x, double lo, double hi) {
+#if MW == 8
+    return (_mm512_cmp_pd_mask((__m512d)x, _mm512_set1_pd(lo), _CMP_GE_OQ)
+            & _mm512_cmp_pd_mask((__m512d)x, _mm512_set1_pd(hi), _CMP_LE_OQ)) == 0xff;
+#else
+    return _mm256_movemask_pd((__m256d)((x >= lo) & (x <= hi))) == 0xf;
+#endif
+}
+
+/* m_exp (and m_log where the build defines URBSIM_OWN_LOG) over 8 lanes (AVX-512): the fast
+   path in vector registers, inlined into the kernel (a call of libmvec spills every live
+   vector register, and its exp looks its table up by a gather, slow on AMD's Zen 4), without
+   fused multiply-add; at most 1 ulp from the C library's in 1.5 x 10^6 arguments each
+   (tested: at most 2). Lanes outside the fast path (rare: a branch) take the C library's
+   function lane by lane, so NaN, inf, 0, negative, overflow, underflow, subnormal results and
+   arguments are exactly the C library's (libmvec's own differ from it by up to 3 ulp near
+   overflow). With 4 lanes (AVX2) libmvec's stay: the same code in 4 lanes was 5 % slower on
+   the whole kernel than libmvec's on Zen 4. m_log made the batch kernel 1-3 % faster but a
+   single run's 1-lane kernel 13 % slower (its calls wait on the log's division), so
+   libmvec's log is the default (engine README, Benchmarks). */
+#define EXP_FAST 708.0  /* |x| <= this: 2^(n/8) and the result are normal numbers */
+#define LOG_LO 0x1p-1022 /* the smallest normal number: log's fast path is [LOG_LO, max] */
+#if MW == 8 && !defined(URBSIM_LIBMVEC_EXP)
+/* exp(x) = 2^(n/8) exp(r), n = round(8 x / ln 2), r = x - n ln2 / 8 in [-ln2/16, ln2/16]
+   (Cody and Waite: n ln2_hi is exact, ln2_hi having 32 significant bits, so r carries
+   ln2_lo's error alone). 2^(j/8) = H_j (1 + T_j) for j = n mod 8, from a table of 8 values
+   held in one vector and picked by a permutation (vpermpd), not a gather; H_j's bits less
+   j 2^49, plus n 2^49, are 2^(n/8)'s high part (a normal number for |x| <= EXP_FAST).
+   exp(r) - 1 = r + r^2 q(r), q a degree-5 Chebyshev fit (0.09 ulp), evaluated by Estrin's
+   scheme (independent products). For |x| <= EXP_FAST (m_exp checks, m_powel checks its own
+   range) */
+static const vum EXP_H = {0x3ff0000000000000ULL, 0x3fef72b83c7d517bULL, 0x3fef06fe0a31b715ULL,
+    0x3feebfdad5362a27ULL, 0x3feea09e667f3bcdULL, 0x3feeace5422aa0dbULL, 0x3feee89f995ad3adULL,
+    0x3fef5818dcfba487ULL};
+static const vdm EXP_T = {0x0.0p+0, -0x1.01b15eaa59348p-55, 0x1.34d754db0abb6p-55,
+    0x1.690cebb7aafb0p-56, -0x1.3b3efbf5e2228p-54, 0x1.db72fc1f0eab4p-55, 0x1.c1a7792cb3387p-55,
+    0x1.4a385a63d07a7p-56};
+static inline __attribute__((const, always_inline)) vdm m_exp_fast(vdm x) {
+    const double shift = 0x1.8p52; /* 8 x / ln 2 + shift rounds to an integer in the low bits */
+    vdm t = x * 0x1.71547652b82fep3 + shift;
+    vdm n = t - shift;
+    vdm r = (x - n * 0x1.62e42fee00000p-4) - n * 0x1.a39ef35793c76p-36;
+    vdm r2 = r * r, r4 = r2 * r2;
+    vdm q = (0x1.000000000002ep-1 + r * 0x1.555555555556ap-3)
+        + r2 * (0x1.5555554e8d709p-5 + r * 0x1.1111110e0d900p-7)
+        + r4 * (0x1.6c1b735ab0459p-10 + r * 0x1.a01e2e013e538p-13);
+    /* j = n mod 8: the low bits of t, which the permutation reads alone (an intrinsic, not
+       GCC's __builtin_shuffle, so that Clang compiles it too); n 2^49: t's bits shifted, the
+       shift's own bits leaving the word */
+    __m512i j = (__m512i)t;
+    vdm s = (vdm)((vum)_mm512_permutexvar_epi64(j, (__m512i)EXP_H) + ((vum)t << 49));
+    vdm tail = (vdm)_mm512_permutexvar_pd(j, (__m512d)EXP_T);
+    return s + s * ((tail + r) + r2 * q);
+}
+static __attribute__((noinline, cold)) vdm m_exp_rare(vdm x, vdm y) {
+    for (int l = 0; l < MW; l++) if (!(x[l] >= -EXP_FAST && x[l] <= EXP_FAST)) y[l] = exp(x[l]);
+    return y;
+}
+static inline __attribute__((const, always_inline)) vdm m_exp(vdm x) {
+    vdm y = m_exp_fast(x);
+    if (__builtin_expect(!m_within(x, -EXP_FAST, EXP_FAST), 0)) y = m_exp_rare(x, y);
+    return y;
+}
+#else
+#define m_exp mv_exp
+#define m_exp_fast mv_exp
+#endif
+#if MW == 8 && defined(URBSIM_OWN_LOG)
+/* fdlibm's log (as musl's, without its branches; < 1 ulp): x = 2^k (1 + f), 1 + f in
+   [sqrt(2)/2, sqrt(2)), s = f / (2 + f), log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), R of
+   degree 14 (Remez; 2^-58.45) evaluated by Estrin's scheme (a shorter chain of dependent
+   operations: pow waits for its log), k ln 2 in two parts; one division (a reciprocal by
+   vrcp14pd and its correction cost more, in the kernel too). k becomes a double by the
+   shift's bits; for x in [LOG_LO, max] */
+static inline __attribute__((const, always_inline)) vdm m_log_fast(vdm x) {
+    vum ix = (vum)x + (0x3ff0000000000000ULL - 0x3fe6a09e00000000ULL);
+    vdm dk = (vdm)((ix >> 52) - 0x3ff + 0x4338000000000000ULL) - 0x1.8p52;
+    vdm f = (vdm)((ix & 0x000fffffffffffffULL) + 0x3fe6a09e00000000ULL) - 1.0;
+    vdm hfsq = 0.5 * f * f;
+    vdm s = f / (2.0 + f);
+    vdm z = s * s, w = z * z;
+    vdm R = z * ((0x1.5555555555593p-1 + z * 0x1.999999997fa04p-2)
+                 + w * (0x1.2492494229359p-2 + z * 0x1.c71c51d8e78afp-3)
+                 + (w * w) * ((0x1.7466496cb03dep-3 + z * 0x1.39a09d078c69fp-3)
+                              + w * 0x1.2f112df3e5244p-3));
+    return s * (hfsq + R) + dk * 0x1.a39ef35793c76p-33 - hfsq + f
+           + dk * 0x1.62e42fee00000p-1;
+}
+static __attribute__((noinline, cold)) vdm m_log_rare(vdm x, vdm y) {
+    for (int l = 0; l < MW; l++) if (!(x[l] >= LOG_LO && x[l] <= __DBL_MAX__)) y[l] = log(x[l]);
+    return y;
+}
+static inline __attribute__((const, always_inline)) vdm m_log(vdm x) {
+    vdm y = m_log_fast(x);
+    if (__builtin_expect(!m_within(x, LOG_LO, __DBL_MAX__), 0)) y = m_log_rare(x, y);
+    return y;
+}
+#else
+#define m_log mv_log
+#define m_log_fast mv_log
+#endif
+/* a^b as exp(b log a) where the base is a normal positive number and |b log a| <= 128: one
+   exp and one log cost less than libmvec's pow, and the result stays within about
+   |b log a| x 2.5 ulp + 2 ulp (7e-14 relative at most) of pow's (tested); other lanes
+   (negative bases with integer exponents, zero, subnormal, inf, NaN, large exponents) take
+   pow. The fast paths' own range checks are left to this one. */
+static inline __attribute__((const, always_inline)) vdm m_powel(vdm a, vdm b) {
+    vdm y = b * m_log_fast(a);
+    vdm r = m_exp_fast(y);
+    if (__builtin_expect(!(m_within(a, LOG_LO, __DBL_MAX__) && m_within(y, -128.0, 128.0)), 0)) {
+        vmm ok = (a >= LOG_LO) & (a <= __DBL_MAX__) & (y >= -128.0) & (y <= 128.0);
         vdm p = m_pow(a, b);
         r = (vdm)((ok & (vmm)r) | (~ok & (vmm)p));
     }
