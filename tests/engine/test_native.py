@@ -226,7 +226,7 @@ def test_divisions_by_values_fixed_for_the_run_take_reciprocals(tmp_path):
         with np.errstate(all="ignore"):
             want = run(cm, "numpy", params={"k": k2}, n=2, outputs=["R"])["R"]
         got = run(cm, "native", params={"k": k2}, n=2, outputs=["R"])["R"]
-        vector = "glibc vector maths" in cm.native_status
+        vector = "vector maths" in cm.native_status
         assert cm.last_path == ("numpy" if vector else "native-exact"), edge
         np.testing.assert_array_equal(got, want)
     scalar = run(cm, "scalar", params={"k": k[[0, 3, 5]]}, n=3, outputs=["R"])
