@@ -149,8 +149,8 @@ static inline int m_within(vdm x, double lo, double hi) {
    function lane by lane, so NaN, inf, 0, negative, overflow, underflow, subnormal results and
    arguments are exactly the C library's (libmvec's own differ from it by up to 3 ulp near
    overflow). With 4 lanes (AVX2) libmvec's stay: the same code in 4 lanes was 5 % slower on
-   the whole kernel than libmvec's on Zen 4. m_log made the batch kernel 1-3 % faster but a
-   single run's 1-lane kernel 13 % slower (its calls wait on the log's division), so
+   the whole kernel than libmvec's on Zen 4. m_log made the batch kernel 2 % faster but a
+   single run's 1-lane kernel 5-13 % slower (its calls wait on the log's division), so
    libmvec's log is the default (engine README, Benchmarks). */
 #define EXP_FAST 708.0  /* |x| <= this: 2^(n/8) and the result are normal numbers */
 #define LOG_LO 0x1p-1022 /* the smallest normal number: log's fast path is [LOG_LO, max] */
