@@ -16,14 +16,13 @@ checked before each load (:mod:`urbsim.cache`).
 Numerics: element-wise IEEE operations are exact in SIMD; branches evaluate both sides and
 select per lane; no fused multiply-add, no fast-math. ``exp``/``log``/``pow`` are, by default
 on x86-64 Linux with AVX2, vector maths over 4 or 8 runs at a time, each lane computed from its
-own argument alone: with 8 (AVX-512) the kernel's own ``exp`` and ``log``, inlined (at most
-1 ulp from the C library's measured, 2 tested; the C library's numbers outside their fast
-ranges),
-with 4 glibc's (libmvec, a few ulp); ``pow`` as ``exp(b log a)`` where the base is positive,
+own argument alone: with 8 (AVX-512) the kernel's own ``exp``, inlined (at most 1 ulp from the
+C library's measured, 2 tested; the C library's numbers beyond its fast range), else glibc's
+(libmvec, a few ulp); ``log`` glibc's; ``pow`` as ``exp(b log a)`` where the base is positive,
 else glibc's vector ``pow``. They halve the maths' cost; a single run's 1-lane kernel calls the
-same functions, several independent calls packed into one (:mod:`mpack`, each in its own
-lane), so it gets the batch's numbers. The results stay
-within 1e-12 of the scalar code's (tested on every probe and the model).
+same functions, several independent calls packed into one (:mod:`mpack`, each in its own lane),
+so it gets the batch's numbers. The results stay within 1e-12 of the scalar code's (tested on
+every probe and the model).
 The same build multiplies by reciprocals where the program divides by a value fixed for
 the run (parameters, initial values, literals, lookup segment widths: ``VDIV``, each product
 within 1.5 ulp of the division), refusing runs whose divisors have no normal reciprocal
