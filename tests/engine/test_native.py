@@ -85,6 +85,25 @@ def test_threads_and_run_counts_do_not_change_results():
     assert_same({k: v[:7] for k, v in one.items()}, seven, rtol=0.0)
 
 
+def test_per_run_values_in_any_memory_layout_give_the_same_numbers():
+    """Per-run values ``(runs, *dims)`` are read in place by the kernel (element and run
+    strides, no transposing copy); a Fortran-ordered or strided array of the same values is
+    copied and gives the same numbers bit for bit, on the native and the numpy path."""
+    cm = model(URBSIM)
+    params = per_run_params(cm, n=19, lookups=False)
+    subscripted = [k for k, v in params.items() if v.ndim > 1]
+    assert subscripted  # the model has subscripted constants, so the layouts differ
+    base = run(cm, "native", params=params, n=19)
+    wide = {k: np.repeat(v, 2, axis=0)[::2] for k, v in params.items()}  # strided, not C-ordered
+    fortran = {k: np.asfortranarray(v) for k, v in params.items()}
+    for other in (wide, fortran):
+        assert not all(other[k].flags.c_contiguous for k in subscripted)
+        assert_same(base, run(cm, "native", params=other, n=19), rtol=0.0)
+    numpy_ = run(cm, "numpy", params=params, n=19)
+    assert_same(numpy_, run(cm, "numpy", params=fortran, n=19), rtol=0.0)
+    assert_same(base, numpy_)
+
+
 @pytest.mark.parametrize("lanes", [1, 8])
 def test_other_lane_counts_give_the_same_numbers(lanes):
     """1 lane (single runs) and 8 lanes (AVX-512's vector maths where the CPU has them), with

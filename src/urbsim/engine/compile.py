@@ -420,8 +420,8 @@ class CompiledModel(FastPaths):
             return a.reshape((*dims, 1)).copy()
         if a.shape == (n,):
             return np.ascontiguousarray(np.broadcast_to(a, (*dims, n)))
-        if a.shape == (n, *dims):  # runs last (a transposing copy; moveaxis costs more here)
-            return np.ascontiguousarray(a.transpose((*range(1, a.ndim), 0)))
+        if a.shape == (n, *dims):  # runs last: a view, which the native kernel reads in place
+            return a.transpose((*range(1, a.ndim), 0))
         allowed = ", ".join(str(s) for s in dict.fromkeys([(), dims, (n,), (n, *dims)]))
         raise ParameterError(
             f"parameter '{nd.name}': value shaped {a.shape} for n={n}; allowed shapes {allowed}"

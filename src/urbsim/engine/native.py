@@ -387,9 +387,11 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
     """C source of ``urbsim_run`` for the IR program ``prog`` (:mod:`lower`).
 
     Parameter ``j`` of ``prog.params`` arrives as ``PV[j]``, the engine's own array of it,
-    with ``PS[j]`` runs (1: shared by every run): a constant's ``(*dims, PS[j])`` values, a
-    lookup's ``(*dims, PS[j], points)`` y values (its x points are fixed by the model and
-    compiled in). Output ``q`` is written straight into ``OUT[q]``, a C-ordered
+    element ``e`` of run ``r`` at ``e * PS[2j] + r * PS[2j + 1]`` (times the points, for a
+    lookup): a constant's values, ``(*dims, runs)`` (strides ``runs, 1``), ``(runs, *dims)``
+    (``1, elements``) or shared by every run (``1, 0``), or a lookup's y values
+    ``(*dims, runs, points)`` (its x points are fixed by the model and compiled in). Output
+    ``q`` is written straight into ``OUT[q]``, a C-ordered
     ``(runs, saved times, prog.widths[q])`` array. ``urbsim_run`` advances ``lanes`` runs at
     a time (``urbsim_lanes()`` says how many); a last, partial group repeats its last run in
     the spare lanes and records only the real ones. ``maths`` is the vector maths' width
@@ -465,7 +467,7 @@ def translate(prog: ir.Program, lanes: int = LANES, maths: int | None = None) ->
     out.append("    for (l = 0; l < W; l++) {")
     out.append("        const long rl = r + (l < nl ? l : nl - 1);  /* this lane's run */")
     out.append("        /* element e of parameter j for run rl (a shared value for every run) */")
-    out.append("        #define AT(j, e) ((e) * PS[j] + (PS[j] > 1 ? rl : 0))")
+    out.append("        #define AT(j, e) ((e) * PS[2 * (j)] + rl * PS[2 * (j) + 1])")
     out.extend(unpack)
     out.append("        #undef AT")
     out.append("    }")
@@ -565,6 +567,21 @@ def build(csrc: str, vector_math: bool = True) -> Path:
     return lib
 
 
+def _strides(a: np.ndarray, lookup: bool) -> tuple[np.ndarray, tuple[int, int]]:
+    """``a`` as the kernel reads it, and its element and run strides (in values: see
+    :func:`translate`). A constant's ``(*dims, runs)`` array is read in place when C-ordered,
+    or when it is the runs-last view of a C-ordered ``(runs, *dims)`` array (what
+    ``CompiledModel`` makes of per-run values, so they are not copied); anything else, and a
+    lookup's y values, is copied C-ordered."""
+    runs = a.shape[-2 if lookup else -1]
+    if not lookup and runs > 1 and a.dtype == np.float64:
+        first = np.moveaxis(a, -1, 0)
+        if first.flags.c_contiguous and not a.flags.c_contiguous:
+            return first, (1, a.size // runs)
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return a, ((runs, 1) if runs > 1 else (1, 0))
+
+
 def _address(a: np.ndarray) -> int:
     """The address of a writable, C-contiguous, non-empty array's data."""
     return ctypes.addressof(ctypes.c_char.from_buffer(a))
@@ -609,41 +626,42 @@ class NativeKernel:
         self._pv = (ctypes.c_void_p * size)(*[a.ctypes.data for a in self._arrays])
         # node id -> (position in the table, axis of the runs: -2 for lookups, else -1)
         self._slots = {i: (pos, -2 if lk else -1) for pos, (i, _, lk) in enumerate(defaults)}
-        runs = [a.shape[-2 if lk else -1] for _, a, lk in defaults]
-        self._runs = np.array(runs or [1], dtype=np.int64)
+        # element and run strides of each array (see translate): the defaults are shared
+        self._strides = np.array([(1, 0)] * size, dtype=np.int64)
+        for k, (_, _, lk) in enumerate(defaults):
+            self._strides[k] = _strides(self._arrays[k], lk)[1]
         self._T = np.ascontiguousarray(T, dtype=np.float64)
         self._REC = np.ascontiguousarray(REC, dtype=np.uint8)
         # the fixed arguments of every call, pointers included (arrays kept alive above)
         self._grid = (len(self._T), self._T.ctypes.data, self._REC.ctypes.data)
         self._grid += (int(self._REC.sum()),)
-        self._runs_ptr = self._runs.ctypes.data
+        self._strides_ptr = self._strides.ctypes.data
 
     def run(self, values, n: int, outs, threads: int):
         """Simulate ``n`` runs with the bound defaults, ``values`` replacing some.
 
         ``values`` maps a node id to its array (a constant's ``(*dims, runs)``, a lookup's
-        ``(*dims, runs, points)``, ``runs`` being ``n`` or 1 when shared by every run); ids the
-        kernel does not read are ignored. ``outs`` are C-contiguous float64 arrays
+        ``(*dims, runs, points)``, ``runs`` being ``n`` or 1 when shared by every run; a
+        constant's may be the runs-last view of a C-ordered ``(runs, *dims)`` array, read in
+        place); ids the kernel does not read are ignored. ``outs`` are C-contiguous float64 arrays
         ``(n, saved times, *dims)``, one per output, written in place. Returns False where the
         vector-maths kernel refuses the values (a divisor fixed for the run without a normal
         reciprocal, ``v_rcp_bad``: the caller must compute the runs another way), else True.
         Raises ModelError where the model cannot run.
         """
-        PV, runs_ptr = self._pv, self._runs_ptr
+        PV, strides_ptr = self._pv, self._strides_ptr
         keep = []  # the converted arrays must outlive the call
         slots = [(self._slots[i], a) for i, a in values.items() if i in self._slots]
         if slots:
             PV = type(PV).from_buffer_copy(PV)
-            runs = self._runs.copy()
-            runs_ptr = runs.ctypes.data
+            strides = self._strides.copy()
+            strides_ptr = strides.ctypes.data
             for (pos, axis), a in slots:
-                r = a.shape[axis]
-                if r not in (1, n):
+                if a.shape[axis] not in (1, n):
                     raise ValueError(f"parameter arrays must hold 1 or {n} runs")
-                a = np.ascontiguousarray(a, dtype=np.float64)
+                a, strides[pos] = _strides(a, axis == -2)
                 keep.append(a)
                 PV[pos] = a.ctypes.data
-                runs[pos] = r
         if not all(o.flags.c_contiguous and o.dtype == np.float64 for o in outs):
             raise ValueError("outputs must be C-contiguous float64 arrays")
         # the arrays' addresses through the buffer protocol: a third of ``o.ctypes.data``'s
@@ -653,7 +671,7 @@ class NativeKernel:
         nt, t_ptr, rec_ptr, nrec = self._grid
 
         def part(bounds):
-            return self._f(bounds[0], bounds[1], PV, runs_ptr, nt, t_ptr, rec_ptr, nrec, ptrs)
+            return self._f(bounds[0], bounds[1], PV, strides_ptr, nt, t_ptr, rec_ptr, nrec, ptrs)
 
         groups = -(-n // self.lanes)
         k = max(1, min(threads, groups // 16 or 1))
