@@ -37,6 +37,7 @@ from urbsim.engine import cemit, compile_model, native  # noqa: E402
 
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 _DIVIDE = "#define VDIV(a, b, rb) ((a) / (b))"
+_LIBMVEC = ("-DURBSIM_LIBMVEC_EXP", "-DURBSIM_LIBMVEC_LOG")  # glibc's exp and log
 # name: (lanes, vector maths, C text edit, lookup points chosen by selections if not default,
 #        compiler flags replacing native.CFLAGS' -O2 if not default)
 VARIANTS = {
@@ -44,8 +45,8 @@ VARIANTS = {
     "4 lanes": (4, True, None, None, None),
     "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None, None),
     "divisions": (None, True, ("#define VDIV(a, b, rb) ((a) * (rb))", _DIVIDE), None, None),
-    "libmvec exp/log": (None, True, None, None, ("-O2", "-DURBSIM_LIBMVEC_EXP")),
-    "own log": (None, True, None, None, ("-O2", "-DURBSIM_OWN_LOG")),
+    "libmvec exp/log": (None, True, None, None, ("-O2", *_LIBMVEC)),
+    "libmvec log": (None, True, None, None, ("-O2", "-DURBSIM_LIBMVEC_LOG")),
     "lookups by loads": (None, True, None, 0, None),
     "lookups by selections": (None, True, ("#define VPERMS 1", "#define VPERMS 0"), None, None),
     "one run's lookups by masks": (None, True, ("#if W == 1\n", "#if 0\n"), None, None),

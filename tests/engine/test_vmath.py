@@ -1,7 +1,6 @@
-"""The native kernel's own vector exp and log (``native._PRELUDE``: ``m_exp``; ``m_log``, which
-a build takes with ``URBSIM_OWN_LOG``, the benchmark's variant; ``m_powel`` over them) against
-the C library's scalar functions: at most 2 ulp apart over millions of arguments spanning every
-binade, the C library's numbers exactly where the fast path does not reach (NaN, inf, 0,
+"""The native kernel's own vector exp and log (``native._PRELUDE``: ``m_exp``, ``m_log`` and
+``m_powel`` over them) against the C library's scalar functions: at most 2 ulp apart over
+millions of arguments spanning every binade, the C library's numbers exactly where the fast path does not reach (NaN, inf, 0,
 negative, overflow, underflow, subnormal results and arguments), and each lane's result a
 function of its own argument alone.
 
@@ -9,7 +8,7 @@ A small C harness is compiled with the kernel's prelude, as ``bench/ceiling.py``
 called through ``ctypes``. Skipped where there is no C compiler (outside CI), where the C
 library has no libmvec (the kernel takes the C library's maths lane by lane there, which the
 scalar-equality tests of ``test_native.py`` hold bit for bit) and where the CPU has no AVX-512
-(its 4-lane kernels keep glibc's libmvec exp, measured faster there on Zen 4).
+(its 4-lane kernels keep glibc's libmvec exp and log, measured faster there on Zen 4).
 """
 
 from __future__ import annotations
@@ -64,8 +63,7 @@ LOG_EDGES += [1.4142135381698606, 2.0, 0.5, 1.7976931348623157e308]
 
 @pytest.fixture(scope="module")
 def maths():
-    """``f(fn, x, b=None, vec=True)``: the harness's results for the arguments ``x`` (LOG from
-    a build with the kernel's own log)."""
+    """``f(fn, x, b=None, vec=True)``: the harness's results for the arguments ``x``."""
     require_compiler()
     cpuinfo = Path("/proc/cpuinfo")
     flags = cpuinfo.read_text() if cpuinfo.exists() else ""
@@ -76,16 +74,12 @@ def maths():
     mw = 8
     head = [f"#define W {mw}", f"#define MW {mw}", "#define DT 1.0"]
     head.append("#define VB(c) ((vd){" + ", ".join(["(c)"] * mw) + "})")
-    funcs = []
-    for own_log in ([], ["#define URBSIM_OWN_LOG"]):
-        text = "\n".join([*own_log, *head, native._PRELUDE, _HARNESS])
-        lib = ctypes.CDLL(str(native.build(text)))
-        if not lib.urbsim_vector_math():
-            pytest.skip("no libmvec: the kernel's maths are the C library's")
-        f = lib.urbsim_maths
-        f.restype = ctypes.c_int
-        f.argtypes = [ctypes.c_int, ctypes.c_int, *[ctypes.c_void_p] * 3, ctypes.c_long]
-        funcs.append(f)
+    lib = ctypes.CDLL(str(native.build("\n".join([*head, native._PRELUDE, _HARNESS]))))
+    if not lib.urbsim_vector_math():
+        pytest.skip("no libmvec: the kernel's maths are the C library's")
+    f = lib.urbsim_maths
+    f.restype = ctypes.c_int
+    f.argtypes = [ctypes.c_int, ctypes.c_int, *[ctypes.c_void_p] * 3, ctypes.c_long]
 
     def call(fn: int, x, b=None, vec: bool = True) -> np.ndarray:
         n = len(x)
@@ -93,7 +87,6 @@ def maths():
         x = np.concatenate([np.asarray(x, dtype=np.float64), np.ones(pad)])
         b = np.ones_like(x) if b is None else np.concatenate([b, np.ones(pad)])
         y = np.empty_like(x)
-        f = funcs[fn == LOG]
         assert f(fn, int(vec), x.ctypes.data, b.ctypes.data, y.ctypes.data, len(x)) == 0
         return y[:n]
 
@@ -165,7 +158,7 @@ def test_log_is_within_2_ulp_of_the_c_librarys_and_equals_it_at_the_edges(maths)
 
 def test_pow_as_exp_of_b_log_a_stays_within_its_documented_bound(maths):
     """``a^b`` is ``exp(b log a)`` where the base is positive and ``|b log a| <= 128``: within
-    ``|b log a| x 2.5 + 2`` ulp of the C library's ``pow`` (``native._PRELUDE``: libmvec's log
+    ``|b log a| x 2.5 + 2`` ulp of the C library's ``pow`` (``native._PRELUDE``: the logs
     measured at most 2 ulp off, the product half an ulp, exp 1 of 2)."""
     rng = np.random.default_rng(30)
     a = np.exp(rng.uniform(-30.0, 30.0, 400_000))

@@ -16,9 +16,9 @@ checked before each load (:mod:`urbsim.cache`).
 Numerics: element-wise IEEE operations are exact in SIMD; branches evaluate both sides and
 select per lane; no fused multiply-add, no fast-math. ``exp``/``log``/``pow`` are, by default
 on x86-64 Linux with AVX2, vector maths over 4 or 8 runs at a time, each lane computed from its
-own argument alone: with 8 (AVX-512) the kernel's own ``exp``, inlined (at most 1 ulp from the
-C library's measured, 2 tested; the C library's numbers beyond its fast range), else glibc's
-(libmvec, a few ulp); ``log`` glibc's; ``pow`` as ``exp(b log a)`` where the base is positive,
+own argument alone: with 8 (AVX-512) the kernel's own ``exp`` and ``log``, inlined (at most
+1 ulp from the C library's measured, 2 tested; the C library's numbers beyond their fast
+ranges), else glibc's (libmvec, a few ulp); ``pow`` as ``exp(b log a)`` where the base is positive,
 else glibc's vector ``pow``. They halve the maths' cost; a single run's 1-lane kernel calls the
 same functions, several independent calls packed into one (:mod:`mpack`, each in its own lane),
 so it gets the batch's numbers. The results stay within 1e-12 of the scalar code's (tested on
@@ -111,8 +111,8 @@ static inline vd vbool(vm m) { return vsel(m, VB(1.0), VB(0.0)); }
 typedef double vdm __attribute__((vector_size(8 * MW)));
 typedef long long vmm __attribute__((vector_size(8 * MW)));
 typedef unsigned long long vum __attribute__((vector_size(8 * MW)));
-/* glibc's vector maths: log (unless the build defines URBSIM_OWN_LOG), pow for m_powel's
-   other lanes, and exp with 4 lanes or where the build defines URBSIM_LIBMVEC_EXP
+/* glibc's vector maths: pow for m_powel's other lanes, and exp and log with 4 lanes or
+   where the build defines URBSIM_LIBMVEC_EXP or URBSIM_LIBMVEC_LOG
    (bench/kernel_variants.py times these choices against each other) */
 #if MW == 4
 vdm _ZGVdN4v_exp(vdm) __attribute__((const));
@@ -140,7 +140,7 @@ static inline int m_within(vdm x, double lo, double hi) {
 #endif
 }
 
-/* m_exp (and m_log where the build defines URBSIM_OWN_LOG) over 8 lanes (AVX-512): the fast
+/* m_exp and m_log over 8 lanes (AVX-512): the fast
    path in vector registers, inlined into the kernel (a call of libmvec spills every live
    vector register, and its exp looks its table up by a gather, slow on AMD's Zen 4), without
    fused multiply-add; at most 1 ulp from the C library's in 1.5 x 10^6 arguments each
@@ -148,9 +148,9 @@ static inline int m_within(vdm x, double lo, double hi) {
    function lane by lane, so NaN, inf, 0, negative, overflow, underflow, subnormal results and
    arguments are exactly the C library's (libmvec's own differ from it by up to 3 ulp near
    overflow). With 4 lanes (AVX2) libmvec's stay: the same code in 4 lanes was 5 % slower on
-   the whole kernel than libmvec's on Zen 4. m_log made the batch kernel 2 % faster but a
-   single run's 1-lane kernel 5-13 % slower (its calls wait on the log's division), so
-   libmvec's log is the default (engine README, Benchmarks). */
+   the whole kernel than libmvec's on Zen 4. m_log makes the batch kernel 2-3 % faster than
+   libmvec's log and a single run's 1-lane kernel 1-5 % slower (its packed calls wait on the
+   log's division): the batch is the binding goal (engine README, Benchmarks). */
 #define EXP_FAST 708.0  /* |x| <= this: 2^(n/8) and the result are normal numbers */
 #define LOG_LO 0x1p-1022 /* the smallest normal number: log's fast path is [LOG_LO, max] */
 #if MW == 8 && !defined(URBSIM_LIBMVEC_EXP)
@@ -198,7 +198,7 @@ static inline __attribute__((const, always_inline)) vdm m_exp(vdm x) {
 #define m_exp mv_exp
 #define m_exp_fast mv_exp
 #endif
-#if MW == 8 && defined(URBSIM_OWN_LOG)
+#if MW == 8 && !defined(URBSIM_LIBMVEC_LOG)
 /* fdlibm's log (as musl's, without its branches; < 1 ulp): x = 2^k (1 + f), 1 + f in
    [sqrt(2)/2, sqrt(2)), s = f / (2 + f), log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), R of
    degree 14 (Remez; 2^-58.45) evaluated by Estrin's scheme (a shorter chain of dependent
