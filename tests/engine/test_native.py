@@ -29,6 +29,7 @@ from urbsim.engine import cemit, compile_model, ir, native
 from urbsim.errors import ModelError
 
 pytestmark = pytest.mark.usefixtures("_compiler")
+_PATHS = ("numpy", "scalar", "native", "native-exact")
 
 
 @pytest.fixture
@@ -251,6 +252,36 @@ def test_divisions_by_values_fixed_for_the_run_take_reciprocals(tmp_path):
     scalar = run(cm, "scalar", params={"k": k[[0, 3, 5]]}, n=3, outputs=["R"])
     exact = run(cm, "native-exact", params={"k": k[[0, 3, 5]]}, n=3, outputs=["R"])
     np.testing.assert_array_equal(exact["R"], scalar["R"])
+
+
+def test_maths_of_numbers_are_computed_once_as_the_c_library_computes_them(tmp_path):
+    """``LN(2)``, ``EXP(1)``, ``SQRT(2)`` and ``2 ^ 0.5`` become numbers when the program is
+    lowered (Python's math module: the C library's functions), so no step calls them and
+    ``LN(x) / LN(2)`` divides by a literal; ``LN(0)`` stays a call; the exact build still
+    equals the scalar code bit for bit, and both equal numpy within 1e-12."""
+    mdl = tmp_path / "fold.mdl"
+    mdl.write_text(
+        "{UTF-8}\nx = 3 ~~|\nz = 0 ~~|\n"
+        "R = LN(x + Time) / LN(2) + EXP(1) * Time + SQRT(2) + 2 ^ 0.5 + (x + Time) ^ 0.5 ~~|\n"
+        "Q = IF THEN ELSE(Time > 5, LN(0), 1) ~~|\n"
+        "FINAL TIME = 2 ~~|\nINITIAL TIME = 0 ~~|\nSAVEPER = 0.5 ~~|\nTIME STEP = 0.5 ~~|\n",
+        encoding="utf-8",
+    )
+    cm = compile_model(mdl)
+    ids = [cm._node(v, "output").id for v in ("R", "Q")]
+    prog = cm._scalar_function(ids)[-1]
+    calls = [
+        (x.fn, tuple(type(a).__name__ for a in x.args))
+        for st in prog.aux
+        for x in ir.walk(st.value)
+        if isinstance(x, ir.Call)
+    ]
+    assert sorted(calls) == [("log", ("Bin",)), ("log", ("Num",)), ("pow", ("Bin", "Num"))]
+    x = np.array([3.0, 0.5, 7.0])
+    got = {p: run(cm, p, params={"x": x}, n=3, outputs=["R", "Q"]) for p in _PATHS}
+    np.testing.assert_array_equal(got["native-exact"]["R"], got["scalar"]["R"])
+    for p in _PATHS:
+        assert_same(got["numpy"], got[p])
 
 
 def test_taken_division_by_zero_gives_numpys_inf(tmp_path):

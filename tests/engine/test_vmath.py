@@ -1,7 +1,8 @@
 """The native kernel's own vector exp and log (``native._PRELUDE``: ``m_exp``, ``m_log`` and
 ``m_powel`` over them) against the C library's scalar functions: at most 2 ulp apart over
-millions of arguments spanning every binade, the C library's numbers exactly where the fast path does not reach (NaN, inf, 0,
-negative, overflow, underflow, subnormal results and arguments), and each lane's result a
+millions of arguments spanning every binade, the C library's numbers exactly where the fast
+path does not reach (NaN, inf, 0, negative, overflow, underflow, subnormal results and
+arguments), and each lane's result a
 function of its own argument alone.
 
 A small C harness is compiled with the kernel's prelude, as ``bench/ceiling.py`` does, and

@@ -52,6 +52,25 @@ def _lit(node):
     raise NotScalar(f"non-literal structural argument {type(node).__name__}")
 
 
+# maths of numbers alone, computed here as the scalar code computes them at run time (Python's
+# math module calls the C library's functions), so the scalar and the exact C code keep their
+# numbers, and the C kernel divides by a literal (``LN(x) / LN(2)``: by its reciprocal, where
+# the build has the vector maths) instead of calling log(2) and dividing every step
+_FOLD = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "pow": math.pow}
+
+
+def _call(fn: str, args: tuple) -> ir.Expr:
+    """``fn(*args)``: a number where every argument is one and the result is finite."""
+    if fn in _FOLD and all(isinstance(a, ir.Num) for a in args):
+        try:
+            v = _FOLD[fn](*(float(a.value) for a in args))
+        except (ValueError, OverflowError):  # log(0), exp(1000): left to run time
+            v = math.nan
+        if math.isfinite(v):
+            return ir.Num(v)
+    return ir.Call(fn, args)
+
+
 def _ew(fn, *arrays):
     """Apply ``fn`` to the element expressions of the broadcast ``arrays``."""
     bs = np.broadcast_arrays(*arrays)
@@ -197,7 +216,7 @@ class Lowering:
         if isinstance(node, ar.Op):
             a, b = self.sym(node.a), self.sym(node.b)
             if node.op == "**":
-                return _ew(lambda x, y: ir.Call("pow", (x, y)), a, b)
+                return _ew(lambda x, y: _call("pow", (x, y)), a, b)
             return _ew(lambda x, y: ir.Bin(node.op, x, y), a, b)
         if isinstance(node, ar.Chain):
             acc = self.sym(node.first)
@@ -224,7 +243,7 @@ class Lowering:
         handler = _CALLS.get((f, *sig)) if f not in _UNARY else None
         if f in _UNARY and sig == (1, ()):
             fn = _UNARY[f]
-            return _ew(lambda x: ir.Call(fn, (x,)), self.sym(args[0]))
+            return _ew(lambda x: _call(fn, (x,)), self.sym(args[0]))
         if handler is None:
             raise NotScalar(f"function {f}")
         return handler(self, f, args, kw)
@@ -235,7 +254,7 @@ class Lowering:
             op = "<=" if f == "xp.minimum" else ">="
             return _ew(lambda x, y: ir.MinMax(op, x, y), *a)
         if f == "xp.power":
-            return _ew(lambda x, y: ir.Call("pow", (x, y)), *a)
+            return _ew(lambda x, y: _call("pow", (x, y)), *a)
         if f in ("xp.logical_and", "xp.logical_or"):
             op = "and" if f == "xp.logical_and" else "or"
             return _ew(lambda x, y: ir.Logic(op, (_truth(x), _truth(y))), *a)
