@@ -488,7 +488,7 @@ class CompiledModel(FastPaths):
                 val = np.moveaxis(values.get(nd.id, nd.value), -1, 0)
                 results[nd.name] = np.array(np.broadcast_to(val[:, None], shape), dtype=np.float64)
         if dyn_ids:
-            outs = [np.empty((n, T, *tail)) for tail in dyn_tails]
+            outs, addrs = self._output_arrays(n, T, dyn_tails)
             block = max(1, int(self.block_size))
 
             def run_block(start, stop=None):
@@ -521,7 +521,7 @@ class CompiledModel(FastPaths):
             # the kernel reads the run-last arrays in place (no copy); its defaults are bound
             # once, so only the parameters set here are passed; it refuses divisors beyond the
             # range of their reciprocals (native.RCP_REFUSED): numpy's code takes those runs
-            if kernel is not None and kernel.run(values, n, outs, self.threads or 1):
+            if kernel is not None and kernel.run(values, n, outs, self.threads or 1, addrs):
                 self.last_path = "native-vector" if kernel.vector_math else "native-exact"
             elif scalar is not None:
                 # small n: plain-Python float code, one run at a time (see scalar.py)

@@ -6,6 +6,8 @@ attributes (`_p`, `native_lanes`, `native_vector_math`, the caches, the time gri
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,6 +15,18 @@ import numpy as np
 from . import native as native_mod
 from . import scalar as scalar_mod
 from .plan import plan
+
+
+@functools.cache
+def _block_layout(T: int, tails: tuple) -> tuple[int, list[tuple[int, int, tuple]]]:
+    """Values in one block for a single run's outputs of ``T`` saved times and element shapes
+    ``tails`` (at least 1), and each output's (offset, values, shape) in it."""
+    parts, at = [], 0
+    for tail in tails:
+        size = T * math.prod(tail)
+        parts.append((at, size, (1, T, *tail)))
+        at += size
+    return max(1, at), parts
 
 
 class FastPaths:
@@ -84,6 +98,20 @@ class FastPaths:
         kernel.bind(defaults, self._steps, np.asarray(self._rec_list, dtype=np.uint8))
         maths = "vector maths" if kernel.vector_math else "C library maths"
         return kernel, f"compiled ({lib.name}, {maths})"
+
+    @staticmethod
+    def _output_arrays(n: int, T: int, tails) -> tuple[list[np.ndarray], list[int] | None]:
+        """Empty ``(n, T, *tail)`` output arrays, and for a single run their addresses: one
+        block holds them all, so one address lookup serves every output and the kernel need
+        not check them (~2 µs of a single run's ~65-100); more runs get arrays of their own,
+        so that keeping one output does not keep the others' memory."""
+        if n > 1:
+            return [np.empty((n, T, *tail)) for tail in tails], None
+        total, parts = _block_layout(T, tuple(tails))
+        block = np.empty(total)
+        base = native_mod.address(block)
+        outs = [block[at : at + size].reshape(shape) for at, size, shape in parts]
+        return outs, [base + 8 * at for at, _, _ in parts]
 
     @staticmethod
     def _scalar_values(nd, a, r):

@@ -582,7 +582,7 @@ def _strides(a: np.ndarray, lookup: bool) -> tuple[np.ndarray, tuple[int, int]]:
     return a, ((runs, 1) if runs > 1 else (1, 0))
 
 
-def _address(a: np.ndarray) -> int:
+def address(a: np.ndarray) -> int:
     """The address of a writable, C-contiguous, non-empty array's data."""
     return ctypes.addressof(ctypes.c_char.from_buffer(a))
 
@@ -637,14 +637,15 @@ class NativeKernel:
         self._grid += (int(self._REC.sum()),)
         self._strides_ptr = self._strides.ctypes.data
 
-    def run(self, values, n: int, outs, threads: int):
+    def run(self, values, n: int, outs, threads: int, addrs: list[int] | None = None):
         """Simulate ``n`` runs with the bound defaults, ``values`` replacing some.
 
         ``values`` maps a node id to its array (a constant's ``(*dims, runs)``, a lookup's
         ``(*dims, runs, points)``, ``runs`` being ``n`` or 1 when shared by every run; a
         constant's may be the runs-last view of a C-ordered ``(runs, *dims)`` array, read in
         place); ids the kernel does not read are ignored. ``outs`` are C-contiguous float64 arrays
-        ``(n, saved times, *dims)``, one per output, written in place. Returns False where the
+        ``(n, saved times, *dims)``, one per output, written in place (``addrs``: their
+        addresses where the caller has them, which it then vouches for). Returns False where the
         vector-maths kernel refuses the values (a divisor fixed for the run without a normal
         reciprocal, ``v_rcp_bad``: the caller must compute the runs another way), else True.
         Raises ModelError where the model cannot run.
@@ -662,12 +663,13 @@ class NativeKernel:
                 a, strides[pos] = _strides(a, axis == -2)
                 keep.append(a)
                 PV[pos] = a.ctypes.data
-        if not all(o.flags.c_contiguous and o.dtype == np.float64 for o in outs):
-            raise ValueError("outputs must be C-contiguous float64 arrays")
-        # the arrays' addresses through the buffer protocol: a third of ``o.ctypes.data``'s
-        # cost (~0.3 against ~1 µs an output, of a single run's ~125 µs; it refuses 0 bytes)
-        addr = [_address(o) if o.nbytes else o.ctypes.data for o in outs]
-        ptrs = (ctypes.c_void_p * max(1, len(outs)))(*addr)
+        if addrs is None:
+            if not all(o.flags.c_contiguous and o.dtype == np.float64 for o in outs):
+                raise ValueError("outputs must be C-contiguous float64 arrays")
+            # the arrays' addresses through the buffer protocol: a third of
+            # ``o.ctypes.data``'s cost (~0.45 against ~1 µs an output; it refuses 0 bytes)
+            addrs = [address(o) if o.nbytes else o.ctypes.data for o in outs]
+        ptrs = (ctypes.c_void_p * max(1, len(addrs)))(*addrs)
         nt, t_ptr, rec_ptr, nrec = self._grid
 
         def part(bounds):
