@@ -14,6 +14,7 @@ import numpy as np
 
 from . import native as native_mod
 from . import scalar as scalar_mod
+from .buffers import POOL
 from .plan import plan
 
 
@@ -103,10 +104,11 @@ class FastPaths:
     def _output_arrays(n: int, T: int, tails) -> tuple[list[np.ndarray], list[int] | None]:
         """Empty ``(n, T, *tail)`` output arrays, and for a single run their addresses: one
         block holds them all, so one address lookup serves every output and the kernel need
-        not check them (~2 µs of a single run's ~65-100); more runs get arrays of their own,
-        so that keeping one output does not keep the others' memory."""
+        not check them (~2 µs of a single run's ~65-100); more runs get arrays of their own
+        (so that keeping one output does not keep the others' memory), whose memory is
+        recycled from outputs no longer held (:mod:`buffers`)."""
         if n > 1:
-            return [np.empty((n, T, *tail)) for tail in tails], None
+            return [POOL.empty((n, T, *tail)) for tail in tails], None
         total, parts = _block_layout(T, tuple(tails))
         block = np.empty(total)
         base = native_mod.address(block)
