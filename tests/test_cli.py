@@ -241,6 +241,33 @@ def test_check_says_which_engine_path_runs(capsys, monkeypatch):
     assert "engine: URBSIM_NATIVE=0: runs use the numpy code" in run_cli(capsys, "check")[1]
 
 
+def test_check_compile_leaves_no_first_run_waiting_for_the_compiler(
+    capsys, tmp_path, monkeypatch, caplog
+):
+    """``urbsim check --compile`` builds the kernels of a model's outputs once per machine: a
+    later process's first single run and first batch load them instead of compiling."""
+    import logging
+    from pathlib import Path
+
+    from urbsim import Model
+    from urbsim.engine import native
+
+    if native.compiler() is None:
+        pytest.skip("no C compiler: nothing to compile")
+    monkeypatch.setenv("URBSIM_CACHE_DIR", str(tmp_path / "cache"))  # empty
+    model = tmp_path / "smooth.mdl"
+    shutil.copy(Path(__file__).parent / "engine" / "probes" / "smooth.mdl", model)
+    out = run_cli(capsys, "check", "--model", str(model), "--compile")[1]
+    assert "engine: kernels ready for 1 set(s) of outputs" in out and "vector maths" in out
+    again = Model(model)  # as in a new process: only the disk cache is shared
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="urbsim"):
+        again.simulate(n=1)
+        again.simulate(n=5)
+    assert again.engine_path.startswith("native")
+    assert not [r for r in caplog.records if "compiling the model kernel" in r.getMessage()]
+
+
 def test_check_lists_problems_of_a_small_model(capsys, tmp_path, monkeypatch):
     model = tmp_path / "small.mdl"
     model.write_text(
