@@ -63,20 +63,13 @@ def fixed_divisors(prog: ir.Program) -> list[str]:
     that the vector-maths build multiplies where the program divides (the kernel's
     divisions are its slowest arithmetic: ~30 % of its time on AMD Zen 4 at 8 lanes,
     ``perf``, 2026-11-29)."""
-
-    def statements(body):
-        for st in body:
-            yield st
-            if isinstance(st, ir.If):
-                yield from statements((*st.body, *st.orelse))
-
     steps = [*prog.aux, *prog.upd, *prog.commits]
-    varying = {st.target for st in statements(steps) if isinstance(st, ir.Assign)}
+    varying = {st.target for st in ir.statements(steps) if isinstance(st, ir.Assign)}
     fixed = {nm for p in prog.params if p.kind == "const" for nm in p.names}
-    fixed |= {st.target for st in statements(prog.init) if isinstance(st, ir.Assign)}
+    fixed |= {st.target for st in ir.statements(prog.init) if isinstance(st, ir.Assign)}
     fixed -= varying
     values = [*prog.record]
-    for st in statements(steps):
+    for st in ir.statements(steps):
         values += [getattr(st, f) for f in ("value", "index", "cond") if hasattr(st, f)]
     out: dict[str, None] = {}
     for x in (x for e in values for x in ir.walk(e)):
@@ -381,11 +374,12 @@ def lookup_function(kind: str, xname: str, xs) -> str:
     m = len(xs)
     lit = ", ".join(clit(x) for x in xs)
     first, last = clit(xs[0]), clit(xs[-1])
-    rdx = [1.0 / (b - a) if b != a else math.inf for a, b in zip(xs[:-1], xs[1:], strict=True)]
+    widths = [b - a for a, b in zip(xs[:-1], xs[1:], strict=True)]
+    rdx = [1.0 / w if w else math.inf for w in widths]
     rlit = ", ".join(clit(r) for r in rdx)
     # the widths' reciprocals where all are normal numbers, else the divisions themselves
     slope = "VDIV((y1 - y0), (x1 - x0), rd)"
-    if not all(_normal_reciprocal(b - a) for a, b in zip(xs[:-1], xs[1:], strict=True)):
+    if not all(_normal_reciprocal(w) for w in widths):
         slope = "((y1 - y0) / (x1 - x0))"
     seg = " + ".join(f"(X >= VB({clit(x)}))" for x in xs[1 : m - 1]) or "(vm){0}"
     head = (
@@ -396,13 +390,13 @@ def lookup_function(kind: str, xname: str, xs) -> str:
     # the segment: masks are -1, so their sum counts the x points below x; for one run (W = 1)
     # with sorted x points, a scan from the first point finds the same segment for less (x
     # moves little from step to step, so its branches are predicted)
-    count = "long i = -seg[l];"
+    count = "        long i = -seg[l];"
     if list(xs) == sorted(xs):
-        count = f"long i = 0; while (i < {m - 2} && X[0] >= xs[i + 1]) i++;"
-        count = f"#if W == 1\n        {count}\n#else\n        long i = -seg[l];\n#endif"
+        scan = f"        long i = 0; while (i < {m - 2} && X[0] >= xs[i + 1]) i++;"
+        count = f"#if W == 1\n{scan}\n#else\n{count}\n#endif"
     gather = (
         "    for (int l = 0; l < W; l++) {\n"
-        f"{count if count[0] == '#' else '        ' + count}\n"
+        f"{count}\n"
         "        x0[l] = xs[i]; x1[l] = xs[i + 1]; y0[l] = ys[l][i]; y1[l] = ys[l][i + 1];\n"
         "        rd[l] = rdx[i];\n"
         f"        ylo[l] = ys[l][0]; yhi[l] = ys[l][{m - 1}];\n"

@@ -344,6 +344,14 @@ def walk(e: Expr) -> Iterator[Expr]:
         yield from walk(c)
 
 
+def statements(body) -> Iterator[Stmt]:
+    """Every statement of ``body``, an ``If``'s own (both branches) after it."""
+    for st in body:
+        yield st
+        if isinstance(st, If):
+            yield from statements((*st.body, *st.orelse))
+
+
 def reads(e: Expr) -> set[str]:
     """The variables (and pipes) expression ``e`` reads."""
     out = set()

@@ -621,15 +621,14 @@ class NativeKernel:
         array (most of a single run's time when it was rebuilt on every call); :meth:`run`
         copies it and replaces only what the caller sets.
         """
-        self._arrays = [np.ascontiguousarray(a, dtype=np.float64) for _, a, _ in defaults]
+        # each array as the kernel reads it, with its element and run strides (see translate)
+        read = [_strides(a, lk) for _, a, lk in defaults]
+        self._arrays = [a for a, _ in read]
         size = max(1, len(self._arrays))
         self._pv = (ctypes.c_void_p * size)(*[a.ctypes.data for a in self._arrays])
         # node id -> (position in the table, axis of the runs: -2 for lookups, else -1)
         self._slots = {i: (pos, -2 if lk else -1) for pos, (i, _, lk) in enumerate(defaults)}
-        # element and run strides of each array (see translate): the defaults are shared
-        self._strides = np.array([(1, 0)] * size, dtype=np.int64)
-        for k, (_, _, lk) in enumerate(defaults):
-            self._strides[k] = _strides(self._arrays[k], lk)[1]
+        self._strides = np.array([st for _, st in read] or [(1, 0)], dtype=np.int64)
         self._T = np.ascontiguousarray(T, dtype=np.float64)
         self._REC = np.ascontiguousarray(REC, dtype=np.uint8)
         # the fixed arguments of every call, pointers included (arrays kept alive above)
