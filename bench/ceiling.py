@@ -2,9 +2,9 @@
 
 What a run would cost if the CPU did nothing but the kernel's float operations, each at the
 throughput this machine shows for it in the kernel's vector width: additions and
-multiplications in registers (independent chains), divisions, the kernel's vector exp
-(``native._PRELUDE``: ``m_exp``) and log (glibc's), the kernel's pow (``exp(b log a)``), and
-one 5-point table lookup. The operation mix is counted
+multiplications in registers (independent chains), divisions, the kernel's vector exp and
+log (``native._PRELUDE``: ``m_exp``, ``m_log``; glibc's with 4 lanes), the kernel's pow
+(``exp(b log a)``), and one 5-point table lookup. The operation mix is counted
 in the kernel's C text (call sites and operators as written: a call the compiler computes once,
 such as ``log(2)``, is counted each time, and a division by a power of two, which it turns into
 a multiplication, as a division), once for initialisation and once per time step. Loads,

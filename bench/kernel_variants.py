@@ -5,8 +5,8 @@
 
 Each variant is the default kernel with one choice changed: 4 instead of 8 lanes, glibc's
 vector ``pow`` instead of ``exp(b log a)``, glibc's vector ``exp`` (libmvec) instead of the
-kernel's own (``native._PRELUDE``: ``m_exp``; 8 lanes, 4 take libmvec's), the kernel's own
-``log`` (``m_log``) instead of libmvec's, lookups by a load per lane or by vector selections
+kernel's own (``native._PRELUDE``: ``m_exp``; 8 lanes, 4 take libmvec's), glibc's ``log``
+instead of the kernel's own (``m_log``), lookups by a load per lane or by vector selections
 instead of permutes (a single run's: by masks instead of a scan), divisions by fixed divisors
 instead of multiplications by their reciprocals, the C library's maths (exact) with 4 or 8
 lanes, the single-run kernel's maths calls one by one instead of packed (``mpack.py``), other
@@ -37,7 +37,7 @@ from urbsim.engine import cemit, compile_model, native  # noqa: E402
 
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 _DIVIDE = "#define VDIV(a, b, rb) ((a) / (b))"
-_LIBMVEC = ("-DURBSIM_LIBMVEC_EXP", "-DURBSIM_LIBMVEC_LOG")  # glibc's exp and log
+_LIBMVEC_EXP, _LIBMVEC_LOG = "-DURBSIM_LIBMVEC_EXP", "-DURBSIM_LIBMVEC_LOG"  # glibc's maths
 # name: (lanes, vector maths, C text edit, lookup points chosen by selections if not default,
 #        compiler flags replacing native.CFLAGS' -O2 if not default)
 VARIANTS = {
@@ -45,8 +45,8 @@ VARIANTS = {
     "4 lanes": (4, True, None, None, None),
     "libmvec pow": (None, True, ("#define v_pow m_powel", "#define v_pow m_pow"), None, None),
     "divisions": (None, True, ("#define VDIV(a, b, rb) ((a) * (rb))", _DIVIDE), None, None),
-    "libmvec exp/log": (None, True, None, None, ("-O2", *_LIBMVEC)),
-    "libmvec log": (None, True, None, None, ("-O2", "-DURBSIM_LIBMVEC_LOG")),
+    "libmvec exp/log": (None, True, None, None, ("-O2", _LIBMVEC_EXP, _LIBMVEC_LOG)),
+    "libmvec log": (None, True, None, None, ("-O2", _LIBMVEC_LOG)),
     "lookups by loads": (None, True, None, 0, None),
     "lookups by selections": (None, True, ("#define VPERMS 1", "#define VPERMS 0"), None, None),
     "one run's lookups by masks": (None, True, ("#if W == 1\n", "#if 0\n"), None, None),
